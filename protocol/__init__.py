@@ -1,0 +1,51 @@
+"""A sans-IO client for the Inworld Realtime API: bytes in, typed events and bytes out."""
+
+from . import events
+from .connection import NON_FATAL_ERROR_CODES, RealtimeConnection
+from .conversation import AudioResponse, Conversation, FunctionCall
+from .errors import HandshakeError, LocalProtocolError, ProtocolError, RemoteProtocolError
+from .handshake import DEFAULT_URL
+from .items import ConversationItem, ItemContent, RealtimeError, Response, Usage
+from .session import (
+    AudioConfiguration,
+    AudioInput,
+    AudioOutput,
+    FunctionTool,
+    InputTranscription,
+    PCMAAudioFormat,
+    PCMAudioFormat,
+    PCMUAudioFormat,
+    SessionProperties,
+    TurnDetection,
+)
+from .states import ConnectionState
+
+__all__ = [
+    "DEFAULT_URL",
+    "NON_FATAL_ERROR_CODES",
+    "AudioConfiguration",
+    "AudioInput",
+    "AudioOutput",
+    "AudioResponse",
+    "ConnectionState",
+    "Conversation",
+    "ConversationItem",
+    "FunctionCall",
+    "FunctionTool",
+    "HandshakeError",
+    "InputTranscription",
+    "ItemContent",
+    "LocalProtocolError",
+    "PCMAAudioFormat",
+    "PCMAudioFormat",
+    "PCMUAudioFormat",
+    "ProtocolError",
+    "RealtimeConnection",
+    "RealtimeError",
+    "RemoteProtocolError",
+    "Response",
+    "SessionProperties",
+    "TurnDetection",
+    "Usage",
+    "events",
+]

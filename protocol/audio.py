@@ -1,0 +1,64 @@
+"""PCM arithmetic and the codecs the wire formats need (base64, G.711)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from . import g711
+from .session import PCMAAudioFormat, PCMAudioFormat, PCMUAudioFormat, format_rate
+
+try:  # pybase64 is a drop-in C/SIMD base64; the standard library is the fallback.
+    from pybase64 import b64decode as _b64decode
+    from pybase64 import b64encode as _b64encode
+except ImportError:  # pragma: no cover - depends on the environment
+    from base64 import b64decode as _b64decode  # type: ignore[assignment]
+    from base64 import b64encode as _b64encode  # type: ignore[assignment]
+
+AnyFormat = PCMAudioFormat | PCMUAudioFormat | PCMAAudioFormat | None
+
+
+def b64encode(data: bytes | bytearray | memoryview) -> bytes:
+    """Base64 of ``data``."""
+    return _b64encode(data)
+
+
+def b64decode(data: str | bytes) -> bytes:
+    """Bytes of a base64 string."""
+    return _b64decode(data)
+
+
+def bytes_per_ms(rate: int) -> float:
+    """Bytes of 16-bit mono PCM per millisecond at ``rate``."""
+    return rate * 2 / 1000
+
+
+def pcm_ms(nbytes: int, rate: int) -> int:
+    """Duration in whole milliseconds of ``nbytes`` of 16-bit mono PCM."""
+    return int(nbytes * 1000 // (rate * 2))
+
+
+def ms_to_bytes(ms: float, rate: int) -> int:
+    """Bytes of 16-bit mono PCM in ``ms`` milliseconds, whole samples."""
+    return int(ms * rate / 1000) * 2
+
+
+def encoder_for(fmt: AnyFormat) -> Callable[[bytes], bytes] | None:
+    """PCM16 to wire bytes for ``fmt`` (None when the wire is PCM16 already)."""
+    if isinstance(fmt, PCMUAudioFormat):
+        return g711.pcm16_to_ulaw
+    if isinstance(fmt, PCMAAudioFormat):
+        return g711.pcm16_to_alaw
+    return None
+
+
+def decoder_for(fmt: AnyFormat) -> Callable[[bytes], bytes] | None:
+    """Wire bytes to PCM16 for ``fmt`` (None when the wire is PCM16 already)."""
+    if isinstance(fmt, PCMUAudioFormat):
+        return g711.ulaw_to_pcm16
+    if isinstance(fmt, PCMAAudioFormat):
+        return g711.alaw_to_pcm16
+    return None
+
+
+__all__ = ["b64decode", "b64encode", "bytes_per_ms", "decoder_for", "encoder_for", "format_rate",
+           "ms_to_bytes", "pcm_ms"]
