@@ -176,6 +176,7 @@ class RealtimeConnection:
     def connect(self) -> None:
         """Queue the upgrade request; allowed at first and again after a drop or failure."""
         self._trigger("connect", local=True)
+        self._outbox.clear()  # anything still queued belonged to the previous socket
         self.target = parse_target(self.url)
         ws_key = new_ws_key()
         self._parser = ResponseParser(ws_key, self.max_header_bytes)
@@ -313,6 +314,13 @@ class RealtimeConnection:
     def update_session(self, session: SessionProperties) -> None:
         """Change what ``session`` sets on the live session (and on every reconnect)."""
         self.send(ev.SessionUpdate(session=session))
+
+    def ping(self, payload: bytes = b"") -> bool:
+        """Queue a WebSocket ping (for keepalive); False when no socket is open to carry it."""
+        if self._model.state not in OPEN_STATES or self._frames is None:
+            return False
+        self._outbox += self._frames.ping(payload)
+        return True
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Start the WebSocket close handshake (or just end, if not connected). Idempotent."""

@@ -23,7 +23,7 @@ from .items import (
     Usage,
 )
 from .session import AudioFormat, FunctionTool, Modality, SessionProperties
-from .wire import WireModel
+from .wire import SentModel, WireModel
 
 _ids = itertools.count(1)
 
@@ -36,7 +36,7 @@ def new_event_id() -> str:
 # ---------------------------------------------------------------- client events
 
 
-class ClientEvent(WireModel):
+class ClientEvent(SentModel):
     """Base of events the client sends; ``type`` and ``event_id`` are always on the wire."""
 
     _always_sent: ClassVar[tuple[str, ...]] = ("type", "event_id")
@@ -180,8 +180,11 @@ def parse_client_event(data: str | bytes) -> ClientEvent:
 class ServerEvent(WireModel):
     """Base of events the server sends."""
 
-    _always_sent: ClassVar[tuple[str, ...]] = ("type", "event_id")
     event_id: str = Field(default_factory=lambda: f"srv_{next(_ids)}")
+
+    def to_json(self) -> str:
+        """Every field, defaults included: how a server (the emulator) writes an event."""
+        return self.model_dump_json(by_alias=True)
     type: str
 
 

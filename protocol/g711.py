@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 _BIAS = 0x84
-_CLIP = 32635
 
 
 def _ulaw_decode_sample(u: int) -> int:
@@ -16,11 +15,14 @@ def _ulaw_decode_sample(u: int) -> int:
 
 
 def _ulaw_encode_sample(sample: int) -> int:
-    sign = 0x80 if sample < 0 else 0
-    magnitude = min(-sample if sample < 0 else sample, _CLIP) + _BIAS
-    exponent = max(magnitude.bit_length() - 8, 0)
-    mantissa = (magnitude >> (exponent + 3)) & 0x0F
-    return ~(sign | (exponent << 4) | mantissa) & 0xFF
+    # ITU-T G.711 works on 14-bit magnitudes: drop the two low bits first.
+    value = sample >> 2
+    mask = 0x7F if value < 0 else 0xFF
+    value = min(-value if value < 0 else value, 8159) + 33
+    segment = max(value.bit_length() - 6, 0)
+    if segment >= 8:
+        return 0x7F ^ mask
+    return ((segment << 4) | ((value >> (segment + 1)) & 0x0F)) ^ mask
 
 
 def _alaw_decode_sample(a: int) -> int:

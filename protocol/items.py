@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
 
-from .wire import WireModel
+from .wire import SentModel, WireModel
 
 ItemType = Literal["message", "function_call", "function_call_output"]
 Role = Literal["user", "assistant", "system", "tool"]
@@ -23,7 +23,7 @@ class ItemContent(WireModel):
     transcript: str | None = None
 
 
-class ConversationItem(WireModel):
+class ConversationItem(SentModel):
     """A message, function call or function call output in the conversation."""
 
     model_config = ConfigDict(extra="allow")
@@ -70,8 +70,8 @@ class Response(WireModel):
 
     model_config = ConfigDict(extra="allow")
     id: str = ""
-    object: str | None = None
-    status: Literal["completed", "in_progress", "incomplete", "cancelled", "failed"] | None = None
+    object: str | None = "realtime.response"
+    status: Literal["completed", "in_progress", "incomplete", "cancelled", "failed"] | None = "in_progress"
     status_details: Any | None = None
     output: list[ConversationItem] = Field(default_factory=list)
     usage: Usage | None = None

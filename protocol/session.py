@@ -6,14 +6,14 @@ from typing import Annotated, Any, ClassVar, Literal, TypeAlias
 
 from pydantic import ConfigDict, Field
 
-from .wire import WireModel
+from .wire import SentModel, WireModel
 
 Modality: TypeAlias = Literal["text", "audio"]
 SupportedSampleRate: TypeAlias = Literal[8000, 16000, 24000, 32000, 44100, 48000]
 SUPPORTED_SAMPLE_RATES: tuple[int, ...] = (8000, 16000, 24000, 32000, 44100, 48000)
 
 
-class PCMAudioFormat(WireModel):
+class PCMAudioFormat(SentModel):
     """Linear 16-bit little-endian mono PCM at one of the supported rates."""
 
     _always_sent: ClassVar[tuple[str, ...]] = ("type", "rate")
@@ -21,14 +21,14 @@ class PCMAudioFormat(WireModel):
     rate: SupportedSampleRate = 24000
 
 
-class PCMUAudioFormat(WireModel):
+class PCMUAudioFormat(SentModel):
     """G.711 mu-law, fixed at 8 kHz; the core converts it to and from 16-bit PCM."""
 
     _always_sent: ClassVar[tuple[str, ...]] = ("type",)
     type: Literal["audio/pcmu"] = "audio/pcmu"
 
 
-class PCMAAudioFormat(WireModel):
+class PCMAAudioFormat(SentModel):
     """G.711 A-law, fixed at 8 kHz; the core converts it to and from 16-bit PCM."""
 
     _always_sent: ClassVar[tuple[str, ...]] = ("type",)
@@ -49,7 +49,7 @@ def format_rate(fmt: PCMAudioFormat | PCMUAudioFormat | PCMAAudioFormat | None) 
     return 8000
 
 
-class TurnDetection(WireModel):
+class TurnDetection(SentModel):
     """Server-side turn detection; ``None`` in its place means manual turns."""
 
     model_config = ConfigDict(extra="allow")
@@ -96,7 +96,7 @@ class AudioConfiguration(WireModel):
     output: AudioOutput | None = None
 
 
-class FunctionTool(WireModel):
+class FunctionTool(SentModel):
     """A function the model may call; ``parameters`` is a JSON schema."""
 
     _always_sent: ClassVar[tuple[str, ...]] = ("type",)
@@ -106,7 +106,7 @@ class FunctionTool(WireModel):
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
 
 
-class SessionProperties(WireModel):
+class SessionProperties(SentModel):
     """The whole session configuration; unknown fields the server adds are kept."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)

@@ -11,16 +11,10 @@ class WireModel(BaseModel):
     """A JSON object of the API.
 
     Serialisation drops fields the caller never set but keeps fields set to None
-    (``turn_detection: null`` is how manual turn mode is asked for). Fields named
-    in ``_always_sent`` (discriminators, ids) count as set even when defaulted.
+    (``turn_detection: null`` is how manual turn mode is asked for).
     """
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
-    _always_sent: ClassVar[tuple[str, ...]] = ()
-
-    def model_post_init(self, context: Any, /) -> None:
-        if self._always_sent:
-            self.__pydantic_fields_set__.update(self._always_sent)
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON-ready dict the API expects (aliases, unset fields left out)."""
@@ -29,3 +23,12 @@ class WireModel(BaseModel):
     def to_json(self) -> str:
         """The JSON text the API expects."""
         return self.model_dump_json(by_alias=True, exclude_unset=True)
+
+
+class SentModel(WireModel):
+    """A model the client builds: fields in ``_always_sent`` (discriminators, ids) count as set."""
+
+    _always_sent: ClassVar[tuple[str, ...]] = ()
+
+    def model_post_init(self, context: Any, /) -> None:
+        self.__pydantic_fields_set__.update(self._always_sent)

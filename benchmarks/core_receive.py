@@ -1,0 +1,97 @@
+"""Microseconds from raw frame bytes to PCM for one 60 ms 24 kHz audio delta, ours vs pipecat-ai 1.14.
+
+Run: python -m benchmarks.core_receive   (pipecat-ai must be installed for its column)
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+from protocol import RealtimeConnection, SessionProperties
+from protocol import events as ev
+from protocol.server import ServerConnection
+
+N = 5000
+REPEATS = 7
+PCM = bytes(range(256)) * 11 + bytes(64)  # 2880 bytes = 60 ms at 24 kHz, 16-bit mono
+
+
+def _message() -> str:
+    return json.dumps({
+        "type": "response.output_audio.delta", "event_id": "event_4821", "response_id": "resp_1",
+        "item_id": "item_1", "output_index": 0, "content_index": 0, "delta": base64.b64encode(PCM).decode(),
+    })
+
+
+def _ready_connection() -> tuple[RealtimeConnection, ServerConnection]:
+    conn = RealtimeConnection("k", url="ws://127.0.0.1:1/s")
+    conn.connect()
+    server = ServerConnection()
+    server.receive_request(conn.data_to_send())
+    server.accept()
+    server.send(ev.SessionCreated(session=SessionProperties()))
+    server.send(ev.SessionUpdated(session=SessionProperties()))
+    conn.receive_data(server.data_to_send())
+    list(conn.events())
+    conn.data_to_send()
+    return conn, server
+
+
+def _time_per_call(fn: Callable[[], object]) -> float:
+    """Median over REPEATS of the mean microseconds per call over N calls."""
+    runs = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        for _ in range(N):
+            fn()
+        runs.append((time.perf_counter() - start) / N * 1e6)
+    return statistics.median(runs)
+
+
+def main() -> None:
+    message = _message()
+    conn, server = _ready_connection()
+    server.send(message)
+    frame = server.data_to_send()
+
+    def ours_from_frame() -> bytes:
+        conn.receive_data(frame)
+        for event in conn.events():
+            pcm: bytes = event.pcm  # type: ignore[union-attr]
+        assert pcm == PCM
+        return pcm
+
+    def ours_from_text() -> bytes:
+        event = ev.parse_server_event(message)
+        return base64.b64decode(event.delta)  # type: ignore[union-attr]
+
+    rows = [("ours: frame bytes -> PCM (wsproto + 1 pydantic pass + b64)", _time_per_call(ours_from_frame)),
+            ("ours: message text -> PCM", _time_per_call(ours_from_text))]
+    try:
+        from pipecat.services.inworld.realtime import events as pipecat_events
+    except ImportError:
+        print("pipecat-ai is not installed: its column is missing (pip install pipecat-ai==1.14.0)")
+        pipecat_events = None
+    if pipecat_events is not None:
+        def pipecat_from_text() -> bytes:
+            json.loads(message)  # pipecat's receive loop looks at the raw JSON first
+            event = pipecat_events.parse_server_event(message)
+            return base64.b64decode(event.delta)
+
+        rows.append(("pipecat 1.14: message text -> PCM (json.loads + parse_server_event + b64)",
+                     _time_per_call(pipecat_from_text)))
+    print(f"Python {sys.version.split()[0]}, {N} deltas x {REPEATS} runs, median of per-run means")
+    for name, us in rows:
+        print(f"  {us:8.2f} us  {name}")
+    if pipecat_events is not None:
+        print(f"  ratio ours(frame bytes)/pipecat(text only): {rows[0][1] / rows[2][1]:.2f}")
+        print(f"  ratio ours(text)/pipecat(text): {rows[1][1] / rows[2][1]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
