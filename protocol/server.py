@@ -37,7 +37,8 @@ ServerSideEvent = ev.ClientEvent | ClientMessage | ClientClosed
 class ServerConnection:
     """Accepts one upgrade, then parses client events and frames server events (unmasked)."""
 
-    def __init__(self, max_message_bytes: int = 16 * 1024 * 1024) -> None:
+    def __init__(self, max_message_bytes: int = 16 * 1024 * 1024, *, upgraded: bool = False) -> None:
+        """``upgraded=True`` skips the HTTP step (to decode frames of an already upgraded stream)."""
         self.request: UpgradeRequest | None = None
         self.max_message_bytes = max_message_bytes
         self.closed = False
@@ -47,7 +48,7 @@ class ServerConnection:
         self._events: deque[ServerSideEvent] = deque()
         self._parts: list[str] = []
         self._size = 0
-        self._upgraded = False
+        self._upgraded = upgraded
 
     def receive_request(self, data: bytes) -> UpgradeRequest | None:
         """Feed bytes until the upgrade request is complete; then decide with accept() or refuse()."""

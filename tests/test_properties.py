@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 from typing import Any
 
@@ -32,7 +33,8 @@ def _server_script() -> tuple[RealtimeConnection, bytes]:
         pcm = bytes([i]) * 2880
         server.send(ev.ResponseOutputAudioDelta(event_id=f"a{i}", response_id="r1", item_id="it",
                                                 delta=base64.b64encode(pcm).decode()))
-    server.send_fragmented(ev.ResponseOutputAudioTranscriptDelta(event_id="t", item_id="it", delta="ünïcode ✓").to_json(), 4)
+    text = ev.ResponseOutputAudioTranscriptDelta(event_id="t", item_id="it", delta="ünïcode ✓").to_json()
+    server.send_fragmented(text, 4)
     server.send('{"errorType":"SESSION_RESOURCES_EXHAUSTED"}')
     server.send(ev.ResponseDone(event_id="e4", response=Response(id="r1", status="completed")))
     server.close(1000, "done")
@@ -41,9 +43,8 @@ def _server_script() -> tuple[RealtimeConnection, bytes]:
 
 def _observe(conn: RealtimeConnection, stream: bytes, cuts: list[int]) -> tuple[list[Any], list[Any], str]:
     points = sorted({c % (len(stream) + 1) for c in cuts} | {0, len(stream)})
-    sent = ServerConnection()
-    sent._upgraded = True  # only used to decode the client's frames
-    for a, b in zip(points, points[1:], strict=False):
+    sent = ServerConnection(upgraded=True)  # decodes the client's frames
+    for a, b in itertools.pairwise(points):
         conn.receive_data(stream[a:b])
     events = [(type(e).__name__, e.model_dump() if hasattr(e, "model_dump") else e) for e in conn.events()
               if not isinstance(e, ev.Connected)]  # its headers carry the per-connection accept key
@@ -104,8 +105,7 @@ _json_values = st.recursive(
                      "content_index", "transcript", "usage", "timestamp"]), _json_values, max_size=5))
 def test_right_type_wrong_fields_never_raise_past_the_core(kind: str, fields: dict[str, Any]) -> None:
     conn = _ready()
-    server = ServerConnection()
-    server._upgraded = True
+    server = ServerConnection(upgraded=True)
     server.send(json.dumps({"type": kind, **fields}))
     conn.receive_data(server.data_to_send())
     got = list(conn.events())
