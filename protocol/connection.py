@@ -242,7 +242,7 @@ class RealtimeConnection:
         elif isinstance(event, ev.ConversationItemCreate):
             self.conversation.track(event.item)
             if event.item.type == "function_call_output" and event.item.call_id:
-                self.conversation.function_calls.pop(event.item.call_id, None)
+                self.conversation.answer(event.item.call_id)
         elif isinstance(event, ev.ConversationItemTruncate):
             ar = self.conversation.audio_response
             received = ar.received_ms if ar and ar.item_id == event.item_id else event.audio_end_ms

@@ -60,6 +60,7 @@ class Conversation:
     function_calls: dict[str, FunctionCall] = field(default_factory=dict)
     usage: dict[str, Usage] = field(default_factory=dict)
     _partial: dict[str, list[str]] = field(default_factory=dict)
+    _answered: set[str] = field(default_factory=set)
 
     @property
     def total_usage(self) -> Usage:
@@ -79,6 +80,7 @@ class Conversation:
         self.function_calls.clear()
         self.usage.clear()
         self._partial.clear()
+        self._answered.clear()
 
     def track(self, item: ConversationItem, response_id: str | None = None) -> TrackedItem:
         """Add or refresh an item, keeping text already learned when the new copy lacks it."""
@@ -90,11 +92,16 @@ class Conversation:
             tracked.item = item
             tracked.text = text or tracked.text
             tracked.response_id = tracked.response_id or response_id
-        if item.type == "function_call" and item.call_id and item.status != "completed":
+        if item.type == "function_call" and item.call_id and item.call_id not in self._answered:
             call = self.function_calls.setdefault(item.call_id, FunctionCall(item.call_id))
             call.name = item.name or call.name
             call.item_id = item.id
         return tracked
+
+    def answer(self, call_id: str) -> None:
+        """The client sent the output of ``call_id``: it no longer waits."""
+        self._answered.add(call_id)
+        self.function_calls.pop(call_id, None)
 
     def append_text(self, item_id: str, delta: str) -> None:
         """Accumulate a transcript or text delta of an assistant item."""

@@ -431,8 +431,14 @@ def test_function_call_name_is_filled_from_the_output_item() -> None:
     done = got[-1]
     assert isinstance(done, ev.ResponseFunctionCallArgumentsDone) and done.name == "get_weather"
     assert conn.conversation.function_calls["call_1"].arguments == '{"city":"Paris"}'
+    assert "call_1" in conn.conversation.function_calls
+    done_item = call.model_copy(update={"status": "completed", "arguments": '{"city":"Paris"}'})
+    deliver(conn, server, ev.ResponseOutputItemDone(response_id="r1", item=done_item))
+    assert "call_1" in conn.conversation.function_calls  # completed arguments, output still owed
     conn.send(ev.ConversationItemCreate(item=ConversationItem.function_output("call_1", '{"temp":21}')))
     assert "call_1" not in conn.conversation.function_calls
+    deliver(conn, server, ev.ResponseDone(response=Response(id="r1", status="completed", output=[done_item])))
+    assert "call_1" not in conn.conversation.function_calls  # a late response.done does not revive it
 
 
 @pytest.mark.parametrize("code", ["response_cancel_not_active", "conversation_already_has_active_response",
