@@ -448,6 +448,8 @@ class RealtimeConnection:
         self._events.append(ev.ConnectionClosed(code, reason, clean=False))
 
     def _fail(self, message: str, ws_code: int) -> None:
+        self._message.clear()  # free a partial message at once
+        self._message_bytes = 0
         if self._model.state in OPEN_STATES and self._frames is not None:
             with contextlib.suppress(Exception):  # best effort: we are failing anyway
                 self._outbox += self._frames.close(ws_code, message[:120])
