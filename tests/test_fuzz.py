@@ -1,4 +1,4 @@
-"""Hostile server bytes give RemoteProtocolError or valid events: never another exception, a hang or unbounded memory."""
+"""Hostile server bytes give RemoteProtocolError or valid events: no other exception, hang or unbounded memory."""
 
 from __future__ import annotations
 
