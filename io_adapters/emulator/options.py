@@ -1,0 +1,56 @@
+"""How an emulator behaves: address, accepted key, brain, voice, pacing and faults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .brain import Brain, ScriptedBrain
+from .faults import Faults
+
+DEFAULT_PATH = "/api/v1/realtime/session"
+
+
+@dataclass
+class EmulatorOptions:
+    """Settings of one emulator; the defaults give a well-behaved, real-time server on loopback."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    """0 picks a free port (read it back from ``Emulator.url``)."""
+    api_key: str | None = field(default=None, repr=False)
+    """Accept only this key (Basic or Bearer); None accepts any key."""
+    brain: Brain = field(default_factory=ScriptedBrain)
+    faults: Faults = field(default_factory=Faults)
+    voice_engine: Literal["auto", "espeak", "tone"] = "auto"
+    pace: float = 1.0
+    """Output audio speed against the wall clock: 1 real time, 4 four times faster, 0 as fast as possible."""
+    audio_chunk_ms: int = 100
+    """Duration of each ``response.output_audio.delta``."""
+    response_delay_ms: float = 0.0
+    """Thinking time between ``response.created`` and the first output."""
+    session_ttl_s: float = 1800.0
+    """After this long a session gets ``session_expired`` and is closed."""
+    omit_function_call_name: bool = False
+    """Leave ``name`` out of ``response.function_call_arguments.done``, as Inworld sometimes does."""
+    beta_event_names: bool = False
+    """Send beta names (``response.audio.delta``...) where Inworld still uses them."""
+    keep_history: bool = True
+    """Keep every client event and all input audio in ``received``/``sessions`` (for tests; a long-running
+    server turns it off to bound its memory)."""
+    path: str = DEFAULT_PATH
+    handshake_timeout_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be 0-65535, got {self.port}")
+        if self.pace < 0:
+            raise ValueError(f"pace must be 0 (unpaced) or positive, got {self.pace}")
+        if not 10 <= self.audio_chunk_ms <= 2000:
+            raise ValueError(f"audio_chunk_ms must be 10-2000, got {self.audio_chunk_ms}")
+        if self.response_delay_ms < 0 or self.session_ttl_s <= 0 or self.handshake_timeout_s <= 0:
+            raise ValueError("response_delay_ms must be >= 0; session_ttl_s and handshake_timeout_s positive")
+        if self.voice_engine not in ("auto", "espeak", "tone"):
+            raise ValueError(f"voice_engine must be auto, espeak or tone, not {self.voice_engine!r}")
+        if not self.path.startswith("/"):
+            raise ValueError(f"path must start with '/', got {self.path!r}")
