@@ -21,6 +21,8 @@ class ClientMessage:
 
     raw: str
     error: str
+    loc: tuple[str | int, ...] = ()
+    """Where the first problem is (``("session", "audio", ...)``), for an error's ``param``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +79,15 @@ class ServerConnection:
 
     def send(self, event: ev.ServerEvent | str) -> None:
         """Queue a server event (or raw text, for fault injection)."""
+        if self.closed:
+            raise LocalProtocolError("cannot send after close")
         text = event if isinstance(event, str) else event.to_json()
         self._outbox += self._frames.send_data(text, True)
 
     def send_fragmented(self, text: str, pieces: int) -> None:
         """Queue one message split into continuation frames."""
+        if self.closed:
+            raise LocalProtocolError("cannot send after close")
         size = max(1, -(-len(text) // pieces))
         chunks = [text[i : i + size] for i in range(0, len(text), size)] or [""]
         for index, chunk in enumerate(chunks):
@@ -138,7 +144,10 @@ class ServerConnection:
         try:
             self._events.append(ev.parse_client_event(text))
         except ValidationError as exc:
-            self._events.append(ClientMessage(text, str(exc.errors(include_url=False)[:1])))
+            errors = exc.errors(include_url=False)
+            first = errors[0] if errors else None
+            self._events.append(ClientMessage(text, first["msg"] if first else str(exc),
+                                              tuple(first["loc"]) if first else ()))
 
     def events(self) -> Iterator[ServerSideEvent]:
         """Client events received so far."""
