@@ -1,0 +1,405 @@
+"""``AsyncRealtimeClient``: the core on asyncio streams, with keepalive, back-pressure and reconnect."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import ssl
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any, Literal
+
+from protocol import ConnectionState, HandshakeError, RealtimeConnection, RemoteProtocolError, SessionProperties
+from protocol import events as ev
+from protocol.handshake import DEFAULT_URL
+
+from .events import Reconnected, ReconnectFailed, Reconnecting
+from .policy import ConnectError, ConnectTimeout, Options, backoff, check_target, describe, retryable, tls_context
+
+S = ConnectionState
+_READ_SIZE = 65536
+_END = object()
+
+
+class AsyncRealtimeClient:
+    """One realtime session over asyncio; survives drops by opening a new one and replaying."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        session: SessionProperties | None = None,
+        url: str = DEFAULT_URL,
+        auth_type: Literal["basic", "bearer"] = "basic",
+        *,
+        connect_timeout: float = 10.0,
+        keepalive_timeout: float = 30.0,
+        ping_interval: float = 10.0,
+        reconnect: bool = True,
+        max_reconnect_attempts: int = 5,
+        backoff_initial: float = 0.25,
+        backoff_max: float = 8.0,
+        max_queue_bytes: int = 1024 * 1024,
+        ssl_context: ssl.SSLContext | None = None,
+        allow_insecure: bool = False,
+        chunk_ms: int = 60,
+        max_message_bytes: int = 16 * 1024 * 1024,
+        max_replay_audio_ms: int = 10_000,
+        max_held_audio_ms: int = 10_000,
+        extra_headers: dict[str, str] | None = None,
+        max_events: int = 10_000,
+    ) -> None:
+        self.connection = RealtimeConnection(
+            api_key, session, url, auth_type, chunk_ms=chunk_ms, max_message_bytes=max_message_bytes,
+            max_replay_audio_ms=max_replay_audio_ms, max_held_audio_ms=max_held_audio_ms,
+            extra_headers=extra_headers)
+        self.options = Options(connect_timeout, keepalive_timeout, ping_interval, reconnect, max_reconnect_attempts,
+                               backoff_initial, backoff_max, max_queue_bytes, allow_insecure)
+        self._ssl_context = ssl_context
+        self._events: asyncio.Queue[Any] = asyncio.Queue(max_events)
+        self._writes: asyncio.Queue[bytes] = asyncio.Queue()
+        self._queued = 0
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._configured: asyncio.Future[ev.SessionConfigured] | None = None
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+        self._ended = False
+        self._rng = random.Random()
+
+    def __repr__(self) -> str:
+        return f"<AsyncRealtimeClient {self.connection!r}>"
+
+    @property
+    def state(self) -> ConnectionState:
+        """The core's state."""
+        return self.connection.state
+
+    @property
+    def queued_audio_seconds(self) -> float:
+        """Audio not yet on the wire: held by the core plus what waits in the write queue."""
+        wire_rate = self.connection.input_rate * 2 * 4 / 3 + 100 * 1000 / self.connection.chunk_ms
+        return self.connection.held_audio_ms / 1000 + self._queued / wire_rate
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> AsyncRealtimeClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+    async def connect(self) -> None:
+        """Open the session; returns once ``session.updated`` answered our configuration."""
+        if self._tasks:
+            raise ConnectError("already connected")
+        await self._open()
+        self._tasks.append(asyncio.create_task(self._supervise(), name="realtime-supervisor"))
+        self._tasks.append(asyncio.create_task(self._write_loop(), name="realtime-writer"))
+        try:
+            await self._await_configured()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Close the WebSocket politely, then stop every task and the socket. Idempotent."""
+        if self._closing and not self._tasks:
+            return
+        self._closing = True
+        conn = self.connection
+        if conn.state in (S.AWAITING_SESSION, S.CONFIGURING, S.READY, S.RESPONDING):
+            conn.close()
+            self._flush()
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(self._until_closed(), self.options.close_timeout)
+        elif conn.state not in (S.CLOSED, S.CLOSING):
+            conn.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self._drop_socket()
+        self._end()
+
+    async def _until_closed(self) -> None:
+        while self.connection.state is not S.CLOSED and not self._ended:
+            await asyncio.sleep(0.01)
+
+    # ------------------------------------------------------------ events
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Any]:
+        while True:
+            event = await self._events.get()
+            if event is _END:
+                self._events.put_nowait(_END)  # every later reader ends too
+                return
+            yield event
+
+    async def recv(self, timeout: float | None = None) -> Any:
+        """The next event; raises ``ConnectionError`` once the stream has ended."""
+        event = await asyncio.wait_for(self._events.get(), timeout)
+        if event is _END:
+            self._events.put_nowait(_END)
+            raise ConnectionError("the realtime session has ended")
+        return event
+
+    # ------------------------------------------------------------ sending
+
+    async def send(self, event: ev.ClientEvent) -> None:
+        """Send any client event (held by the core while the session is not configured)."""
+        await self._capacity()
+        self.connection.send(event)
+        self._flush()
+
+    async def send_audio(self, pcm: bytes | bytearray | memoryview) -> None:
+        """Stream 16-bit PCM; waits while the write queue is full (back-pressure)."""
+        await self._capacity()
+        self.connection.send_audio(pcm)
+        self._flush()
+
+    async def commit(self) -> None:
+        """Commit the user's audio as a turn (manual turn mode)."""
+        await self._capacity()
+        self.connection.commit()
+        self._flush()
+
+    async def create_response(self, **properties: Any) -> None:
+        """Ask the model to respond (``ResponseProperties`` keywords)."""
+        await self._capacity()
+        self.connection.create_response(**properties)
+        self._flush()
+
+    async def cancel_response(self) -> bool:
+        """Cancel the response in progress; False when there is none."""
+        sent = self.connection.cancel_response()
+        self._flush()
+        return sent
+
+    async def truncate(self, played_ms: float | None = None) -> ev.ConversationItemTruncate | None:
+        """Tell the server how much of the current answer was heard."""
+        event = self.connection.truncate(played_ms)
+        self._flush()
+        return event
+
+    async def update_session(self, session: SessionProperties) -> None:
+        """Change the live session (and every future one)."""
+        await self.send(ev.SessionUpdate(session=session))
+
+    async def reset_conversation(self) -> None:
+        """Close this session and open a fresh one with no history."""
+        conn = self.connection
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if conn.state in (S.AWAITING_SESSION, S.CONFIGURING, S.READY, S.RESPONDING):
+            conn.close()
+            self._flush_now()
+        await self._drop_socket()
+        if conn.state is not S.CLOSED:
+            conn.close()
+        conn.reset_conversation()
+        self._closing = False
+        await self.connect()
+
+    # ------------------------------------------------------------ internals
+
+    async def _capacity(self) -> None:
+        if self._closing:
+            raise ConnectionError("the client is closed")
+        while self._queued > self.options.max_queue_bytes:
+            self._drained.clear()
+            await self._drained.wait()
+
+    def _flush(self) -> None:
+        data = self.connection.data_to_send()
+        if data and self._writer is not None:
+            self._queued += len(data)
+            self._writes.put_nowait(data)
+
+    def _flush_now(self) -> None:
+        data = self.connection.data_to_send()
+        if data and self._writer is not None and not self._writer.is_closing():
+            self._writer.write(data)
+
+    async def _write_loop(self) -> None:
+        while True:
+            data = await self._writes.get()
+            writer = self._writer
+            try:
+                if writer is not None and not writer.is_closing():
+                    writer.write(data)
+                    await writer.drain()
+            except (ConnectionError, OSError):
+                pass  # the reader sees the same failure and handles the drop
+            finally:
+                self._queued -= len(data)
+                if self._queued <= self.options.max_queue_bytes:
+                    self._drained.set()
+
+    async def _open(self) -> None:
+        """One attempt: TCP (+TLS), the upgrade, and the first bytes after it."""
+        conn = self.connection
+        conn.connect()
+        target = conn.target
+        assert target is not None
+        check_target(target, self.options.allow_insecure)
+        context = tls_context(target, self._ssl_context)
+        self._configured = asyncio.get_running_loop().create_future()
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(target.host, target.port, ssl=context,
+                                        server_hostname=target.host if context else None),
+                self.options.connect_timeout)
+        except TimeoutError:
+            conn.connection_lost("connect timeout")
+            self._discard_events()
+            raise ConnectTimeout(f"no connection to {target.host}:{target.port} within "
+                                 f"{self.options.connect_timeout} s") from None
+        except (OSError, ssl.SSLError) as exc:
+            conn.connection_lost("connect failed")
+            self._discard_events()
+            raise ConnectError(f"cannot connect to {target.host}:{target.port}: {exc}") from exc
+        self._reader, self._writer = reader, writer
+        writer.write(conn.data_to_send())
+        try:
+            while conn.state is S.CONNECTING:
+                data = await asyncio.wait_for(reader.read(_READ_SIZE), self.options.connect_timeout)
+                conn.receive_data(data)
+        except TimeoutError:
+            conn.connection_lost("handshake timeout")
+            await self._drop_socket()
+            self._discard_events()
+            raise ConnectTimeout(f"no WebSocket handshake from {target.host} within "
+                                 f"{self.options.connect_timeout} s") from None
+        except RemoteProtocolError:
+            await self._drop_socket()
+            raise
+        except OSError as exc:
+            conn.connection_lost("connection reset during the handshake")
+            await self._drop_socket()
+            self._discard_events()
+            raise ConnectError(f"connection to {target.host} failed during the handshake: {exc}") from exc
+        await self._dispatch()
+
+    async def _await_configured(self) -> ev.SessionConfigured:
+        assert self._configured is not None
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._configured), self.options.connect_timeout)
+        except TimeoutError:
+            raise ConnectTimeout(f"the session was not configured within {self.options.connect_timeout} s "
+                                 "(no session.updated)") from None
+
+    def _discard_events(self) -> None:
+        for _ in self.connection.events():
+            pass
+
+    async def _dispatch(self) -> None:
+        """Hand the core's events to the caller and settle the configuration future."""
+        for event in self.connection.events():
+            if isinstance(event, ev.SessionConfigured) and self._configured and not self._configured.done():
+                self._configured.set_result(event)
+            elif (isinstance(event, ev.ErrorEvent) and self.connection.state is S.CONFIGURING
+                  and self._configured and not self._configured.done()):
+                self._configured.set_exception(ConnectError(f"the server rejected the session: {event.error.message}"))
+            await self._events.put(event)
+        self._flush()
+
+    async def _read_loop(self) -> BaseException | None:
+        """Feed the core until the socket ends; returns the error that ended it, if any."""
+        conn, reader, loop = self.connection, self._reader, asyncio.get_running_loop()
+        assert reader is not None
+        quiet_since = loop.time()
+        while conn.state not in (S.CLOSED, S.DISCONNECTED, S.FAILED):
+            wait = min(self.options.ping_interval, self.options.keepalive_timeout - (loop.time() - quiet_since))
+            try:
+                data = await asyncio.wait_for(reader.read(_READ_SIZE), max(wait, 0.001))
+            except TimeoutError:
+                if loop.time() - quiet_since >= self.options.keepalive_timeout:
+                    conn.connection_lost("keepalive timeout: no data from the server")
+                    await self._dispatch()
+                    return None
+                conn.ping()
+                self._flush()
+                continue
+            except (ConnectionError, OSError) as exc:
+                conn.connection_lost(f"connection lost: {exc}")
+                await self._dispatch()
+                return exc
+            try:
+                conn.receive_data(data)
+            except RemoteProtocolError as exc:
+                await self._dispatch()
+                return exc
+            await self._dispatch()
+            quiet_since = loop.time()
+        return None
+
+    async def _supervise(self) -> None:
+        """Run the socket; on a drop, reconnect with back-off until it works or we give up."""
+        try:
+            error = await self._read_loop()
+            while not self._closing:
+                if self.connection.state is S.CLOSED or not self.options.reconnect:
+                    break
+                await self._drop_socket()
+                error = await self._reconnect(error)
+                if error is not None:
+                    break
+                error = await self._read_loop()
+        finally:
+            if not self._closing:
+                await self._drop_socket()
+                self._end()
+
+    async def _reconnect(self, error: BaseException | None) -> BaseException | None:
+        last: BaseException | None = error
+        for attempt in range(1, self.options.max_reconnect_attempts + 1):
+            if not retryable(last):
+                break
+            delay = backoff(attempt, self.options, last, self._rng)
+            await self._events.put(Reconnecting(attempt, delay, describe(last) if last else "connection lost"))
+            await asyncio.sleep(delay)
+            try:
+                await self._open()
+                configured = await self._await_configured()
+            except (ConnectError, RemoteProtocolError, OSError) as exc:
+                last = exc
+                await self._drop_socket()
+                continue
+            await self._events.put(Reconnected(attempt, configured.replayed_items, configured.replayed_audio_ms))
+            return None
+        reason = describe(last) if last else "connection lost"
+        await self._events.put(ReconnectFailed(reason))
+        return last or ConnectError(reason)
+
+    async def _drop_socket(self) -> None:
+        writer, self._writer, self._reader = self._writer, None, None
+        while not self._writes.empty():
+            self._queued -= len(self._writes.get_nowait())
+        self._drained.set()
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 1.0)
+
+    def _end(self) -> None:
+        if not self._ended:
+            self._ended = True
+            self._events.put_nowait(_END) if not self._events.full() else self._force_end()
+
+    def _force_end(self) -> None:
+        with contextlib.suppress(asyncio.QueueEmpty):
+            self._events.get_nowait()
+        self._events.put_nowait(_END)
+
+
+__all__ = ["AsyncRealtimeClient", "ConnectError", "ConnectTimeout", "HandshakeError"]

@@ -1,0 +1,78 @@
+"""What both adapters decide the same way: transport security, retry and back-off, errors."""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+import ssl
+from dataclasses import dataclass
+
+from protocol import HandshakeError
+from protocol.handshake import Target
+
+
+class ConnectError(ConnectionError):
+    """The session could not be opened (unreachable host, TLS failure, no session.updated)."""
+
+
+class ConnectTimeout(ConnectError, TimeoutError):
+    """Opening the session took longer than ``connect_timeout``."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """Adapter settings shared by the asyncio and the blocking client."""
+
+    connect_timeout: float = 10.0
+    keepalive_timeout: float = 30.0
+    ping_interval: float = 10.0
+    reconnect: bool = True
+    max_reconnect_attempts: int = 5
+    backoff_initial: float = 0.25
+    backoff_max: float = 8.0
+    max_queue_bytes: int = 1024 * 1024
+    allow_insecure: bool = False
+    close_timeout: float = 2.0
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_target(target: Target, allow_insecure: bool) -> None:
+    """Refuse plain ws:// to anything but loopback unless the caller opted in."""
+    if not target.secure and not allow_insecure and not is_loopback(target.host):
+        raise ConnectError(f"refusing unencrypted ws:// to {target.host}; use wss:// or pass allow_insecure=True")
+
+
+def tls_context(target: Target, context: ssl.SSLContext | None) -> ssl.SSLContext | None:
+    """The TLS context for ``target``: the caller's, else the system's verified default."""
+    if not target.secure:
+        return None
+    return context or ssl.create_default_context()
+
+
+def backoff(attempt: int, options: Options, error: BaseException | None, rng: random.Random) -> float:
+    """Seconds before reconnect ``attempt`` (1-based): full jitter, Retry-After honoured."""
+    if isinstance(error, HandshakeError) and error.retry_after is not None:
+        return min(max(error.retry_after, 0.0), 60.0)
+    ceiling = min(options.backoff_max, options.backoff_initial * 2 ** (attempt - 1))
+    return rng.uniform(ceiling / 2, ceiling)
+
+
+def retryable(error: BaseException | None) -> bool:
+    """Whether trying again could help (a refused key or a bad URL will not)."""
+    if isinstance(error, HandshakeError):
+        return error.status in (408, 425, 429) or error.status >= 500
+    return True
+
+
+def describe(error: BaseException) -> str:
+    """One line for an adapter event; never carries the key (errors from the core do not)."""
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
