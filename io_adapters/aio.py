@@ -313,12 +313,21 @@ class AsyncRealtimeClient:
             await self._events.put(event)
         self._flush()
 
-    async def _read_loop(self) -> BaseException | None:
-        """Feed the core until the socket ends; returns the error that ended it, if any."""
+    async def _read_loop(self, until_configured: bool = False) -> BaseException | None:
+        """Feed the core until the socket ends (or, with ``until_configured``, until the session is ready).
+
+        Returns the error that ended the socket, if any.
+        """
         conn, reader, loop = self.connection, self._reader, asyncio.get_running_loop()
         assert reader is not None
         quiet_since = loop.time()
+        deadline = loop.time() + self.options.connect_timeout
         while conn.state not in (S.CLOSED, S.DISCONNECTED, S.FAILED):
+            if until_configured:
+                if self._configured is not None and self._configured.done():
+                    return None
+                if loop.time() > deadline:
+                    return ConnectTimeout("the new session was not configured in time")
             wait = min(self.options.ping_interval, self.options.keepalive_timeout - (loop.time() - quiet_since))
             try:
                 data = await asyncio.wait_for(reader.read(_READ_SIZE), max(wait, 0.001))
@@ -347,39 +356,35 @@ class AsyncRealtimeClient:
         """Run the socket; on a drop, reconnect with back-off until it works or we give up."""
         try:
             error = await self._read_loop()
-            while not self._closing:
-                if self.connection.state is S.CLOSED or not self.options.reconnect:
-                    break
+            attempt = 0
+            while not self._closing and self.options.reconnect and self.connection.state is not S.CLOSED:
                 await self._drop_socket()
-                error = await self._reconnect(error)
-                if error is not None:
+                attempt += 1
+                if attempt > self.options.max_reconnect_attempts or not retryable(error):
+                    await self._events.put(ReconnectFailed(describe(error) if error else "connection lost"))
                     break
+                delay = backoff(attempt, self.options, error, self._rng)
+                await self._events.put(Reconnecting(attempt, delay, describe(error) if error else "connection lost"))
+                await asyncio.sleep(delay)
+                try:
+                    await self._open()
+                except (ConnectError, RemoteProtocolError, OSError) as exc:
+                    error = exc
+                    continue
+                error = await self._read_loop(until_configured=True)
+                assert self._configured is not None
+                if error is not None or not self._configured.done() or self._configured.exception():
+                    error = error or (self._configured.exception() if self._configured.done() else None) \
+                        or ConnectError("the connection dropped while the session was being configured")
+                    continue
+                configured = self._configured.result()
+                await self._events.put(Reconnected(attempt, configured.replayed_items, configured.replayed_audio_ms))
+                attempt = 0
                 error = await self._read_loop()
         finally:
             if not self._closing:
                 await self._drop_socket()
                 self._end()
-
-    async def _reconnect(self, error: BaseException | None) -> BaseException | None:
-        last: BaseException | None = error
-        for attempt in range(1, self.options.max_reconnect_attempts + 1):
-            if not retryable(last):
-                break
-            delay = backoff(attempt, self.options, last, self._rng)
-            await self._events.put(Reconnecting(attempt, delay, describe(last) if last else "connection lost"))
-            await asyncio.sleep(delay)
-            try:
-                await self._open()
-                configured = await self._await_configured()
-            except (ConnectError, RemoteProtocolError, OSError) as exc:
-                last = exc
-                await self._drop_socket()
-                continue
-            await self._events.put(Reconnected(attempt, configured.replayed_items, configured.replayed_audio_ms))
-            return None
-        reason = describe(last) if last else "connection lost"
-        await self._events.put(ReconnectFailed(reason))
-        return last or ConnectError(reason)
 
     async def _drop_socket(self) -> None:
         writer, self._writer, self._reader = self._writer, None, None

@@ -344,11 +344,18 @@ class RealtimeClient:
                 self._configured.set()
             self._events.put(event)
 
-    def _read_loop(self) -> BaseException | None:
+    def _read_loop(self, until_configured: bool = False) -> BaseException | None:
+        """Feed the core until the socket ends (or, with ``until_configured``, until the session is ready)."""
         conn, sock = self.connection, self._sock
         assert sock is not None
         quiet_since = time.monotonic()
+        deadline = quiet_since + self.options.connect_timeout
         while conn.state not in (S.CLOSED, S.DISCONNECTED, S.FAILED):
+            if until_configured:
+                if self._configured.is_set():
+                    return self._configure_error
+                if time.monotonic() > deadline:
+                    return ConnectTimeout("the new session was not configured in time")
             try:
                 data = sock.recv(_READ_SIZE)
             except TimeoutError:
@@ -361,10 +368,7 @@ class RealtimeClient:
                 continue
             except OSError as exc:
                 with self._lock:
-                    if self._closing and conn.state is S.CLOSING:
-                        conn.connection_lost("closed")
-                    else:
-                        conn.connection_lost(f"connection lost: {exc}")
+                    conn.connection_lost("closed" if self._closing else f"connection lost: {exc}")
                 self._dispatch()
                 return exc
             try:
@@ -379,37 +383,34 @@ class RealtimeClient:
 
     def _supervise(self) -> None:
         error = self._read_loop()
+        attempt = 0
         while not self._closing and self.options.reconnect and self.connection.state is not S.CLOSED:
             self._close_socket()
-            error = self._reconnect(error)
-            if error is not None:
+            attempt += 1
+            if attempt > self.options.max_reconnect_attempts or not retryable(error):
+                self._events.put(ReconnectFailed(describe(error) if error else "connection lost"))
                 break
+            delay = backoff(attempt, self.options, error, self._rng)
+            self._events.put(Reconnecting(attempt, delay, describe(error) if error else "connection lost"))
+            if self._ended.wait(delay) or self._closing:
+                break
+            try:
+                self._open()
+            except (ConnectError, RemoteProtocolError, OSError) as exc:
+                error = exc
+                continue
+            error = self._read_loop(until_configured=True)
+            if error is not None or not self._configured.is_set():
+                error = error or ConnectError("the connection dropped while the session was being configured")
+                continue
+            assert self._configured_event is not None
+            configured = self._configured_event
+            self._events.put(Reconnected(attempt, configured.replayed_items, configured.replayed_audio_ms))
+            attempt = 0
             error = self._read_loop()
         if not self._closing:
             self._close_socket()
             self._end()
-
-    def _reconnect(self, error: BaseException | None) -> BaseException | None:
-        last = error
-        for attempt in range(1, self.options.max_reconnect_attempts + 1):
-            if not retryable(last) or self._closing:
-                break
-            delay = backoff(attempt, self.options, last, self._rng)
-            self._events.put(Reconnecting(attempt, delay, describe(last) if last else "connection lost"))
-            if self._ended.wait(delay) or self._closing:
-                return last
-            try:
-                self._open()
-                configured = self._await_configured()
-            except (ConnectError, RemoteProtocolError, OSError) as exc:
-                last = exc
-                self._close_socket()
-                continue
-            self._events.put(Reconnected(attempt, configured.replayed_items, configured.replayed_audio_ms))
-            return None
-        reason = describe(last) if last else "connection lost"
-        self._events.put(ReconnectFailed(reason))
-        return last or ConnectError(reason)
 
     def _shutdown_socket(self) -> None:
         sock = self._sock
