@@ -90,7 +90,7 @@ def test_voice_turn(adapter: str) -> None:
     with ScriptedServer(voice_turn) as server, driver(adapter, KEY, SESSION, server.url, **FAST) as d:
         d.call("connect")
         d.call("send_audio", b"\x07\x00" * 4000)  # 250 ms
-        done, seen = d.wait_for(ev.ResponseDone)
+        _, seen = d.wait_for(ev.ResponseDone)
         pcm = b"".join(e.pcm for e in seen if isinstance(e, ev.ResponseOutputAudioDelta))
         assert pcm == b"".join(answer_audio(5))
         kinds = [type(e) for e in seen]
@@ -280,9 +280,9 @@ def test_refused_connection_is_a_clear_error(adapter: str) -> None:
 
 
 def test_plain_ws_to_a_remote_host_needs_opt_in(adapter: str) -> None:
-    with driver(adapter, KEY, SESSION, "ws://example.invalid/s", **FAST) as d:
-        with pytest.raises(ConnectError, match="unencrypted"):
-            d.call("connect")
+    with driver(adapter, KEY, SESSION, "ws://example.invalid/s", **FAST) as d, \
+            pytest.raises(ConnectError, match="unencrypted"):
+        d.call("connect")
 
 
 async def stop_reading(peer: Peer) -> None:
@@ -351,7 +351,7 @@ def test_tls_with_an_explicitly_trusted_self_signed_certificate(adapter: str, ce
             assert d.client.state is ConnectionState.READY
             no_leftovers(d)
         with driver(adapter, KEY, SESSION, server.url, **FAST) as d:  # the system store does not trust it
-            with pytest.raises(ConnectError, match="(?i)certificate"):
+            with pytest.raises(ConnectError, match=r"(?i)certificate"):
                 d.call("connect")
             no_leftovers(d)
 
