@@ -239,6 +239,12 @@ class RealtimeConnection:
         elif isinstance(event, ev.SessionUpdate):
             self.session = _merge_session(self.session, event.session)
             self._apply_formats()
+            state = self._model.state
+            if state is S.CONFIGURING:  # configuration goes out at once: it may be what the server awaits
+                self._write(event.to_json())
+                return
+            if state in HOLDING_STATES:  # the automatic session.update will carry it
+                return
         elif isinstance(event, ev.ConversationItemCreate):
             self.conversation.track(event.item)
             if event.item.type == "function_call_output" and event.item.call_id:

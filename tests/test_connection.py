@@ -630,3 +630,22 @@ def test_ping_is_queued_only_while_open() -> None:
     decoder = FrameProtocol(client=False, extensions=[])
     decoder.receive_bytes(conn.data_to_send())
     assert [(f.opcode.name, f.payload) for f in decoder.received_frames()] == [("PING", b"keepalive")]
+
+
+def test_session_update_while_not_configured_is_merged_or_sent_at_once() -> None:
+    conn = RealtimeConnection(KEY, session_16k())
+    conn.connect()
+    conn.update_session(SessionProperties(temperature=0.3))  # before the socket: carried by the automatic update
+    server = upgrade(conn)
+    deliver(conn, server, ev.SessionCreated())
+    sent = pump(conn, server)
+    assert len(sent) == 1 and isinstance(sent[0], ev.SessionUpdate)
+    assert sent[0].session.temperature == 0.3 and sent[0].session.instructions == "Be brief."
+    deliver(conn, server, ev.ErrorEvent(error={"type": "invalid_request_error", "code": "invalid_value",
+                                               "message": "bad model", "param": "session.model"}))
+    assert conn.state is S.CONFIGURING
+    conn.update_session(SessionProperties(model="openai/gpt-4.1-mini"))  # the fix goes out now, not held
+    fixed = pump(conn, server)
+    assert [type(e) for e in fixed] == [ev.SessionUpdate]
+    deliver(conn, server, ev.SessionUpdated())
+    assert conn.state is S.READY

@@ -1,0 +1,1 @@
+"""The protocol as data: event examples, the state table, scenario transcripts."""

@@ -1,0 +1,141 @@
+"""The example of every event type, as data; ``python -m spec.examples`` writes spec/events/**.json from it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+AUDIO_B64 = "AAABAAIAAwAEAAUA"  # six 16-bit samples, enough to show the shape
+SESSION: dict[str, Any] = {
+    "type": "realtime",
+    "model": "openai/gpt-4.1-mini",
+    "instructions": "You are a friendly concierge. Keep answers short.",
+    "temperature": 0.8,
+    "max_output_tokens": 400,
+    "output_modalities": ["audio", "text"],
+    "audio": {
+        "input": {
+            "format": {"type": "audio/pcm", "rate": 24000},
+            "transcription": {"model": "inworld/inworld-stt-1", "language": "en", "prompt": "hotel vocabulary"},
+            "turn_detection": {"type": "semantic_vad", "eagerness": "medium", "create_response": True,
+                               "interrupt_response": True},
+        },
+        "output": {"format": {"type": "audio/pcm", "rate": 24000}, "model": "inworld-tts-1.5-max",
+                   "voice": "Clive", "speed": 1.0},
+    },
+    "tools": [{"type": "function", "name": "get_weather", "description": "Current weather for a city",
+               "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}],
+    "tool_choice": "auto",
+    "providerData": {"metadata": {"sdk": "inworld-realtime"}, "auto_tool_response": False},
+}
+SERVER_SESSION = {**SESSION, "id": "sess_8f2c", "object": "realtime.session", "expires_at": 1795000000}
+USER_ITEM = {"id": "item_user_1", "object": "realtime.item", "type": "message", "status": "completed", "role": "user",
+             "content": [{"type": "input_audio", "transcript": None}]}
+ANSWER_ITEM = {"id": "item_asst_1", "object": "realtime.item", "type": "message", "status": "completed",
+               "role": "assistant", "content": [{"type": "output_audio", "transcript": "It is sunny in Paris."}]}
+CALL_ITEM = {"id": "item_call_1", "object": "realtime.item", "type": "function_call", "status": "completed",
+             "call_id": "call_42", "name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}
+RESPONSE = {"id": "resp_1", "object": "realtime.response", "status": "completed", "status_details": None,
+            "output": [ANSWER_ITEM], "usage": {"total_tokens": 153, "input_tokens": 120, "output_tokens": 33}}
+IDS = {"response_id": "resp_1", "item_id": "item_asst_1", "output_index": 0, "content_index": 0}
+
+CLIENT: dict[str, dict[str, Any]] = {
+    "session.update": {"session": SESSION},
+    "input_audio_buffer.append": {"audio": AUDIO_B64},
+    "input_audio_buffer.commit": {},
+    "input_audio_buffer.clear": {},
+    "output_audio_buffer.clear": {},
+    "conversation.item.create": {"previous_item_id": None, "item": {
+        "id": "item_text_1", "type": "message", "role": "user",
+        "content": [{"type": "input_text", "text": "Book me a table for two."}]}},
+    "conversation.item.truncate": {"item_id": "item_asst_1", "content_index": 0, "audio_end_ms": 1480},
+    "conversation.item.delete": {"item_id": "item_text_1"},
+    "conversation.item.retrieve": {"item_id": "item_user_1"},
+    "response.create": {"response": {"output_modalities": ["audio", "text"],
+                                     "instructions": "Answer in one sentence."}},
+    "response.cancel": {"response_id": "resp_1"},
+}
+
+SERVER: dict[str, dict[str, Any]] = {
+    "error": {"error": {"type": "invalid_request_error", "code": "invalid_value",
+                        "message": "Unknown STT model", "param": "session.audio.input.transcription.model",
+                        "event_id": "evt_7"}},
+    "ping": {"timestamp": 1795000012345},
+    "session.created": {"session": SERVER_SESSION},
+    "session.updated": {"session": SERVER_SESSION},
+    "conversation.created": {"conversation": {"id": "conv_1", "object": "realtime.conversation"}},
+    "conversation.item.added": {"previous_item_id": None, "item": USER_ITEM},
+    "conversation.item.done": {"previous_item_id": None, "item": USER_ITEM},
+    "conversation.item.retrieved": {"item": USER_ITEM},
+    "conversation.item.truncated": {"item_id": "item_asst_1", "content_index": 0, "audio_end_ms": 1480},
+    "conversation.item.deleted": {"item_id": "item_text_1"},
+    "conversation.item.input_audio_transcription.delta": {"item_id": "item_user_1", "content_index": 0,
+                                                          "delta": "What's the weather"},
+    "conversation.item.input_audio_transcription.completed": {"item_id": "item_user_1", "content_index": 0,
+                                                              "transcript": "What's the weather in Paris?"},
+    "conversation.item.input_audio_transcription.failed": {
+        "item_id": "item_user_1", "content_index": 0,
+        "error": {"type": "transcription_error", "code": "audio_unintelligible", "message": "No speech found"}},
+    "input_audio_buffer.committed": {"previous_item_id": None, "item_id": "item_user_1"},
+    "input_audio_buffer.cleared": {},
+    "input_audio_buffer.speech_started": {"audio_start_ms": 1200, "item_id": "item_user_1"},
+    "input_audio_buffer.speech_stopped": {"audio_end_ms": 3400, "item_id": "item_user_1"},
+    "input_audio_buffer.timeout_triggered": {"audio_start_ms": 3400, "audio_end_ms": 9400, "item_id": "item_user_2"},
+    "output_audio_buffer.started": {"response_id": "resp_1"},
+    "output_audio_buffer.stopped": {"response_id": "resp_1"},
+    "output_audio_buffer.cleared": {"response_id": "resp_1"},
+    "response.created": {"response": {**RESPONSE, "status": "in_progress", "output": [], "usage": None}},
+    "response.done": {"response": RESPONSE, "usage": RESPONSE["usage"]},
+    "response.output_item.added": {"response_id": "resp_1", "output_index": 0,
+                                   "item": {**ANSWER_ITEM, "status": "in_progress", "content": []}},
+    "response.output_item.done": {"response_id": "resp_1", "output_index": 0, "item": ANSWER_ITEM},
+    "response.content_part.added": {**IDS, "part": {"type": "audio", "transcript": ""}},
+    "response.content_part.done": {**IDS, "part": {"type": "audio", "transcript": "It is sunny in Paris."}},
+    "response.output_text.delta": {**IDS, "delta": "It is sunny"},
+    "response.output_text.done": {**IDS, "text": "It is sunny in Paris."},
+    "response.output_audio.delta": {**IDS, "delta": AUDIO_B64},
+    "response.output_audio.done": IDS,
+    "response.output_audio_transcript.delta": {**IDS, "delta": "It is "},
+    "response.output_audio_transcript.done": {**IDS, "transcript": "It is sunny in Paris."},
+    "response.function_call_arguments.delta": {"response_id": "resp_1", "item_id": "item_call_1", "output_index": 0,
+                                               "call_id": "call_42", "delta": "{\"city\": \"Pa"},
+    "response.function_call_arguments.done": {"response_id": "resp_1", "item_id": "item_call_1", "output_index": 0,
+                                              "call_id": "call_42", "arguments": "{\"city\": \"Paris\"}"},
+    "rate_limits.updated": {"rate_limits": [{"name": "tokens", "limit": 40000, "remaining": 39000,
+                                             "reset_seconds": 12.5}]},
+    "response.backchannel.audio.delta": {"response_id": "bc_1", "item_id": "bc_item_1", "delta": AUDIO_B64},
+    "response.backchannel.audio.done": {"response_id": "bc_1", "item_id": "bc_item_1"},
+    "response.backchannel.skipped": {"reason": "user_paused_briefly"},
+    # Beta names Inworld still sends; the core maps them onto the GA events above.
+    "response.audio.delta": {**IDS, "delta": AUDIO_B64},
+    "response.audio.done": IDS,
+    "response.audio_transcript.delta": {**IDS, "delta": "It is "},
+    "response.audio_transcript.done": {**IDS, "transcript": "It is sunny in Paris."},
+    "response.text.delta": {**IDS, "delta": "It is sunny"},
+    "response.text.done": {**IDS, "text": "It is sunny in Paris."},
+    "conversation.item.created": {"previous_item_id": None, "item": USER_ITEM},
+}
+
+UNTYPED = {"errorType": "SESSION_RESOURCES_EXHAUSTED"}
+
+
+def client_example(kind: str) -> dict[str, Any]:
+    return {"type": kind, "event_id": f"evt_{kind.replace('.', '_')}", **CLIENT[kind]}
+
+
+def server_example(kind: str) -> dict[str, Any]:
+    return {"type": kind, "event_id": f"event_{sorted(SERVER).index(kind):04d}", **SERVER[kind]}
+
+
+def write(root: Path) -> None:
+    for kind in CLIENT:
+        (root / "events" / "client" / f"{kind}.json").write_text(json.dumps(client_example(kind), indent=2) + "\n")
+    for kind in SERVER:
+        example = server_example(kind)
+        (root / "events" / "server" / f"{kind}.json").write_text(json.dumps(example, indent=2) + "\n")
+    (root / "events" / "server" / "untyped.errorType.json").write_text(json.dumps(UNTYPED, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    write(Path(__file__).resolve().parent)
