@@ -125,6 +125,7 @@ class RealtimeConnection:
         self._in_speech = False
         self._configured_once = False
         self._resume_response = False
+        self._response_requested = False
         self._session_expired = False
         self._apply_formats()
         self._handlers: dict[str | None, Callable[[Any], None]] = {
@@ -469,6 +470,9 @@ class RealtimeConnection:
             self._events.append(ev.ResponseAborted(conv.active_response_id, reason))
             conv.forget_response(conv.active_response_id)
             self._resume_response = True
+        elif self._response_requested:  # asked for, never acknowledged: still owed
+            self._resume_response = True
+        self._response_requested = False
         conv.active_response_id = None
         conv.audio_response = None
         self._in_speech = False
@@ -506,13 +510,19 @@ class RealtimeConnection:
                 assert text is not None
                 resume = resume and '"response.create"' not in text
                 self._write(text)
+        if not resume and items and not self.session.manual_turns():
+            # Server VAD would have answered a user turn the old session had committed.
+            last = items[-1]
+            resume = last.role == "user" or last.type == "function_call_output"
         if resume and items:
             self._send_text(ev.ResponseCreate().to_json(), direct=True)
+            self._response_requested = True
         self._events.append(
             ev.SessionConfigured(self.session, resumed, len(items), pcm_ms(len(replay), self.input_rate))
         )
 
     def _on_response_created(self, event: ev.ResponseCreated) -> None:
+        self._response_requested = False
         self.conversation.active_response_id = event.response.id
         if self._model.state is S.READY:
             self._trigger("response_created")
@@ -634,6 +644,8 @@ class RealtimeConnection:
     def _write(self, text: str) -> None:
         assert self._frames is not None
         self._outbox += self._frames.send_data(text, True)
+        if text.startswith('{"type":"response.create"'):
+            self._response_requested = True
 
     def _emit_audio(self, chunk: bytes) -> None:
         if self._model.state in SENDING_STATES:

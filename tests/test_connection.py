@@ -649,3 +649,28 @@ def test_session_update_while_not_configured_is_merged_or_sent_at_once() -> None
     assert [type(e) for e in fixed] == [ev.SessionUpdate]
     deliver(conn, server, ev.SessionUpdated())
     assert conn.state is S.READY
+
+
+def test_a_response_asked_for_but_never_acknowledged_is_asked_for_again() -> None:
+    conn = RealtimeConnection(KEY, session_16k())
+    server = configured(conn)
+    conn.send(ev.ConversationItemCreate(item=ConversationItem.user_text("Hi")))
+    conn.create_response()
+    pump(conn, server)
+    conn.receive_data(b"")  # dropped before response.created
+    assert [type(e) for e in conn.events()] == [ev.ConnectionClosed]  # nothing was running: no ResponseAborted
+    server2, _ = reconnect(conn)
+    replay = pump(conn, server2)
+    assert [e.type for e in replay if isinstance(e, ev.ClientEvent)] == ["conversation.item.create",
+                                                                        "response.create"]
+
+
+def test_manual_turns_do_not_get_an_unasked_response_after_replay() -> None:
+    manual = SessionProperties(audio=AudioConfiguration(input=AudioInput(turn_detection=None)))
+    conn = RealtimeConnection(KEY, manual)
+    server = configured(conn)
+    conn.send(ev.ConversationItemCreate(item=ConversationItem.user_text("Hold on")))
+    pump(conn, server)
+    conn.receive_data(b"")
+    server2, _ = reconnect(conn)
+    assert [e.type for e in pump(conn, server2) if isinstance(e, ev.ClientEvent)] == ["conversation.item.create"]

@@ -1,0 +1,124 @@
+"""Every emulator fault against both of our clients: a clear error, or recovery with nothing lost."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from io_adapters import ConnectTimeout, Reconnected, Reconnecting
+from io_adapters.emulator import EmulatorOptions, EmulatorThread, Faults, ScriptedBrain
+from protocol import HandshakeError, SessionProperties
+from protocol import events as ev
+from protocol.items import ConversationItem
+from tests.client_harness import Peer, ScriptedServer, driver
+
+ADAPTERS = ["asyncio", "blocking"]
+FAST = {"connect_timeout": 2.0, "backoff_initial": 0.02, "backoff_max": 0.1, "keepalive_timeout": 5.0,
+        "ping_interval": 0.5}
+TEXT_ONLY = SessionProperties(output_modalities=["text"])
+
+
+def emulator(**faults: Any) -> EmulatorThread:
+    brain = ScriptedBrain(replies=["The answer is forty-two."] * 5)
+    return EmulatorThread(EmulatorOptions(brain=brain, pace=0, faults=Faults(**faults)))
+
+
+def text_turn(d: Any, timeout: float = 8.0) -> list[Any]:
+    """Ask a question; return every event up to the completed answer."""
+    d.call("send", ev.ConversationItemCreate(item=ConversationItem.user_text("What is the answer?")))
+    d.call("create_response")
+    events: list[Any] = []
+    while True:
+        event = d.next_event(timeout)
+        events.append(event)
+        if isinstance(event, ev.ResponseDone) and event.response.status == "completed":
+            return events
+
+
+def answer(events: list[Any]) -> str:
+    return "".join(e.delta for e in events if isinstance(e, ev.ResponseOutputTextDelta))
+
+
+@pytest.fixture(params=ADAPTERS)
+def adapter(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.mark.parametrize("faults", [
+    {"delay_ms": 20}, {"fragment": 4}, {"ws_ping_interval_s": 0.02}, {"ping_event_interval_s": 0.02},
+    {"untyped_after": 2},
+], ids=["delay", "fragment", "ws-pings", "ping-events", "untyped-message"])
+def test_harmless_faults_do_not_disturb_a_turn(adapter: str, faults: dict[str, Any]) -> None:
+    with emulator(**faults) as emu, driver(adapter, "k", TEXT_ONLY, emu.url, **FAST) as d:
+        d.call("connect")
+        events = text_turn(d)
+        assert answer(events) == "The answer is forty-two."
+        assert not [e for e in events if isinstance(e, Reconnecting)]
+        if "untyped_after" in faults:
+            untyped = [e for e in events if isinstance(e, ev.UntypedServerMessage)]
+            assert untyped and untyped[0].error_type == "SESSION_RESOURCES_EXHAUSTED"
+        if "ping_event_interval_s" in faults:
+            ping, _ = d.wait_for(ev.Ping, timeout=3)
+            assert ping.timestamp
+
+
+@pytest.mark.parametrize("faults", [
+    {"drop_after": 4, "first_connections": 1},
+    {"close_after": 4, "close_code": 1011, "first_connections": 1},
+    {"close_after": 4, "close_code": 4000, "close_reason": "policy", "first_connections": 1},
+    {"malformed_after": 4, "first_connections": 1},
+], ids=["drop", "close-1011", "close-4000", "malformed-json"])
+def test_faults_mid_answer_are_survived_by_reconnecting(adapter: str, faults: dict[str, Any]) -> None:
+    with emulator(**faults) as emu, driver(adapter, "k", TEXT_ONLY, emu.url, **FAST) as d:
+        d.call("connect")
+        events = text_turn(d)
+        assert any(isinstance(e, Reconnected) for e in events)
+        assert answer(events).endswith("The answer is forty-two.")
+        second = emu.sessions[1]
+        assert any(getattr(e, "type", "") == "conversation.item.create" for e in second.events)  # history replayed
+
+
+def test_a_normal_close_ends_the_stream_without_reconnecting(adapter: str) -> None:
+    with emulator(close_after=3, close_code=1000, close_reason="bye") as emu, \
+            driver(adapter, "k", TEXT_ONLY, emu.url, **FAST) as d:
+        d.call("connect")
+        d.call("send", ev.ConversationItemCreate(item=ConversationItem.user_text("Hello?")))
+        closed, _ = d.wait_for(ev.ConnectionClosed)
+        assert closed.code == 1000 and closed.clean
+        with pytest.raises(ConnectionError):
+            d.next_event(3)
+        assert len(emu.sessions) == 1
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 429, 500, 503])
+def test_refused_handshakes_raise_with_the_status(adapter: str, status: int) -> None:
+    with emulator(refuse_status=status, retry_after="3") as emu, \
+            driver(adapter, "k", TEXT_ONLY, emu.url, **FAST) as d, pytest.raises(HandshakeError) as info:
+        d.call("connect")
+        assert info.value.status == status
+        if status == 429:
+            assert info.value.retry_after == 3.0
+
+
+def test_a_server_that_accepts_and_says_nothing_times_out(adapter: str) -> None:
+    quick = {**FAST, "connect_timeout": 0.5}
+    with emulator(silent=True) as emu, driver(adapter, "k", TEXT_ONLY, emu.url, **quick) as d, \
+            pytest.raises(ConnectTimeout):
+        d.call("connect")
+
+
+def test_keepalive_notices_a_half_open_connection_and_reconnects(adapter: str) -> None:
+    async def vanish(peer: Peer) -> None:  # session opens, then the server neither reads nor writes
+        await peer.open_session()
+        peer.ws.transport.pause_reading()
+        await asyncio.sleep(30)
+
+    quick = {**FAST, "keepalive_timeout": 0.4, "ping_interval": 0.1}
+    with ScriptedServer(vanish) as server, driver(adapter, "k", TEXT_ONLY, server.url, **quick) as d:
+        d.call("connect")
+        reconnecting, seen = d.wait_for(Reconnecting, timeout=5)
+        closed = [e for e in seen if isinstance(e, ev.ConnectionClosed)]
+        assert closed and "keepalive" in closed[0].reason and not closed[0].clean
+        assert reconnecting.attempt == 1
