@@ -196,6 +196,7 @@ class AsyncRealtimeClient:
     async def reset_conversation(self) -> None:
         """Close this session and open a fresh one with no history."""
         conn = self.connection
+        self._closing = True  # the supervisor must not end the event stream
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -204,10 +205,14 @@ class AsyncRealtimeClient:
             conn.close()
             self._flush_now()
         await self._drop_socket()
-        if conn.state is not S.CLOSED:
+        if conn.state is S.CLOSING:
+            conn.connection_lost("conversation reset")
+        elif conn.state is not S.CLOSED:
             conn.close()
+        self._discard_events()
         conn.reset_conversation()
         self._closing = False
+        self._ended = False
         await self.connect()
 
     # ------------------------------------------------------------ internals

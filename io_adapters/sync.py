@@ -227,9 +227,14 @@ class RealtimeClient:
                         self._sock.sendall(data)
         self._stop_threads()
         with self._lock:
-            if self.connection.state is not S.CLOSED:
+            if self.connection.state is S.CLOSING:
+                self.connection.connection_lost("conversation reset")
+            elif self.connection.state is not S.CLOSED:
                 self.connection.close()
+            for _ in self.connection.events():
+                pass
             self.connection.reset_conversation()
+            self._ended.clear()
             self._closing = False
             self._configured.clear()
         self.connect()

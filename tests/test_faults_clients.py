@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -122,3 +125,40 @@ def test_keepalive_notices_a_half_open_connection_and_reconnects(adapter: str) -
         closed = [e for e in seen if isinstance(e, ev.ConnectionClosed)]
         assert closed and "keepalive" in closed[0].reason and not closed[0].clean
         assert reconnecting.attempt == 1
+
+
+def test_an_emulator_that_stops_reading_bounds_the_write_queue(adapter: str) -> None:
+    limit = 32 * 1024
+    with emulator(stop_reading_after=2) as emu, \
+            driver(adapter, "k", TEXT_ONLY, emu.url, **{**FAST, "max_queue_bytes": limit}) as d:
+        d.call("connect")
+        done = threading.Event()
+        sent = [0]
+
+        def pump() -> None:
+            with contextlib.suppress(Exception):
+                while sent[0] < 3000:
+                    d.call("send_audio", bytes(4800))
+                    sent[0] += 1
+            done.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        deadline, last = time.monotonic() + 10, -1
+        while time.monotonic() < deadline and not (sent[0] == last and d.client._queued > limit):
+            last = sent[0]
+            time.sleep(0.2)
+        assert sent[0] < 3000 and d.client._queued <= limit + 16000
+        d.close()
+        assert done.wait(10)
+
+
+def test_reset_conversation_opens_a_fresh_session_without_history(adapter: str) -> None:
+    with emulator() as emu, driver(adapter, "k", TEXT_ONLY, emu.url, **FAST) as d:
+        d.call("connect")
+        text_turn(d)
+        d.call("reset_conversation")
+        assert len(emu.sessions) == 2
+        events = text_turn(d)
+        assert answer(events) == "The answer is forty-two."
+        creates = [e for e in emu.sessions[1].events if getattr(e, "type", "") == "conversation.item.create"]
+        assert len(creates) == 1  # only the new question: nothing replayed
