@@ -12,10 +12,21 @@ from typing import Any, Literal
 
 from protocol import ConnectionState, HandshakeError, RealtimeConnection, RemoteProtocolError, SessionProperties
 from protocol import events as ev
-from protocol.handshake import DEFAULT_URL
+from protocol.handshake import DEFAULT_URL, Target
 
 from .events import Reconnected, ReconnectFailed, Reconnecting
-from .policy import ConnectError, ConnectTimeout, Options, backoff, check_target, describe, retryable, tls_context
+from .policy import (
+    ConnectError,
+    ConnectTimeout,
+    Options,
+    backoff,
+    check_connect_reply,
+    check_target,
+    describe,
+    proxy_for,
+    retryable,
+    tls_context,
+)
 
 S = ConnectionState
 _READ_SIZE = 65536
@@ -260,16 +271,13 @@ class AsyncRealtimeClient:
         context = tls_context(target, self._ssl_context)
         self._configured = asyncio.get_running_loop().create_future()
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(target.host, target.port, ssl=context,
-                                        server_hostname=target.host if context else None),
-                self.options.connect_timeout)
+            reader, writer = await asyncio.wait_for(self._open_stream(target, context), self.options.connect_timeout)
         except TimeoutError:
             conn.connection_lost("connect timeout")
             self._discard_events()
             raise ConnectTimeout(f"no connection to {target.host}:{target.port} within "
                                  f"{self.options.connect_timeout} s") from None
-        except (OSError, ssl.SSLError) as exc:
+        except (OSError, ssl.SSLError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
             conn.connection_lost("connect failed")
             self._discard_events()
             raise ConnectError(f"cannot connect to {target.host}:{target.port}: {exc}") from exc
@@ -294,6 +302,24 @@ class AsyncRealtimeClient:
             self._discard_events()
             raise ConnectError(f"connection to {target.host} failed during the handshake: {exc}") from exc
         await self._dispatch()
+
+    async def _open_stream(self, target: Target, context: ssl.SSLContext | None
+                           ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """TCP (+TLS) to the target, through the environment's HTTP proxy when one applies."""
+        proxy = proxy_for(target)
+        if proxy is None:
+            return await asyncio.open_connection(target.host, target.port, ssl=context,
+                                                 server_hostname=target.host if context else None)
+        reader, writer = await asyncio.open_connection(proxy.host, proxy.port)
+        try:
+            writer.write(proxy.connect_request(target))
+            check_connect_reply(await reader.readuntil(b"\r\n\r\n"), proxy)
+            if context is not None:
+                await writer.start_tls(context, server_hostname=target.host)
+        except BaseException:
+            writer.close()
+            raise
+        return reader, writer
 
     async def _await_configured(self) -> ev.SessionConfigured:
         assert self._configured is not None

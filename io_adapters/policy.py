@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import random
 import ssl
+import urllib.request
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
 from protocol import HandshakeError
 from protocol.handshake import Target
@@ -76,3 +79,47 @@ def retryable(error: BaseException | None) -> bool:
 def describe(error: BaseException) -> str:
     """One line for an adapter event; never carries the key (errors from the core do not)."""
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """An HTTP proxy to tunnel through with CONNECT."""
+
+    host: str
+    port: int
+    authorization: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Proxy({self.host}:{self.port})"  # never the credentials
+
+    def connect_request(self, target: Target) -> bytes:
+        """The CONNECT request for ``target``."""
+        authority = f"{target.host}:{target.port}"
+        lines = [f"CONNECT {authority} HTTP/1.1", f"Host: {authority}"]
+        if self.authorization:
+            lines.append(f"Proxy-Authorization: {self.authorization}")
+        return ("\r\n".join([*lines, "", ""])).encode("latin-1")
+
+
+def proxy_for(target: Target) -> Proxy | None:
+    """The proxy the standard environment variables name for ``target`` (HTTPS_PROXY, HTTP_PROXY, NO_PROXY)."""
+    proxies = urllib.request.getproxies_environment()
+    url = proxies.get("https" if target.secure else "http")
+    if not url or urllib.request.proxy_bypass_environment(target.host, proxies):  # type: ignore[attr-defined]
+        return None
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    if parts.scheme != "http" or not parts.hostname:
+        raise ConnectError(f"only http:// proxies are supported, not {parts.scheme}://")
+    auth = None
+    if parts.username:
+        token = base64.b64encode(f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()).decode()
+        auth = f"Basic {token}"
+    return Proxy(parts.hostname, parts.port or 8080, auth)
+
+
+def check_connect_reply(head: bytes, proxy: Proxy) -> None:
+    """Raise unless the proxy answered CONNECT with 2xx."""
+    status_line = head.split(b"\r\n", 1)[0].decode("latin-1", "replace")
+    parts = status_line.split(" ", 2)
+    if len(parts) < 2 or not parts[1].isdigit() or not 200 <= int(parts[1]) < 300:
+        raise ConnectError(f"proxy {proxy.host}:{proxy.port} refused the tunnel: {status_line[:100]!r}")

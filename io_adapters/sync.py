@@ -15,10 +15,21 @@ from typing import Any, Literal
 
 from protocol import ConnectionState, RealtimeConnection, RemoteProtocolError, SessionProperties
 from protocol import events as ev
-from protocol.handshake import DEFAULT_URL
+from protocol.handshake import DEFAULT_URL, Target
 
 from .events import Reconnected, ReconnectFailed, Reconnecting
-from .policy import ConnectError, ConnectTimeout, Options, backoff, check_target, describe, retryable, tls_context
+from .policy import (
+    ConnectError,
+    ConnectTimeout,
+    Options,
+    backoff,
+    check_connect_reply,
+    check_target,
+    describe,
+    proxy_for,
+    retryable,
+    tls_context,
+)
 
 S = ConnectionState
 _READ_SIZE = 65536
@@ -282,7 +293,7 @@ class RealtimeClient:
             self._configured.clear()
             self._configure_error = None
         try:
-            raw = socket.create_connection((target.host, target.port), timeout=self.options.connect_timeout)
+            raw = self._open_socket(target)
         except TimeoutError:
             self._lost("connect timeout")
             raise ConnectTimeout(f"no connection to {target.host}:{target.port} within "
@@ -319,6 +330,26 @@ class RealtimeClient:
         with self._lock:
             self._sock = sock
         self._dispatch()
+
+    def _open_socket(self, target: Target) -> socket.socket:
+        """TCP to the target, or a CONNECT tunnel through the environment's HTTP proxy."""
+        proxy = proxy_for(target)
+        if proxy is None:
+            return socket.create_connection((target.host, target.port), timeout=self.options.connect_timeout)
+        sock = socket.create_connection((proxy.host, proxy.port), timeout=self.options.connect_timeout)
+        try:
+            sock.sendall(proxy.connect_request(target))
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = sock.recv(1)  # byte by byte: nothing past the proxy's answer may be consumed
+                if not chunk or len(head) > 16384:
+                    raise ConnectError(f"proxy {proxy.host}:{proxy.port} closed or flooded the CONNECT answer")
+                head += chunk
+            check_connect_reply(head, proxy)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
     def _lost(self, reason: str) -> None:
         with self._lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import socket
 import ssl
 import subprocess
@@ -372,3 +373,95 @@ def test_reconnect_gives_up_with_an_event(adapter: str) -> None:
         with pytest.raises(ConnectionError):
             d.next_event(timeout=2)
         no_leftovers(d)
+
+
+class ConnectProxy:
+    """A minimal HTTP CONNECT proxy on 127.0.0.1 that records the tunnels it opened."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        self.tunnels: list[str] = []
+        self.refuse = refuse
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen()
+        self.port = self.listener.getsockname()[1]
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+
+    def __enter__(self) -> ConnectProxy:
+        thread = threading.Thread(target=self._accept, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self.listener.close()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
+
+    def _tunnel(self, client: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = client.recv(1024)
+            if not chunk:
+                client.close()
+                return
+            head += chunk
+        authority = head.split(b" ")[1].decode()
+        self.tunnels.append(authority)
+        if self.refuse:
+            client.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+            client.close()
+            return
+        host, port = authority.rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)))
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+
+        def pipe(a: socket.socket, b: socket.socket) -> None:
+            with contextlib.suppress(OSError):
+                while data := a.recv(65536):
+                    b.sendall(data)
+            with contextlib.suppress(OSError):
+                b.shutdown(socket.SHUT_WR)
+
+        threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
+        pipe(upstream, client)
+
+
+def test_https_proxy_from_the_environment_is_used_via_connect(
+        adapter: str, certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    cert, key = certificate
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+    trusted = ssl.create_default_context(cafile=str(cert))
+    with ScriptedServer(tls_session, ssl_context=server_ctx) as server, ConnectProxy() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.port}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        with driver(adapter, KEY, SESSION, server.url, ssl_context=trusted, **FAST) as d:
+            d.call("connect")
+            assert d.client.state is ConnectionState.READY
+            no_leftovers(d)
+        assert proxy.tunnels == [f"localhost:{server.port}"]
+        monkeypatch.setenv("NO_PROXY", "localhost")
+        with driver(adapter, KEY, SESSION, server.url, ssl_context=trusted, **FAST) as d:
+            d.call("connect")
+            no_leftovers(d)
+        assert len(proxy.tunnels) == 1  # bypassed
+
+
+def test_a_proxy_that_refuses_the_tunnel_is_a_clear_error(adapter: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with ConnectProxy(refuse=True) as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.port}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        with driver(adapter, KEY, SESSION, "wss://localhost:9/s", **FAST) as d, \
+                pytest.raises(ConnectError, match="refused the tunnel"):
+            d.call("connect")
