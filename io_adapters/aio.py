@@ -236,8 +236,10 @@ class AsyncRealtimeClient:
             await self._drained.wait()
 
     def _flush(self) -> None:
+        if self._writer is None:
+            return  # the bytes stay in the core's outbox until there is a socket for them
         data = self.connection.data_to_send()
-        if data and self._writer is not None:
+        if data:
             self._queued += len(data)
             self._writes.put_nowait(data)
 
@@ -265,6 +267,7 @@ class AsyncRealtimeClient:
         """One attempt: TCP (+TLS), the upgrade, and the first bytes after it."""
         conn = self.connection
         conn.connect()
+        request = conn.data_to_send()  # taken now: nothing else may drain it while we connect
         target = conn.target
         assert target is not None
         check_target(target, self.options.allow_insecure)
@@ -282,7 +285,7 @@ class AsyncRealtimeClient:
             self._discard_events()
             raise ConnectError(f"cannot connect to {target.host}:{target.port}: {exc}") from exc
         self._reader, self._writer = reader, writer
-        writer.write(conn.data_to_send())
+        writer.write(request)
         try:
             while conn.state is S.CONNECTING:
                 data = await asyncio.wait_for(reader.read(_READ_SIZE), self.options.connect_timeout)

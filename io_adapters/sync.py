@@ -259,8 +259,10 @@ class RealtimeClient:
             self._space.wait(0.5)
 
     def _flush(self) -> None:
+        if self._sock is None:
+            return  # the bytes stay in the core's outbox until there is a socket for them
         data = self.connection.data_to_send()
-        if data and self._sock is not None:
+        if data:
             self._queued += len(data)
             self._writes.put(data)
 
