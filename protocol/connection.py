@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 from transitions import Machine, MachineError
-from wsproto.frame_protocol import FrameProtocol, Opcode, ParseFailed
+from wsproto.frame_protocol import FrameDecoder, FrameProtocol, Opcode, ParseFailed
 
 from . import events as ev
 from .audio import b64decode, b64encode, decoder_for, encoder_for, format_rate, ms_to_bytes, pcm_ms
@@ -114,7 +114,8 @@ class RealtimeConnection:
         self._parser: ResponseParser | None = None
         self._message: list[Any] = []
         self._message_bytes = 0
-        self._message_binary = False
+        self._message_kind: Opcode | None = None
+        self._decoder: FrameDecoder | None = None
         self._held: deque[tuple[str | None, bytes | None]] = deque()
         self._held_audio = 0
         self._pending_pcm = bytearray()
@@ -181,7 +182,9 @@ class RealtimeConnection:
         self.target = parse_target(self.url)
         ws_key = new_ws_key()
         self._parser = ResponseParser(ws_key, self.max_header_bytes)
-        self._frames = FrameProtocol(client=True, extensions=[])
+        self._frames = FrameProtocol(client=True, extensions=[])  # frames we send
+        self._decoder = FrameDecoder(client=True, extensions=[])  # frames we receive
+        self._message_kind = None
         self._message.clear()
         self._message_bytes = 0
         self._session_expired = False
@@ -369,36 +372,50 @@ class RealtimeConnection:
             self._receive_frames(rest)
 
     def _receive_frames(self, data: bytes) -> None:
-        frames = self._frames
-        assert frames is not None
-        frames.receive_bytes(data)
+        """Frames via wsproto's frame decoder; messages are assembled here and validated as bytes.
+
+        Going below ``FrameProtocol`` saves its generator and its UTF-8 pass (pydantic's JSON
+        parser checks UTF-8 itself); the rules it enforces on top of the decoder are kept here.
+        """
+        decoder = self._decoder
+        assert decoder is not None and self._frames is not None
+        decoder.receive_bytes(data)
         try:
-            for frame in frames.received_frames():
+            while (frame := decoder.process_buffer()) is not None:
                 op = frame.opcode
-                body: Any = frame.payload
-                if op is Opcode.TEXT or op is Opcode.BINARY:
-                    payload = body
-                    if frame.message_finished and not self._message:
+                payload: Any = frame.payload
+                if op is Opcode.CONTINUATION:
+                    if self._message_kind is None:
+                        raise ParseFailed("unexpected CONTINUATION")
+                elif op is Opcode.TEXT or op is Opcode.BINARY:
+                    if self._message_kind is not None:
+                        raise ParseFailed(f"expected CONTINUATION, got {op!r}")
+                    if frame.frame_finished and frame.message_finished:  # the usual case: one whole frame
                         if len(payload) > self.max_message_bytes:
                             self._too_big(len(payload))
                         self._on_message(payload, op is Opcode.BINARY)
                         continue
-                    self._message.append(payload)
-                    self._message_bytes += len(payload)
-                    if self._message_bytes > self.max_message_bytes:
-                        self._too_big(self._message_bytes)
-                    if frame.message_finished:
-                        parts, self._message = self._message, []
-                        self._message_bytes = 0
-                        binary = op is Opcode.BINARY
-                        self._on_message(b"".join(parts) if binary else "".join(parts), binary)
+                    self._message_kind = op
                 elif op is Opcode.PING:
                     if self._model.state is not S.CLOSING:
-                        self._outbox += frames.pong(body)
+                        self._outbox += self._frames.pong(payload)
+                    continue
                 elif op is Opcode.CLOSE:
-                    code, reason = body
-                    self._on_close(int(code), reason)
+                    closing: Any = self._frames._process_close(frame).payload  # checks code and reason
+                    self._on_close(int(closing[0]), str(closing[1]))
                     return
+                else:  # PONG
+                    continue
+                self._message.append(payload)
+                self._message_bytes += len(payload)
+                if self._message_bytes > self.max_message_bytes:
+                    self._too_big(self._message_bytes)
+                if frame.frame_finished and frame.message_finished:
+                    parts, self._message = self._message, []
+                    self._message_bytes = 0
+                    binary = self._message_kind is Opcode.BINARY
+                    self._message_kind = None
+                    self._on_message(b"".join(parts), binary)
         except ParseFailed as exc:
             self._fail(f"invalid WebSocket data from the server: {exc}", int(exc.code))
 
@@ -419,7 +436,8 @@ class RealtimeConnection:
                 self._fail(f"server sent malformed JSON ({errors[0]['msg']}): {payload[:200]!r}", 1007)
             loc = errors[0]["loc"] if errors else ()
             kind = str(loc[0]) if loc else None
-            self._events.append(ev.InvalidServerEvent(kind, payload, _short(exc)))
+            text = payload.decode("utf-8", "replace") if isinstance(payload, bytes | bytearray) else payload
+            self._events.append(ev.InvalidServerEvent(kind, text, _short(exc)))
             return
         self._events.append(event)
         handler = self._handlers.get(event.type)
@@ -457,6 +475,7 @@ class RealtimeConnection:
     def _fail(self, message: str, ws_code: int) -> None:
         self._message.clear()  # free a partial message at once
         self._message_bytes = 0
+        self._message_kind = None
         if self._model.state in OPEN_STATES and self._frames is not None:
             with contextlib.suppress(Exception):  # best effort: we are failing anyway
                 self._outbox += self._frames.close(ws_code, message[:120])
