@@ -40,6 +40,7 @@ class Stats:
     responses: int = 0
     audio_out: int = 0
     failed: str | None = None
+    unsent_at_close: float = 0.0
     errors: list[str] = field(default_factory=list)
 
 
@@ -82,10 +83,10 @@ async def session(index: int, url: str, seconds: float, stats: Stats, rng: rando
     except Exception as exc:  # a session that dies is counted, not fatal to the soak
         stats.failed = f"{type(exc).__name__}: {exc}"
     finally:
+        stats.unsent_at_close = client.queued_audio_seconds
         await client.close()
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(reader, 5)  # the stream ends after close; its last events are counted
 
 
 async def soak(sessions: int, seconds: float, seed: int) -> None:
@@ -114,7 +115,8 @@ async def soak(sessions: int, seconds: float, seed: int) -> None:
     survived = sum(1 for s in stats if s.failed is None)
     sent = sum(s.sent for s in stats)
     got = sum(by_session)
-    short = [i for i in range(sessions) if by_session[i] + 40 * FRAME < stats[i].sent - stats[i].dropped_ms * 32]
+    short = [i for i in range(sessions) if by_session[i] + 40 * FRAME
+             < stats[i].sent - stats[i].dropped_ms * 32 - stats[i].unsent_at_close * 32000]
     print(f"{sessions} sessions x {seconds / 60:.1f} min, emulator profiles {', '.join(names)} (round robin)")
     print(f"  sessions survived:      {survived}/{sessions}")
     print(f"  reconnects:             {sum(s.reconnects for s in stats)}")
@@ -122,10 +124,18 @@ async def soak(sessions: int, seconds: float, seed: int) -> None:
     print(f"  audio sent by clients:  {sent / 32000:.1f} s ({sent} bytes)")
     print(f"  audio at the servers:   {got / 32000:.1f} s ({got} bytes; replays after reconnects count twice)")
     print(f"  audio reported dropped: {sum(s.dropped_ms for s in stats) / 1000:.1f} s")
+    print(f"  audio still queued in the clients when the soak closed them: "
+          f"{sum(s.unsent_at_close for s in stats):.1f} s")
     print(f"  sessions short of audio without a report: {len(short)}")
     print(f"  assistant audio received: {sum(s.audio_out for s in stats) / 48000:.1f} s")
     print(f"  CPU: {cpu:.1f} s over {wall:.1f} s wall (clients and emulators in one process)")
     print(f"  peak memory (RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    for k, name in enumerate(names):
+        idx = range(k, sessions, len(names))
+        sent_p, got_p = sum(stats[i].sent for i in idx), sum(by_session[i] for i in idx)
+        print(f"  {name:11s} sent {sent_p / 32000:7.1f} s, at servers {got_p / 32000:7.1f} s, "
+              f"dropped {sum(stats[i].dropped_ms for i in idx) / 1000:6.1f} s, "
+              f"reconnects {sum(stats[i].reconnects for i in idx)}")
     for i, s in enumerate(stats):
         if s.failed:
             print(f"  session {i} failed: {s.failed}")
