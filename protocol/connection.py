@@ -32,7 +32,7 @@ from .states import HOLDING_STATES, OPEN_STATES, SENDING_STATES, TRANSITIONS, Co
 S = ConnectionState
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 NON_FATAL_ERROR_CODES = frozenset({"response_cancel_not_active", "conversation_already_has_active_response"})
-_APPEND_HEAD = '{"type":"input_audio_buffer.append","event_id":"'
+_APPEND_HEAD = b'{"type":"input_audio_buffer.append","event_id":"'
 
 
 class _Lifecycle:
@@ -689,9 +689,10 @@ class RealtimeConnection:
 
     def _send_append(self, chunk: bytes) -> None:
         wire = self._encode_input(chunk) if self._encode_input else chunk
-        text = _APPEND_HEAD + ev.new_event_id() + '","audio":"' + b64encode(wire).decode("ascii") + '"}'
+        # The hot path: JSON built as bytes, framed as TEXT without a str round trip or a pydantic model.
+        body = b"".join((_APPEND_HEAD, ev.new_event_id().encode(), b'","audio":"', b64encode(wire), b'"}'))
         assert self._frames is not None
-        self._outbox += self._frames.send_data(text, True)
+        self._outbox += self._frames._serialize_frame(Opcode.TEXT, body, fin=True)
         self._sent_bytes += len(chunk)
         turn = self._turn
         turn += chunk
