@@ -36,10 +36,23 @@ _APPEND_HEAD = b'{"type":"input_audio_buffer.append","event_id":"'
 
 
 class _Lifecycle:
-    """The object ``transitions`` drives; it only holds the state."""
+    """What the shared machine drives for one connection: only its state."""
 
-    state: ConnectionState
-    trigger: Callable[..., bool]
+    __slots__ = ("state",)
+
+    def __init__(self) -> None:
+        self.state = S.CLOSED
+
+
+#: The one machine, built once from the table and shared: each connection is a model it drives.
+_MACHINE = Machine(
+    model=None,
+    states=list(ConnectionState),
+    transitions=[{"trigger": t["trigger"], "source": t["source"], "dest": t["dest"]} for t in TRANSITIONS],
+    initial=S.CLOSED,
+    auto_transitions=False,
+)
+_EVENTS = _MACHINE.events
 
 
 class _Secret:
@@ -101,13 +114,6 @@ class RealtimeConnection:
         self.target: Target | None = None
 
         self._model = _Lifecycle()
-        self._machine = Machine(
-            model=self._model,
-            states=list(ConnectionState),
-            transitions=[{"trigger": t["trigger"], "source": t["source"], "dest": t["dest"]} for t in TRANSITIONS],
-            initial=S.CLOSED,
-            auto_transitions=False,
-        )
         self._outbox = bytearray()
         self._events: deque[ev.Event] = deque()
         self._frames: FrameProtocol | None = None
@@ -735,7 +741,7 @@ class RealtimeConnection:
 
     def _trigger(self, name: str, local: bool = False) -> None:
         try:
-            self._model.trigger(name)
+            _EVENTS[name].trigger(self._model)
         except MachineError as exc:
             error = LocalProtocolError if local else RemoteProtocolError
             raise error(f"{name} is not allowed in state {self.state.value}") from exc

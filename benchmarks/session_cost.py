@@ -1,0 +1,163 @@
+"""CPU per minute of full-duplex conversation, ours vs pipecat 1.14's path, against an emulator in another process.
+
+Each session streams speech-like audio in real time (20 ms frames) and receives the spoken answers. The
+client process's CPU time is measured; the emulator runs in its own process. pipecat's path is its
+websockets connection plus its event handling (json.loads, parse_server_event, base64, model_dump +
+json.dumps for appends), without the rest of a pipeline. Sessions per core = 60 / (CPU s per session-minute).
+Run: python -m benchmarks.session_cost [--sessions 10] [--seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import socket
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable
+
+from io_adapters import AsyncRealtimeClient
+from protocol import AudioConfiguration, AudioInput, PCMAudioFormat, SessionProperties, TurnDetection
+from protocol import events as ev
+from tests.emulator_helpers import speech_like
+
+RATE = 16000
+FRAME = RATE * 2 // 50
+SESSION = SessionProperties(audio=AudioConfiguration(input=AudioInput(
+    format=PCMAudioFormat(rate=RATE), turn_detection=TurnDetection(type="server_vad", create_response=True))))
+
+
+async def stream(send: Callable[[bytes], Awaitable[None]], seconds: float, pcm: bytes) -> None:
+    start = time.monotonic()
+    frames = 0
+    while time.monotonic() - start < seconds:
+        offset = (frames * FRAME) % len(pcm)
+        await send(pcm[offset : offset + FRAME])
+        frames += 1
+        delay = start + frames * 0.02 - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+async def ours(url: str, seconds: float, pcm: bytes, received: list[int]) -> None:
+    async with AsyncRealtimeClient("bench", SESSION, url) as client:
+        async def consume() -> None:
+            async for event in client:
+                if isinstance(event, ev.ResponseOutputAudioDelta):
+                    received[0] += len(event.pcm)
+
+        reader = asyncio.create_task(consume())
+        await stream(client.send_audio, seconds, pcm)
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+
+
+async def pipecat_path(url: str, seconds: float, pcm: bytes, received: list[int]) -> None:
+    from pipecat.services.inworld.realtime import events as pev
+    from websockets.asyncio.client import connect
+
+    async with connect(f"{url}?key=bench&protocol=realtime", additional_headers={"Authorization": "Basic bench"},
+                       max_size=None) as ws:
+        ready = asyncio.Event()
+        session = pev.SessionProperties(audio=pev.AudioConfiguration(input=pev.AudioInput(
+            format=pev.PCMAudioFormat(rate=RATE), turn_detection=pev.TurnDetection(type="server_vad"))))
+
+        async def consume() -> None:
+            async for message in ws:
+                json.loads(message)
+                event = pev.parse_server_event(message)
+                if isinstance(event, pev.SessionCreatedEvent):
+                    update = pev.SessionUpdateEvent(session=session).model_dump(exclude_none=True, by_alias=True)
+                    await ws.send(json.dumps(update))
+                elif isinstance(event, pev.SessionUpdatedEvent):
+                    ready.set()
+                elif isinstance(event, pev.ResponseAudioDelta):
+                    received[0] += len(base64.b64decode(event.delta))
+
+        reader = asyncio.create_task(consume())
+        await ready.wait()
+        buffer = b""
+        chunk = RATE * 2 * 60 // 1000
+
+        async def send(frame: bytes) -> None:
+            nonlocal buffer
+            buffer += frame
+            while len(buffer) >= chunk:
+                piece, buffer = buffer[:chunk], buffer[chunk:]
+                event = pev.InputAudioBufferAppendEvent(audio=base64.b64encode(piece).decode("utf-8"))
+                await ws.send(json.dumps(event.model_dump(exclude_none=True, by_alias=True)))
+
+        await stream(send, seconds, pcm)
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def measure(kind: str, url: str, sessions: int, seconds: float) -> tuple[float, float, int]:
+    run = ours if kind == "ours" else pipecat_path
+    pcm = speech_like(RATE, syllables=5)
+    received = [0]
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    await asyncio.gather(*(run(url, seconds, pcm, received) for _ in range(sessions)))
+    cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+    return cpu / (sessions * wall / 60), wall, received[0]
+
+
+def memory_per_session(kind: str, url: str, count: int = 20) -> float:
+    """Python heap per idle connected session (tracemalloc), ours only: the figure that we control."""
+    async def run() -> float:
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        clients = [AsyncRealtimeClient("bench", SESSION, url) for _ in range(count)]
+        await asyncio.gather(*(c.connect() for c in clients))
+        used = tracemalloc.get_traced_memory()[0] - base
+        await asyncio.gather(*(c.close() for c in clients))
+        tracemalloc.stop()
+        return used / count
+
+    return asyncio.run(run())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sessions", type=int, default=10)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    args = parser.parse_args()
+    port = free_port()
+    emulator = subprocess.Popen([sys.executable, "-m", "io_adapters.emulator", "--port", str(port),
+                                 "--voice-engine", "tone"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"ws://127.0.0.1:{port}/api/v1/realtime/session"
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+            time.sleep(0.1)
+        print(f"{args.sessions} concurrent full-duplex sessions x {args.seconds:.0f} s, emulator in another process")
+        results = {}
+        for kind in ("ours", "pipecat"):
+            cost, wall, got = asyncio.run(measure(kind, url, args.sessions, args.seconds))
+            results[kind] = cost
+            print(f"  {kind:8s} {cost:6.3f} CPU s per session-minute -> {60 / cost:6.0f} real-time sessions per core"
+                  f"   (answers received: {got / 32000 / args.sessions:.1f} s of audio per session)")
+        print(f"  ratio ours/pipecat: {results['ours'] / results['pipecat']:.2f}")
+        print(f"  memory per idle connected session (ours, Python heap): {memory_per_session('ours', url) / 1024:.0f} KiB")
+    finally:
+        emulator.terminate()
+        emulator.wait(10)
+
+
+if __name__ == "__main__":
+    main()
