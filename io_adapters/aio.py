@@ -79,6 +79,8 @@ class AsyncRealtimeClient:
         self._closing = False
         self._ended = False
         self._rng = random.Random()
+        self._last_rx = 0.0
+        self._stalled = False
 
     def __repr__(self) -> str:
         return f"<AsyncRealtimeClient {self.connection!r}>"
@@ -350,41 +352,57 @@ class AsyncRealtimeClient:
     async def _read_loop(self, until_configured: bool = False) -> BaseException | None:
         """Feed the core until the socket ends (or, with ``until_configured``, until the session is ready).
 
+        Reads are plain awaits (no timer per read); a watchdog task pings and enforces the keepalive.
         Returns the error that ended the socket, if any.
         """
         conn, reader, loop = self.connection, self._reader, asyncio.get_running_loop()
         assert reader is not None
-        quiet_since = loop.time()
-        deadline = loop.time() + self.options.connect_timeout
-        while conn.state not in (S.CLOSED, S.DISCONNECTED, S.FAILED):
-            if until_configured:
-                if self._configured is not None and self._configured.done():
+        self._last_rx = loop.time()
+        self._stalled = False
+        watchdog = asyncio.create_task(self._watchdog(), name="realtime-keepalive")
+        try:
+            while conn.state not in (S.CLOSED, S.DISCONNECTED, S.FAILED):
+                if until_configured and self._configured is not None and self._configured.done():
                     return None
-                if loop.time() > deadline:
-                    return ConnectTimeout("the new session was not configured in time")
-            wait = min(self.options.ping_interval, self.options.keepalive_timeout - (loop.time() - quiet_since))
-            try:
-                data = await asyncio.wait_for(reader.read(_READ_SIZE), max(wait, 0.001))
-            except TimeoutError:
-                if loop.time() - quiet_since >= self.options.keepalive_timeout:
-                    conn.connection_lost("keepalive timeout: no data from the server")
+                try:
+                    data = await reader.read(_READ_SIZE)
+                except (ConnectionError, OSError) as exc:
+                    conn.connection_lost(self._lost_reason(f"connection lost: {exc}"))
+                    await self._dispatch()
+                    return None if self._stalled else exc
+                if not data and self._stalled:
+                    conn.connection_lost(self._lost_reason(""))
                     await self._dispatch()
                     return None
-                conn.ping()
-                self._flush()
-                continue
-            except (ConnectionError, OSError) as exc:
-                conn.connection_lost(f"connection lost: {exc}")
+                self._last_rx = loop.time()
+                try:
+                    conn.receive_data(data)
+                except RemoteProtocolError as exc:
+                    await self._dispatch()
+                    return exc
                 await self._dispatch()
-                return exc
-            try:
-                conn.receive_data(data)
-            except RemoteProtocolError as exc:
-                await self._dispatch()
-                return exc
-            await self._dispatch()
-            quiet_since = loop.time()
-        return None
+            return None
+        finally:
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
+
+    def _lost_reason(self, reason: str) -> str:
+        return "keepalive timeout: no data from the server" if self._stalled else reason
+
+    async def _watchdog(self) -> None:
+        """Ping every ``ping_interval``; abort the socket after ``keepalive_timeout`` without a byte."""
+        loop = asyncio.get_running_loop()
+        interval = min(self.options.ping_interval, self.options.keepalive_timeout)
+        while True:
+            await asyncio.sleep(interval)
+            if loop.time() - self._last_rx >= self.options.keepalive_timeout:
+                self._stalled = True
+                if self._writer is not None:
+                    self._writer.transport.abort()  # wakes the reader with EOF or a reset
+                return
+            self.connection.ping()
+            self._flush()
 
     async def _supervise(self) -> None:
         """Run the socket; on a drop, reconnect with back-off until it works or we give up."""
@@ -405,7 +423,14 @@ class AsyncRealtimeClient:
                 except (ConnectError, RemoteProtocolError, OSError) as exc:
                     error = exc
                     continue
-                error = await self._read_loop(until_configured=True)
+                try:
+                    error = await asyncio.wait_for(self._read_loop(until_configured=True),
+                                                   self.options.connect_timeout)
+                except TimeoutError:
+                    error = ConnectTimeout("the new session was not configured in time")
+                    self.connection.connection_lost("session not configured in time")
+                    self._discard_events()
+                    continue
                 assert self._configured is not None
                 if error is not None or not self._configured.done() or self._configured.exception():
                     error = error or (self._configured.exception() if self._configured.done() else None) \
