@@ -78,8 +78,9 @@ class Tap(FrameProcessor):
 class Harness:
     """InworldRealtimeLLMService between context aggregators, with taps on both sides, run by a WorkerRunner."""
 
-    def __init__(self, url: str, context: LLMContext, **llm_kw: Any) -> None:
-        self.llm = InworldRealtimeLLMService(api_key="test-key", base_url=url, **llm_kw)
+    def __init__(self, url: str, context: LLMContext, service: type[Any] = InworldRealtimeLLMService,
+                 **llm_kw: Any) -> None:
+        self.llm = service(api_key="test-key", base_url=url, **llm_kw)
         pair = LLMContextAggregatorPair(context)
         self.up = Tap(FrameDirection.UPSTREAM)
         self.down = Tap(FrameDirection.DOWNSTREAM)

@@ -1,0 +1,311 @@
+"""The pipecat shim in real pipelines against the emulator, side by side with pipecat-ai 1.14's own service."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
+from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
+from pipecat.frames.frames import (
+    ErrorFrame,
+    FunctionCallResultFrame,
+    InputAudioRawFrame,
+    InterruptionFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMRunFrame,
+    LLMTextFrame,
+    LLMUpdateSettingsFrame,
+    TranscriptionFrame,
+    TTSAudioRawFrame,
+    TTSStartedFrame,
+    TTSStoppedFrame,
+    TTSTextFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+)
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.services.inworld.realtime import llm as pipecat_llm
+from pipecat.services.llm_service import FunctionCallParams
+
+import io_adapters.pipecat_shim.events as shim_events
+from io_adapters.emulator import Emulator, EmulatorOptions, Faults, ScriptedBrain, ToolRule
+from io_adapters.pipecat_shim import InworldRealtimeLLMService, InworldRealtimeLLMSettings
+from io_adapters.pipecat_shim.llm import merge_session, to_core_event
+from protocol import events as ev
+from tests.emulator_helpers import rms, run, speech_like
+from tests.test_emulator_pipecat import Harness
+
+PIPECAT = pipecat_llm.InworldRealtimeLLMService
+SERVICES = {"shim": InworldRealtimeLLMService, "pipecat": PIPECAT}
+
+
+def kinds(frames: list[Any], interesting: tuple[type, ...]) -> list[str]:
+    return [type(f).__name__ for f in frames if isinstance(f, interesting)]
+
+
+# ---------------------------------------------------------------- same surface
+
+
+def test_every_public_name_of_pipecats_package_has_a_counterpart() -> None:
+    import pipecat.services.inworld.realtime.events as pipecat_events
+
+    own = pipecat_events.__name__
+    public = {n for n in dir(pipecat_events)
+              if not n.startswith("_") and getattr(getattr(pipecat_events, n), "__module__", None) == own}
+    public |= {"SUPPORTED_SAMPLE_RATES", "InworldTool", "Modality"}
+    assert public <= set(shim_events.__all__)
+    for name in ("InworldRealtimeLLMService", "InworldRealtimeLLMSettings", "CurrentAudioResponse"):
+        assert hasattr(__import__("io_adapters.pipecat_shim", fromlist=[name]), name)
+    assert InworldRealtimeLLMService.adapter_class is PIPECAT.adapter_class
+    assert InworldRealtimeLLMService.Settings is InworldRealtimeLLMSettings
+
+
+SETTINGS_CASES: list[dict[str, Any]] = [
+    {"instructions": "Be brief."},
+    {"model": "openai/gpt-4.1-nano", "temperature": 0.3},
+    {"system_instruction": "Sys", "voice": "ignored-extra"},
+    {"output_modalities": ["text"], "tools": []},
+    {"max_tokens": 50, "unknown_key": 1},
+]
+
+
+@pytest.mark.parametrize("mapping", SETTINGS_CASES)
+def test_settings_from_mapping_and_apply_update_match_pipecat(mapping: dict[str, Any]) -> None:
+    ours = InworldRealtimeLLMService(api_key="k")
+    theirs = PIPECAT(api_key="k")
+    d1, d2 = ours.Settings.from_mapping(mapping), theirs.Settings.from_mapping(mapping)
+    assert repr(d1) == repr(d2)
+    c1, c2 = ours._settings.apply_update(d1), theirs._settings.apply_update(d2)
+    assert repr(c1) == repr(c2) and repr(ours._settings) == repr(theirs._settings)
+
+
+def test_constructor_defaults_match_pipecat() -> None:
+    ours, theirs = InworldRealtimeLLMService(api_key="k"), PIPECAT(api_key="k")
+    assert repr(ours._settings) == repr(theirs._settings)
+    assert ours.can_generate_metrics() and ours.base_url == theirs.base_url
+
+
+def test_outgoing_events_keep_explicit_null_and_use_output_modalities() -> None:
+    session = shim_events.SessionProperties(audio=shim_events.AudioConfiguration(
+        input=shim_events.AudioInput(format=shim_events.PCMAudioFormat(rate=16000), turn_detection=None)))
+    update = to_core_event(shim_events.SessionUpdateEvent(session=session))
+    wire = json.loads(update.to_json())["session"]
+    assert wire["audio"]["input"] == {"format": {"type": "audio/pcm", "rate": 16000}, "turn_detection": None}
+    create = to_core_event(shim_events.ResponseCreateEvent(response=shim_events.ResponseProperties(
+        modalities=["text"])))
+    assert json.loads(create.to_json())["response"] == {"output_modalities": ["text"]}
+
+
+def test_a_mapping_update_merges_into_the_session() -> None:
+    full = InworldRealtimeLLMService(api_key="k")._settings.session_properties
+    merged = merge_session(full, shim_events.SessionProperties(instructions="New"))
+    assert merged.instructions == "New"
+    assert merged.audio.output.voice == "Clive" and merged.audio.input.turn_detection.type == "semantic_vad"
+
+
+# ---------------------------------------------------------------- pipelines against the emulator
+
+
+def voice_frames(pcm: bytes) -> list[InputAudioRawFrame]:
+    return [InputAudioRawFrame(audio=pcm[i : i + 640], sample_rate=16000, num_channels=1)
+            for i in range(0, len(pcm), 640)]
+
+
+async def voice_turn(h: Harness) -> list[Any]:
+    await h.worker.queue_frame(LLMRunFrame())
+    greeting_end, _ = await h.down.wait_for(LLMFullResponseEndFrame)
+    frames = voice_frames(speech_like(16000))
+    await h.worker.queue_frames(frames[:45])
+    await h.down.wait_for(UserStartedSpeakingFrame, after=greeting_end)
+    await h.worker.queue_frames(frames[45:])
+    _, transcription = await h.up.wait_for(TranscriptionFrame)
+    assert transcription.text == "hello emulator"
+    start, _ = await h.down.wait_for(LLMFullResponseStartFrame, after=greeting_end + 1)
+    end, _ = await h.down.wait_for(LLMFullResponseEndFrame, after=start)
+    return h.down.frames[greeting_end + 1 : end + 1]
+
+
+def test_voice_turn_gives_the_same_frames_as_pipecat() -> None:
+    milestones = (LLMFullResponseStartFrame, LLMFullResponseEndFrame, TTSStartedFrame, TTSStoppedFrame)
+    ours, theirs = (run(voice_scenario(name, milestones), timeout=60) for name in ("shim", "pipecat"))
+    assert ours == theirs
+    assert ours.count("LLMFullResponseStartFrame") == 1 and ours[-1] == "LLMFullResponseEndFrame"
+
+
+async def voice_scenario(name: str, milestones: tuple[type, ...]) -> list[str]:
+    async with Emulator(EmulatorOptions(pace=0, brain=ScriptedBrain(transcripts=["hello emulator"]))) as emu:
+        h = Harness(emu.url, LLMContext(), SERVICES[name],
+                    settings=InworldRealtimeLLMService.Settings(system_instruction="Be brief."))
+        await h.start()
+        try:
+            frames = await voice_turn(h)
+            await h.stop()
+        finally:
+            await h.stop(graceful=False)
+        audio = b"".join(f.audio for f in frames if isinstance(f, TTSAudioRawFrame))
+        assert rms(audio) > 500
+        assert "".join(f.text for f in frames if isinstance(f, TTSTextFrame)) == "You said: hello emulator"
+        assert emu.sessions[0].config is not None and emu.sessions[0].config.instructions == "Be brief."
+        return kinds(frames, milestones)
+
+
+def test_text_turn_from_context_and_text_only_session() -> None:
+    async def scenario() -> None:
+        async with Emulator(EmulatorOptions(pace=0, brain=ScriptedBrain(replies=["Four."]))) as emu:
+            sp = shim_events.SessionProperties(output_modalities=["text"])
+            h = Harness(emu.url, LLMContext([{"role": "user", "content": "What is 2+2?"}]), InworldRealtimeLLMService,
+                        settings=InworldRealtimeLLMService.Settings(session_properties=sp))
+            await h.start()
+            try:
+                await h.worker.queue_frame(LLMRunFrame())
+                end, _ = await h.down.wait_for(LLMFullResponseEndFrame)
+                text = "".join(f.text for f in h.down.frames[:end] if type(f) is LLMTextFrame)
+                assert text == "Four."
+                await h.stop()
+            finally:
+                await h.stop(graceful=False)
+            creates = [e for e in emu.received if isinstance(e, ev.ResponseCreate)]
+            assert creates and creates[0].response is not None
+            assert creates[0].response.output_modalities == ["text"]
+
+    run(scenario(), timeout=60)
+
+
+def test_function_call_round_trip_sends_one_encoded_output() -> None:
+    brain = ScriptedBrain(tools=[ToolRule("get_weather", keywords=("weather",), arguments={"city": "Paris"})])
+    weather = FunctionSchema(name="get_weather", description="Weather", properties={"city": {"type": "string"}},
+                             required=["city"])
+
+    async def get_weather(params: FunctionCallParams) -> None:
+        await params.result_callback({"temp_c": 21})
+
+    async def scenario() -> None:
+        async with Emulator(EmulatorOptions(pace=0, brain=brain, omit_function_call_name=True)) as emu:
+            context = LLMContext([{"role": "user", "content": "What is the weather in Paris?"}],
+                                 tools=ToolsSchema(standard_tools=[weather]))
+            h = Harness(emu.url, context, InworldRealtimeLLMService)
+            h.llm.register_function("get_weather", get_weather)
+            await h.start()
+            try:
+                await h.worker.queue_frame(LLMRunFrame())
+                at, result = await h.down.wait_for(FunctionCallResultFrame)
+                assert result.function_name == "get_weather"
+                await h.down.wait_for(LLMFullResponseEndFrame, after=at)
+                await h.stop()
+            finally:
+                await h.stop(graceful=False)
+            outputs = [e.item.output for e in emu.received if isinstance(e, ev.ConversationItemCreate)
+                       and e.item.type == "function_call_output"]
+            assert [json.loads(o or "") for o in outputs] == [{"temp_c": 21}]
+            updates = emu.sessions[0].updates
+            assert updates[0].provider_data is not None and updates[0].provider_data["auto_tool_response"] is False
+
+    run(scenario(), timeout=60)
+
+
+def test_interruption_sends_a_real_truncate() -> None:
+    async def scenario() -> None:
+        options = EmulatorOptions(pace=1.0, brain=ScriptedBrain(replies=["A long answer " * 12]))
+        async with Emulator(options) as emu:
+            h = Harness(emu.url, LLMContext([{"role": "user", "content": "Talk"}]), InworldRealtimeLLMService)
+            await h.start()
+            try:
+                await h.worker.queue_frame(LLMRunFrame())
+                await h.down.wait_for(TTSAudioRawFrame)
+                await h.down.wait_for(TTSAudioRawFrame, after=len(h.down.frames))
+                await h.worker.queue_frame(InterruptionFrame())
+                for _ in range(100):
+                    if emu.sessions[0].truncates:
+                        break
+                    await asyncio.sleep(0.05)
+                await h.stop()
+            finally:
+                await h.stop(graceful=False)
+            truncates = emu.sessions[0].truncates
+            assert len(truncates) == 1 and 0 < truncates[0].audio_end_ms < 10_000
+            assert not emu.sessions[0].errors
+
+    run(scenario(), timeout=60)
+
+
+def test_dropped_connection_mid_answer_recovers_without_an_error_frame() -> None:
+    async def scenario() -> None:
+        options = EmulatorOptions(pace=0, brain=ScriptedBrain(replies=["First answer.", "Second answer."] * 3),
+                                  faults=Faults(drop_after=8, first_connections=1))
+        async with Emulator(options) as emu:
+            h = Harness(emu.url, LLMContext([{"role": "user", "content": "Hi"}]), InworldRealtimeLLMService,
+                        client_options={"backoff_initial": 0.02, "backoff_max": 0.1})
+            await h.start()
+            try:
+                await h.worker.queue_frame(LLMRunFrame())
+                for _ in range(200):  # the answer cut off by the drop is asked for again in the new session
+                    if len(emu.sessions) > 1 and emu.sessions[1].responses and \
+                            emu.sessions[1].responses[-1].status == "completed":
+                        break
+                    await asyncio.sleep(0.05)
+                await h.down.wait_for(LLMFullResponseEndFrame)
+                await h.stop()
+            finally:
+                await h.stop(graceful=False)
+            assert len(emu.sessions) >= 2 and emu.sessions[1].responses[-1].status == "completed"
+            assert not [f for f in h.up.frames if isinstance(f, ErrorFrame)]
+
+    run(scenario(), timeout=60)
+
+
+def test_manual_turn_mode_sends_null_and_commits() -> None:
+    async def scenario() -> None:
+        async with Emulator(EmulatorOptions(pace=0, brain=ScriptedBrain(transcripts=["manual hello"]))) as emu:
+            sp = InworldRealtimeLLMService(api_key="k")._settings.session_properties.model_copy(deep=True)
+            sp.audio.input.turn_detection = None
+            h = Harness(emu.url, LLMContext(), InworldRealtimeLLMService,
+                        settings=InworldRealtimeLLMService.Settings(session_properties=sp))
+            await h.start()
+            try:
+                await h.worker.queue_frame(LLMRunFrame())
+                greeting_end, _ = await h.down.wait_for(LLMFullResponseEndFrame)
+                await h.worker.queue_frame(UserStartedSpeakingFrame())
+                await h.worker.queue_frames(voice_frames(speech_like(16000)))
+                await h.worker.queue_frame(UserStoppedSpeakingFrame())
+                await h.down.wait_for(LLMFullResponseEndFrame, after=greeting_end + 1)
+                await h.stop()
+            finally:
+                await h.stop(graceful=False)
+            config = emu.sessions[0].config
+            assert config is not None and config.audio is not None and config.audio.input is not None
+            assert config.audio.input.turn_detection is None
+            assert any(isinstance(e, ev.InputAudioBufferCommit) for e in emu.received)
+
+    run(scenario(), timeout=60)
+
+
+def test_a_settings_mapping_mid_session_changes_only_what_it_names() -> None:
+    async def scenario() -> None:
+        async with Emulator(EmulatorOptions(pace=0)) as emu:
+            h = Harness(emu.url, LLMContext([{"role": "user", "content": "Hi"}]), InworldRealtimeLLMService,
+                        voice="Sarah")
+            await h.start()
+            try:
+                await h.worker.queue_frame(LLMRunFrame())
+                await h.down.wait_for(LLMFullResponseEndFrame)
+                await h.worker.queue_frame(LLMUpdateSettingsFrame(settings={"instructions": "Speak like a pirate.",
+                                                                            "temperature": 0.2}))
+                for _ in range(100):
+                    if emu.sessions[0].config and emu.sessions[0].config.instructions == "Speak like a pirate.":
+                        break
+                    await asyncio.sleep(0.02)
+                await h.stop()
+            finally:
+                await h.stop(graceful=False)
+            config = emu.sessions[0].config
+            assert config is not None and config.instructions == "Speak like a pirate."
+            assert config.temperature == 0.2
+            assert config.audio is not None and config.audio.output is not None
+            assert config.audio.output.voice == "Sarah"
+            assert config.audio.input is not None and config.audio.input.turn_detection is not None
+
+    run(scenario(), timeout=60)
