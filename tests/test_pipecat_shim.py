@@ -150,6 +150,8 @@ async def voice_scenario(name: str, milestones: tuple[type, ...]) -> list[str]:
         assert rms(audio) > 500
         assert "".join(f.text for f in frames if isinstance(f, TTSTextFrame)) == "You said: hello emulator"
         assert emu.sessions[0].config is not None and emu.sessions[0].config.instructions == "Be brief."
+        texts = [e for e in emu.received if isinstance(e, ev.ConversationItemCreate)]
+        assert texts == []  # server VAD handled the turn: no duplicate user item or response
         return kinds(frames, milestones)
 
 
@@ -309,3 +311,98 @@ def test_a_settings_mapping_mid_session_changes_only_what_it_names() -> None:
             assert config.audio.input is not None and config.audio.input.turn_detection is not None
 
     run(scenario(), timeout=60)
+
+
+def test_g711_session_gives_pcm_frames_at_8k_and_sends_g711() -> None:
+    async def scenario() -> None:
+        async with Emulator(EmulatorOptions(pace=0, brain=ScriptedBrain(replies=["Hello there."]))) as emu:
+            sp = InworldRealtimeLLMService(api_key="k")._settings.session_properties.model_copy(deep=True)
+            sp.audio.input.format = shim_events.PCMUAudioFormat()
+            sp.audio.output.format = shim_events.PCMUAudioFormat()
+            h = Harness(emu.url, LLMContext([{"role": "user", "content": "Hi"}]), InworldRealtimeLLMService,
+                        settings=InworldRealtimeLLMService.Settings(session_properties=sp))
+            await h.start()
+            try:
+                await h.worker.queue_frame(LLMRunFrame())
+                end, _ = await h.down.wait_for(LLMFullResponseEndFrame)
+                audio = [f for f in h.down.frames[:end] if isinstance(f, TTSAudioRawFrame)]
+                assert audio and {f.sample_rate for f in audio} == {8000}
+                pcm = b"".join(f.audio for f in audio)
+                assert rms(pcm) > 500  # decoded mu-law is loud PCM; raw mu-law bytes read as PCM would be noise
+                await h.worker.queue_frames(voice_frames(speech_like(8000)[:8000]))
+                await asyncio.sleep(0.3)
+                await h.stop()
+            finally:
+                await h.stop(graceful=False)
+            rec = emu.sessions[0]
+            assert not rec.errors
+            assert rec.audio_bytes > 0  # the emulator decoded our G.711 appends back to PCM
+
+    run(scenario(), timeout=60)
+
+
+def test_reset_conversation_leaves_the_service_ready() -> None:
+    async def scenario() -> None:
+        async with Emulator(EmulatorOptions(pace=0, brain=ScriptedBrain(transcripts=["after reset"]))) as emu:
+            h = Harness(emu.url, LLMContext([{"role": "system", "content": "Be kind."}]), InworldRealtimeLLMService)
+            await h.start()
+            try:
+                await h.worker.queue_frame(LLMRunFrame())
+                await h.down.wait_for(LLMFullResponseEndFrame)
+                await h.llm.reset_conversation()
+                assert len(emu.sessions) == 2
+                mark = len(h.down.frames)
+                frames = voice_frames(speech_like(16000))
+                await h.worker.queue_frames(frames)
+                _, transcription = await h.up.wait_for(TranscriptionFrame)
+                assert transcription.text == "after reset"  # audio was not dropped after the reset
+                await h.down.wait_for(LLMFullResponseEndFrame, after=mark)
+                await h.stop()
+            finally:
+                await h.stop(graceful=False)
+            assert emu.sessions[1].audio_bytes > 0
+            assert emu.sessions[1].config is not None and emu.sessions[1].config.instructions == "Be kind."
+
+    run(scenario(), timeout=60)
+
+
+def test_one_response_start_when_both_item_events_announce_the_assistant() -> None:
+    service = InworldRealtimeLLMService(api_key="k")
+    pushed: list[Any] = []
+
+    async def capture(frame: Any, direction: Any = None) -> None:
+        pushed.append(frame)
+
+    async def handlers(*args: Any) -> None:
+        pass
+
+    service.push_frame = capture  # type: ignore[method-assign]
+    service._call_event_handler = handlers  # type: ignore[method-assign]
+    item = ev.ConversationItem(id="a1", type="message", role="assistant", content=[])
+
+    async def scenario() -> None:
+        await service._dispatch(ev.ResponseCreated(response={"id": "r1"}))
+        await service._dispatch(ev.ConversationItemAdded(item=item))
+        await service._dispatch(ev.ResponseOutputItemAdded(response_id="r1", item=item))
+
+    run(scenario(), timeout=10)
+    assert [type(f).__name__ for f in pushed] == ["LLMFullResponseStartFrame"]
+
+
+def test_the_example_bot_runs_against_the_emulator(tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("INWORLD_API_KEY", "INWORLD_URL")}
+    env["PYTHONPATH"] = str(root)
+    out = tmp_path / "bot.wav"
+    result = subprocess.run([sys.executable, str(root / "examples" / "pipecat_bot.py"), "--out", str(out)],
+                            capture_output=True, text=True, env=env, timeout=90, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "user: What is the weather like in Paris today?" in result.stdout
+    assert "You said: What is the weather like in Paris today?" in result.stdout
+    with __import__("wave").open(str(out), "rb") as w:
+        assert w.getframerate() == 24000 and w.getnframes() > 24000
