@@ -94,7 +94,8 @@ class AsyncRealtimeClient:
     def queued_audio_seconds(self) -> float:
         """Audio not yet on the wire: held by the core plus what waits in the write queue."""
         wire_rate = self.connection.input_rate * 2 * 4 / 3 + 100 * 1000 / self.connection.chunk_ms
-        return self.connection.held_audio_ms / 1000 + self._queued / wire_rate
+        buffered = self._writer.transport.get_write_buffer_size() if self._writer is not None else 0
+        return self.connection.held_audio_ms / 1000 + (self._queued + buffered) / wire_rate
 
     # ------------------------------------------------------------ lifecycle
 
@@ -238,12 +239,19 @@ class AsyncRealtimeClient:
             await self._drained.wait()
 
     def _flush(self) -> None:
-        if self._writer is None:
+        writer = self._writer
+        if writer is None:
             return  # the bytes stay in the core's outbox until there is a socket for them
         data = self.connection.data_to_send()
-        if data:
-            self._queued += len(data)
-            self._writes.put_nowait(data)
+        if not data:
+            return
+        transport = writer.transport
+        if (self._writes.empty() and not transport.is_closing()
+                and transport.get_write_buffer_size() < self.options.max_queue_bytes):
+            writer.write(data)  # the usual case: straight to the transport, no task switch
+            return
+        self._queued += len(data)  # the network is slow: the writer task drains, senders wait
+        self._writes.put_nowait(data)
 
     def _flush_now(self) -> None:
         data = self.connection.data_to_send()
