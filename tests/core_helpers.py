@@ -53,3 +53,14 @@ def configured(conn: RealtimeConnection) -> ServerConnection:
     assert update, "no session.update after session.created"
     deliver(conn, server, ev.SessionUpdated(session=update[0].session))
     return server
+
+
+def ready(max_message_bytes: int = 16 * 1024 * 1024, url: str = "ws://127.0.0.1:1/s",
+          api_key: str = "test-key") -> RealtimeConnection:
+    """A connection past session.updated with nothing left to read or send."""
+    conn = RealtimeConnection(api_key, url=url, max_message_bytes=max_message_bytes)
+    server = configured(conn)
+    pump(conn, server)
+    list(conn.events())
+    assert conn.state is ConnectionState.READY
+    return conn

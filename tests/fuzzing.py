@@ -8,9 +8,9 @@ import struct
 
 from hypothesis import strategies as st
 
-from protocol import ConnectionState, RealtimeConnection, SessionProperties
+from protocol import RealtimeConnection
 from protocol import events as ev
-from protocol.server import ServerConnection
+from tests.core_helpers import ready
 
 MAX_MESSAGE = 8192
 
@@ -35,18 +35,7 @@ def raw_frame(opcode: int, payload: bytes, *, fin: bool = True, rsv: int = 0, ma
 
 def ready_connection() -> RealtimeConnection:
     """A connection past session.updated, with a small message limit."""
-    conn = RealtimeConnection("fuzz-key", url="ws://127.0.0.1:1/s", max_message_bytes=MAX_MESSAGE)
-    conn.connect()
-    server = ServerConnection()
-    server.receive_request(conn.data_to_send())
-    server.accept()
-    server.send(ev.SessionCreated(session=SessionProperties()))
-    server.send(ev.SessionUpdated(session=SessionProperties()))
-    conn.receive_data(server.data_to_send())
-    list(conn.events())
-    conn.data_to_send()
-    assert conn.state is ConnectionState.READY
-    return conn
+    return ready(MAX_MESSAGE, api_key="fuzz-key")
 
 
 json_values = st.recursive(

@@ -14,6 +14,7 @@ from protocol import ConnectionState, RealtimeConnection, RemoteProtocolError, S
 from protocol import events as ev
 from protocol.items import ConversationItem, ItemContent, Response
 from protocol.server import ServerConnection
+from tests.core_helpers import ready
 
 KEY = "a2V5OnNlY3JldA=="
 
@@ -65,17 +66,7 @@ def test_any_split_of_the_stream_gives_the_same_events(cuts: list[int]) -> None:
 
 
 def _ready() -> RealtimeConnection:
-    conn = RealtimeConnection(KEY, url="ws://127.0.0.1:1/s", max_message_bytes=4096)
-    conn.connect()
-    server = ServerConnection()
-    server.receive_request(conn.data_to_send())
-    server.accept()
-    server.send(ev.SessionCreated(session=SessionProperties()))
-    server.send(ev.SessionUpdated(session=SessionProperties()))
-    conn.receive_data(server.data_to_send())
-    list(conn.events())
-    assert conn.state is ConnectionState.READY
-    return conn
+    return ready(4096)
 
 
 @settings(max_examples=300, deadline=None)

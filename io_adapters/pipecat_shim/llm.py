@@ -76,15 +76,8 @@ def to_core_event(event: pev.ClientEvent) -> ev.ClientEvent:
 
 def merge_session(base: pev.SessionProperties, update: pev.SessionProperties) -> pev.SessionProperties:
     """``base`` with what ``update`` names replaced, nested objects merged (formats replaced whole)."""
-    merged = base.model_copy(deep=True)
-    for name in update.model_fields_set:
-        new = getattr(update, name)
-        old = getattr(merged, name)
-        if isinstance(new, BaseModel) and isinstance(old, BaseModel) and type(new) is type(old) \
-                and name != "format":
-            setattr(merged, name, _merge_models(old, new))
-        else:
-            setattr(merged, name, new)
+    merged = _merge_models(base, update)
+    assert isinstance(merged, pev.SessionProperties)
     return merged
 
 
