@@ -114,7 +114,7 @@ class RealtimeConnection:
         self.target: Target | None = None
 
         self._model = _Lifecycle()
-        self._outbox = bytearray()
+        self._outbox: list[bytes | bytearray] = []  # joined once per data_to_send()
         self._events: deque[ev.Event] = deque()
         self._frames: FrameProtocol | None = None
         self._parser: ResponseParser | None = None
@@ -199,13 +199,14 @@ class RealtimeConnection:
         self._commit_point_ms = None
         self._in_speech = False
         scheme = "Basic" if self.auth_type == "basic" else "Bearer"
-        self._outbox += build_request(self.target, f"{scheme} {self._credential.value}", ws_key, self.extra_headers)
+        authorization = f"{scheme} {self._credential.value}"
+        self._outbox.append(build_request(self.target, authorization, ws_key, self.extra_headers))
 
     def data_to_send(self) -> bytes:
         """Everything queued for the socket since the last call."""
         if not self._outbox:
             return b""
-        data = bytes(self._outbox)
+        data = b"".join(self._outbox)
         self._outbox.clear()
         return data
 
@@ -335,7 +336,7 @@ class RealtimeConnection:
         """Queue a WebSocket ping (for keepalive); False when no socket is open to carry it."""
         if self._model.state not in OPEN_STATES or self._frames is None:
             return False
-        self._outbox += self._frames.ping(payload)
+        self._outbox.append(self._frames.ping(payload))
         return True
 
     def close(self, code: int = 1000, reason: str = "") -> None:
@@ -343,7 +344,7 @@ class RealtimeConnection:
         state = self._model.state
         if state in OPEN_STATES:
             assert self._frames is not None
-            self._outbox += self._frames.close(code, reason or None)
+            self._outbox.append(self._frames.close(code, reason or None))
             self._trigger("close")
         elif state in (S.CONNECTING, S.DISCONNECTED, S.FAILED):
             self._trigger("close")
@@ -404,7 +405,7 @@ class RealtimeConnection:
                     self._message_kind = op
                 elif op is Opcode.PING:
                     if self._model.state is not S.CLOSING:
-                        self._outbox += self._frames.pong(payload)
+                        self._outbox.append(self._frames.pong(payload))
                     continue
                 elif op is Opcode.CLOSE:
                     closing: Any = self._frames._process_close(frame).payload  # checks code and reason
@@ -457,7 +458,7 @@ class RealtimeConnection:
             self._trigger("close_complete")
             self._events.append(ev.ConnectionClosed(code, reason, clean=True))
             return
-        self._outbox += frames.close(code, reason or None)
+        self._outbox.append(frames.close(code, reason or None))
         if code == 1000 and not self._session_expired:
             self._abort_response("server closed the connection")
             self._trigger("remote_closed")
@@ -484,7 +485,7 @@ class RealtimeConnection:
         self._message_kind = None
         if self._model.state in OPEN_STATES and self._frames is not None:
             with contextlib.suppress(Exception):  # best effort: we are failing anyway
-                self._outbox += self._frames.close(ws_code, message[:120])
+                self._outbox.append(self._frames.close(ws_code, message[:120]))
         self._abort_response(message)
         self._trigger("fail")
         raise RemoteProtocolError(message)
@@ -668,7 +669,7 @@ class RealtimeConnection:
 
     def _write(self, text: str) -> None:
         assert self._frames is not None
-        self._outbox += self._frames.send_data(text, True)
+        self._outbox.append(self._frames.send_data(text, True))
         if text.startswith('{"type":"response.create"'):
             self._response_requested = True
 
@@ -698,7 +699,7 @@ class RealtimeConnection:
         # The hot path: JSON built as bytes, framed as TEXT without a str round trip or a pydantic model.
         body = b"".join((_APPEND_HEAD, ev.new_event_id().encode(), b'","audio":"', b64encode(wire), b'"}'))
         assert self._frames is not None
-        self._outbox += self._frames._serialize_frame(Opcode.TEXT, body, fin=True)
+        self._outbox.append(self._frames._serialize_frame(Opcode.TEXT, body, fin=True))
         self._sent_bytes += len(chunk)
         turn = self._turn
         turn += chunk
