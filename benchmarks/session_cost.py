@@ -100,6 +100,14 @@ async def pipecat_path(url: str, seconds: float, pcm: bytes, received: list[int]
             await reader
 
 
+async def floor(url: str, seconds: float, pcm: bytes, received: list[int]) -> None:
+    """The pacing loop alone (no client): what every client pays, to subtract."""
+    async def send(frame: bytes) -> None:
+        return None
+
+    await stream(send, seconds, pcm)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -107,7 +115,7 @@ def free_port() -> int:
 
 
 async def measure(kind: str, url: str, sessions: int, seconds: float) -> tuple[float, float, int]:
-    run = ours if kind == "ours" else pipecat_path
+    run = {"ours": ours, "pipecat": pipecat_path, "floor": floor}[kind]
     pcm = speech_like(RATE, syllables=5)
     received = [0]
     cpu0, wall0 = time.process_time(), time.monotonic()
@@ -148,7 +156,7 @@ def main() -> None:
                 break
             time.sleep(0.1)
         print(f"{args.sessions} concurrent full-duplex sessions x {args.seconds:.0f} s, emulator in another process")
-        runs: dict[str, list[float]] = {"ours": [], "pipecat": []}
+        runs: dict[str, list[float]] = {"ours": [], "pipecat": [], "floor": []}
         for _ in range(args.rounds):  # alternate, so both see the same machine load
             for kind in runs:
                 cost, _, got = asyncio.run(measure(kind, url, args.sessions, args.seconds))
@@ -157,10 +165,15 @@ def main() -> None:
                       f"(answers: {got / 32000 / args.sessions:.1f} s of audio per session)")
         results = {kind: statistics.median(values) for kind, values in runs.items()}
         for kind, cost in results.items():
+            if kind == "floor":
+                continue
             print(f"  {kind:8s} median {cost:6.3f} CPU s per session-minute -> "
                   f"{60 / cost:5.0f} real-time sessions per core")
         print(f"  ratio ours/pipecat: {results['ours'] / results['pipecat']:.2f} "
               f"(sessions per core: {results['pipecat'] / results['ours']:.2f}x)")
+        mine, theirs = results["ours"] - results["floor"], results["pipecat"] - results["floor"]
+        print(f"  above the pacing floor ({results['floor']:.3f}): ours {mine:.3f}, pipecat {theirs:.3f}, "
+              f"ratio {mine / theirs:.2f}")
         heap = memory_per_session("ours", url) / 1024
         print(f"  memory per idle connected session (ours, Python heap): {heap:.0f} KiB")
     finally:
