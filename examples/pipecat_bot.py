@@ -33,6 +33,7 @@ from pipecat.workers.runner import WorkerRunner
 
 from io_adapters.emulator import Emulator, EmulatorOptions, ScriptedBrain
 from io_adapters.pipecat_shim import InworldRealtimeLLMService  # the one import that differs
+from io_adapters.wav import write_wav
 
 HERE = Path(__file__).resolve().parent
 
@@ -105,11 +106,7 @@ async def main() -> None:
         await asyncio.wait_for(recorder.answered.wait(), 30)
         await worker.queue_frame(EndFrame())
         await asyncio.wait_for(running, 30)
-    with wave.open(str(args.out), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(recorder.rate)
-        w.writeframes(bytes(recorder.audio))
+    write_wav(args.out, bytes(recorder.audio), recorder.rate)
     print(f"wrote {args.out} ({len(recorder.audio) / 2 / recorder.rate:.1f} s of the bot's voice)")
 
 

@@ -93,9 +93,8 @@ class AsyncRealtimeClient:
     @property
     def queued_audio_seconds(self) -> float:
         """Audio not yet on the wire: held by the core plus what waits in the write queue."""
-        wire_rate = self.connection.input_rate * 2 * 4 / 3 + 100 * 1000 / self.connection.chunk_ms
         buffered = self._writer.transport.get_write_buffer_size() if self._writer is not None else 0
-        return self.connection.held_audio_ms / 1000 + (self._queued + buffered) / wire_rate
+        return self.connection.queued_audio_seconds(self._queued + buffered)
 
     # ------------------------------------------------------------ lifecycle
 

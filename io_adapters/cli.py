@@ -29,6 +29,8 @@ from protocol import (
 from protocol import events as ev
 from protocol.session import SUPPORTED_SAMPLE_RATES
 
+from .wav import write_wav
+
 FRAME_MS = 20
 TRAILING_SILENCE_MS = 1500
 
@@ -84,15 +86,6 @@ def _resample(samples: Sequence[int], src: int, dst: int) -> tuple[int, ...]:
         a, b = samples[min(j, last)], samples[min(j + 1, last)]
         out.append(int(a + (b - a) * (pos - j)))
     return tuple(out)
-
-
-def write_wav(path: Path, pcm: bytes, rate: int) -> None:
-    """Write 16-bit mono PCM."""
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm)
 
 
 def build_session(args: argparse.Namespace, input_rate: int) -> SessionProperties:

@@ -96,8 +96,7 @@ class RealtimeClient:
     @property
     def queued_audio_seconds(self) -> float:
         """Audio not yet on the wire: held by the core plus what waits in the write queue."""
-        wire_rate = self.connection.input_rate * 2 * 4 / 3 + 100 * 1000 / self.connection.chunk_ms
-        return self.connection.held_audio_ms / 1000 + self._queued / wire_rate
+        return self.connection.queued_audio_seconds(self._queued)
 
     # ------------------------------------------------------------ lifecycle
 

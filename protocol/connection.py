@@ -181,6 +181,11 @@ class RealtimeConnection:
         """Audio sent in the current user turn that the server has not committed yet."""
         return pcm_ms(len(self._turn), self.input_rate)
 
+    def queued_audio_seconds(self, wire_bytes: int) -> float:
+        """Audio not on the wire yet: what the core holds plus ``wire_bytes`` of appends an adapter still queues."""
+        wire_rate = self.input_rate * 2 * 4 / 3 + 100 * 1000 / self.chunk_ms  # base64 plus JSON per chunk
+        return self.held_audio_ms / 1000 + wire_bytes / wire_rate
+
     def connect(self) -> None:
         """Queue the upgrade request; allowed at first and again after a drop or failure."""
         self._trigger("connect", local=True)

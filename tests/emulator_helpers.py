@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from wsproto.frame_protocol import Frame, FrameProtocol
 
+from io_adapters.wav import write_wav as write_wav  # re-exported for the tests
 from protocol import RealtimeConnection, RemoteProtocolError, SessionProperties
 from protocol import events as ev
 from protocol.handshake import ResponseParser, build_request, new_ws_key, parse_target
@@ -42,15 +43,6 @@ def speech_like(rate: int, syllables: int = 6, lead_ms: int = 500, tail_ms: int 
 def speech_ms(syllables: int = 6, gap_ms: int = 60, syllable_ms: int = 180) -> int:
     """Duration of the voiced part of ``speech_like``."""
     return syllables * syllable_ms + (syllables - 1) * gap_ms
-
-
-def write_wav(path: Path, pcm: bytes, rate: int) -> None:
-    """A mono 16-bit WAV."""
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm)
 
 
 def read_wav(path: Path) -> tuple[bytes, int]:

@@ -8,10 +8,10 @@ import contextlib
 import json
 import logging
 import sys
-import wave
 from collections.abc import Sequence
 from typing import Literal
 
+from ..wav import write_wav
 from .brain import ScriptedBrain, ToolRule
 from .faults import Faults
 from .options import EmulatorOptions
@@ -84,11 +84,7 @@ def say(text: str, out: str, rate: int, voice: str, engine: Literal["auto", "esp
     synth = Synthesizer(engine)
     pcm = synth.synthesize(text, rate, voice)
     try:
-        with open(out, "wb") as f, wave.open(f, "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(rate)
-            w.writeframes(pcm)
+        write_wav(out, pcm, rate)
     except OSError as exc:
         raise ValueError(f"cannot write {out}: {exc.strerror or exc}") from exc
     return synth.engine
