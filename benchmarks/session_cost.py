@@ -21,6 +21,7 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from io_adapters import AsyncRealtimeClient
 from protocol import AudioConfiguration, AudioInput, PCMAudioFormat, SessionProperties, TurnDetection
@@ -33,37 +34,98 @@ SESSION = SessionProperties(audio=AudioConfiguration(input=AudioInput(
     format=PCMAudioFormat(rate=RATE), turn_detection=TurnDetection(type="server_vad", create_response=True))))
 
 
-async def stream(send: Callable[[bytes], Awaitable[None]], seconds: float, pcm: bytes) -> None:
+@dataclass
+class Tally:
+    """What the sessions of one run saw: answer audio, how late frames went out, how late deltas came in."""
+
+    audio_bytes: int = 0
+    send_late: list[float] = field(default_factory=list)
+    receive_lag: list[float] = field(default_factory=list)
+
+    since: float = 0.0  # lateness is recorded between since and until (time.time()): the steady state,
+    until: float = float("inf")  # not the connects at the start or the closes at the end
+    ticker: SharedTicker | None = None  # None: every session paces itself
+
+    def delta(self, event_id: str | None, pcm_bytes: int) -> None:
+        self.audio_bytes += pcm_bytes
+        if event_id and event_id[0] == "t" and self.steady():  # blaster live mode: its send time
+            self.receive_lag.append(time.time() - float(event_id[1:]))
+
+    def steady(self) -> bool:
+        return self.since < time.time() < self.until
+
+
+class SharedTicker:
+    """One 20 ms clock feeding every session, as a mixer or SFU would: one wakeup per tick, not one per session."""
+
+    def __init__(self, tally: Tally) -> None:
+        self.tally = tally
+        self.senders: dict[int, tuple[Callable[[bytes], Awaitable[None]], bytes]] = {}
+        self.task: asyncio.Task[None] | None = None
+
+    async def run(self, send: Callable[[bytes], Awaitable[None]], seconds: float, pcm: bytes) -> None:
+        key = id(send)
+        self.senders[key] = (send, pcm)
+        if self.task is None:
+            self.task = asyncio.create_task(self._tick())
+        await asyncio.sleep(seconds)
+        del self.senders[key]
+
+    async def _tick(self) -> None:
+        start, frames = time.monotonic(), 0
+        while self.senders:
+            offset = frames * FRAME
+            for send, pcm in list(self.senders.values()):
+                at = offset % len(pcm)
+                await send(pcm[at : at + FRAME])
+            frames += 1
+            delay = start + frames * 0.02 - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif self.tally.steady():
+                self.tally.send_late.extend([-delay] * len(self.senders))
+        self.task = None
+
+
+async def stream(send: Callable[[bytes], Awaitable[None]], seconds: float, pcm: bytes, tally: Tally) -> None:
+    """20 ms frames in real time, as a transport delivers them; records how late each went out."""
+    if tally.ticker is not None:
+        await tally.ticker.run(send, seconds, pcm)
+        return
     start = time.monotonic()
     frames = 0
     while time.monotonic() - start < seconds:
         offset = (frames * FRAME) % len(pcm)
         await send(pcm[offset : offset + FRAME])
         frames += 1
-        delay = start + frames * 0.02 - time.monotonic()
+        due = start + frames * 0.02
+        delay = due - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
+        elif tally.steady():
+            tally.send_late.append(-delay)
 
 
-async def ours(url: str, seconds: float, pcm: bytes, received: list[int]) -> None:
+async def ours(url: str, seconds: float, pcm: bytes, tally: Tally) -> None:
     async with AsyncRealtimeClient("bench", SESSION, url) as client:
         async def consume() -> None:
             async for event in client:
                 if isinstance(event, ev.ResponseOutputAudioDelta):
-                    received[0] += len(event.pcm)
+                    tally.delta(event.event_id, len(event.pcm))
 
         reader = asyncio.create_task(consume())
-        await stream(client.send_audio, seconds, pcm)
+        await stream(client.send_audio, seconds, pcm, tally)
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reader
 
 
-async def pipecat_path(url: str, seconds: float, pcm: bytes, received: list[int]) -> None:
+async def pipecat_path(url: str, seconds: float, pcm: bytes, tally: Tally) -> None:
     from pipecat.services.inworld.realtime import events as pev
     from websockets.asyncio.client import connect
 
-    async with connect(f"{url}?key=bench&protocol=realtime", additional_headers={"Authorization": "Basic bench"},
+    query = f"{'&' if '?' in url else '?'}key=bench&protocol=realtime"
+    async with connect(f"{url}{query}", additional_headers={"Authorization": "Basic bench"},
                        max_size=None) as ws:
         ready = asyncio.Event()
         session = pev.SessionProperties(audio=pev.AudioConfiguration(input=pev.AudioInput(
@@ -79,7 +141,7 @@ async def pipecat_path(url: str, seconds: float, pcm: bytes, received: list[int]
                 elif isinstance(event, pev.SessionUpdatedEvent):
                     ready.set()
                 elif isinstance(event, pev.ResponseAudioDelta):
-                    received[0] += len(base64.b64decode(event.delta))
+                    tally.delta(event.event_id, len(base64.b64decode(event.delta)))
 
         reader = asyncio.create_task(consume())
         await ready.wait()
@@ -94,18 +156,18 @@ async def pipecat_path(url: str, seconds: float, pcm: bytes, received: list[int]
                 event = pev.InputAudioBufferAppendEvent(audio=base64.b64encode(piece).decode("utf-8"))
                 await ws.send(json.dumps(event.model_dump(exclude_none=True, by_alias=True)))
 
-        await stream(send, seconds, pcm)
+        await stream(send, seconds, pcm, tally)
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reader
 
 
-async def floor(url: str, seconds: float, pcm: bytes, received: list[int]) -> None:
+async def floor(url: str, seconds: float, pcm: bytes, tally: Tally) -> None:
     """The pacing loop alone (no client): what every client pays, to subtract."""
     async def send(frame: bytes) -> None:
         return None
 
-    await stream(send, seconds, pcm)
+    await stream(send, seconds, pcm, tally)
 
 
 def free_port() -> int:
@@ -117,11 +179,11 @@ def free_port() -> int:
 async def measure(kind: str, url: str, sessions: int, seconds: float) -> tuple[float, float, int]:
     run = {"ours": ours, "pipecat": pipecat_path, "floor": floor}[kind]
     pcm = speech_like(RATE, syllables=5)
-    received = [0]
+    tally = Tally()
     cpu0, wall0 = time.process_time(), time.monotonic()
-    await asyncio.gather(*(run(url, seconds, pcm, received) for _ in range(sessions)))
+    await asyncio.gather(*(run(url, seconds, pcm, tally) for _ in range(sessions)))
     cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
-    return cpu / (sessions * wall / 60), wall, received[0]
+    return cpu / (sessions * wall / 60), wall, tally.audio_bytes
 
 
 def memory_per_session(kind: str, url: str, count: int = 20) -> float:

@@ -29,8 +29,54 @@ from .policy import (
 )
 
 S = ConnectionState
-_READ_SIZE = 65536
+_HANDSHAKE_READ = 1 << 22  # more than a stream reader can hold (its limit is 64 KiB, it pauses at twice that)
 _END = object()
+
+
+class _Feed(asyncio.Protocol):
+    """Takes over the transport after the upgrade: bytes go into the core from the transport's own callback.
+
+    No reader task wakes per read (one task switch less per audio delta than a stream reader); ``done``
+    resolves when the socket ends, ``closed`` when the transport is gone, ``drain`` waits out a full buffer.
+    """
+
+    def __init__(self, client: AsyncRealtimeClient, transport: asyncio.Transport) -> None:
+        loop = asyncio.get_running_loop()
+        self.client = client
+        self.transport = transport
+        self.done: asyncio.Future[BaseException | None] = loop.create_future()
+        self.closed: asyncio.Future[None] = loop.create_future()
+        self._writable: asyncio.Future[None] | None = None
+
+    def data_received(self, data: bytes) -> None:
+        self.client._received(self, data)
+
+    def eof_received(self) -> bool:
+        self.client._received(self, b"")
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.client._transport_lost(self, exc)
+        if not self.closed.done():
+            self.closed.set_result(None)
+        self.resume_writing()
+
+    def finish(self, error: BaseException | None) -> None:
+        if not self.done.done():
+            self.done.set_result(error)
+
+    def pause_writing(self) -> None:
+        if self._writable is None:
+            self._writable = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        waiter, self._writable = self._writable, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def drain(self) -> None:
+        if self._writable is not None:
+            await asyncio.shield(self._writable)
 
 
 class AsyncRealtimeClient:
@@ -67,14 +113,18 @@ class AsyncRealtimeClient:
         self.options = Options(connect_timeout, keepalive_timeout, ping_interval, reconnect, max_reconnect_attempts,
                                backoff_initial, backoff_max, max_queue_bytes, allow_insecure)
         self._ssl_context = ssl_context
-        self._events: asyncio.Queue[Any] = asyncio.Queue(max_events)
+        self._events: asyncio.Queue[Any] = asyncio.Queue()  # bounded by pausing the socket at max_events
+        self._max_events = max(1, max_events)
+        self._reading_paused = False
+        self._reconnecting = 0  # the attempt under way, 0 when not reconnecting
         self._writes: asyncio.Queue[bytes] = asyncio.Queue()
         self._queued = 0
         self._drained = asyncio.Event()
         self._drained.set()
         self._configured: asyncio.Future[ev.SessionConfigured] | None = None
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
+        self._writer: asyncio.Transport | None = None  # the socket's transport once upgraded
+        self._feed: _Feed | None = None
+        self._stream: asyncio.StreamWriter | None = None  # kept alive: a collected StreamWriter closes its socket
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self._ended = False
@@ -93,7 +143,7 @@ class AsyncRealtimeClient:
     @property
     def queued_audio_seconds(self) -> float:
         """Audio not yet on the wire: held by the core plus what waits in the write queue."""
-        buffered = self._writer.transport.get_write_buffer_size() if self._writer is not None else 0
+        buffered = self._writer.get_write_buffer_size() if self._writer is not None else 0
         return self.connection.queued_audio_seconds(self._queued + buffered)
 
     # ------------------------------------------------------------ lifecycle
@@ -110,6 +160,7 @@ class AsyncRealtimeClient:
         """Open the session; returns once ``session.updated`` answered our configuration."""
         if self._tasks:
             raise ConnectError("already connected")
+        self._reconnecting = 0
         await self._open()
         self._tasks.append(asyncio.create_task(self._supervise(), name="realtime-supervisor"))
         self._tasks.append(asyncio.create_task(self._write_loop(), name="realtime-writer"))
@@ -128,8 +179,10 @@ class AsyncRealtimeClient:
         if conn.state in (S.AWAITING_SESSION, S.CONFIGURING, S.READY, S.RESPONDING):
             conn.close()
             self._flush()
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(self._until_closed(), self.options.close_timeout)
+            supervisor = self._tasks[0] if self._tasks else None
+            if supervisor is not None and supervisor is not asyncio.current_task():
+                # The supervisor ends when the server's close frame (or EOF) ends the socket: no polling.
+                await asyncio.wait({supervisor}, timeout=self.options.close_timeout)
         elif conn.state not in (S.CLOSED, S.CLOSING):
             conn.close()
         for task in self._tasks:
@@ -139,18 +192,17 @@ class AsyncRealtimeClient:
         await self._drop_socket()
         self._end()
 
-    async def _until_closed(self) -> None:
-        while self.connection.state is not S.CLOSED and not self._ended:
-            await asyncio.sleep(0.01)
-
     # ------------------------------------------------------------ events
 
     def __aiter__(self) -> AsyncIterator[Any]:
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[Any]:
+        events = self._events
         while True:
-            event = await self._events.get()
+            event = events.get_nowait() if events.qsize() else await events.get()
+            if self._reading_paused:
+                self._resume_reading()
             if event is _END:
                 self._events.put_nowait(_END)  # every later reader ends too
                 return
@@ -159,6 +211,8 @@ class AsyncRealtimeClient:
     async def recv(self, timeout: float | None = None) -> Any:
         """The next event; raises ``ConnectionError`` once the stream has ended."""
         event = await asyncio.wait_for(self._events.get(), timeout)
+        if self._reading_paused:
+            self._resume_reading()
         if event is _END:
             self._events.put_nowait(_END)
             raise ConnectionError("the realtime session has ended")
@@ -174,7 +228,8 @@ class AsyncRealtimeClient:
 
     async def send_audio(self, pcm: bytes | bytearray | memoryview) -> None:
         """Stream 16-bit PCM; waits while the write queue is full (back-pressure)."""
-        await self._capacity()
+        if self._closing or self._queued > self.options.max_queue_bytes:
+            await self._capacity()  # the hot path skips this coroutine: once per 20 ms frame per session
         self.connection.send_audio(pcm)
         self._flush()
 
@@ -244,9 +299,8 @@ class AsyncRealtimeClient:
         data = self.connection.data_to_send()
         if not data:
             return
-        transport = writer.transport
-        if (self._writes.empty() and not transport.is_closing()
-                and transport.get_write_buffer_size() < self.options.max_queue_bytes):
+        if (self._writes.empty() and not writer.is_closing()
+                and writer.get_write_buffer_size() < self.options.max_queue_bytes):
             writer.write(data)  # the usual case: straight to the transport, no task switch
             return
         self._queued += len(data)  # the network is slow: the writer task drains, senders wait
@@ -260,11 +314,11 @@ class AsyncRealtimeClient:
     async def _write_loop(self) -> None:
         while True:
             data = await self._writes.get()
-            writer = self._writer
+            writer, feed = self._writer, self._feed
             try:
-                if writer is not None and not writer.is_closing():
+                if writer is not None and feed is not None and not writer.is_closing():
                     writer.write(data)
-                    await writer.drain()
+                    await feed.drain()
             except (ConnectionError, OSError):
                 pass  # the reader sees the same failure and handles the drop
             finally:
@@ -293,12 +347,16 @@ class AsyncRealtimeClient:
             conn.connection_lost("connect failed")
             self._discard_events()
             raise ConnectError(f"cannot connect to {target.host}:{target.port}: {exc}") from exc
-        self._reader, self._writer = reader, writer
+        transport = writer.transport
+        assert isinstance(transport, asyncio.Transport)
+        self._writer, self._stream = transport, writer
         writer.write(request)
         try:
-            while conn.state is S.CONNECTING:
-                data = await asyncio.wait_for(reader.read(_READ_SIZE), self.options.connect_timeout)
-                conn.receive_data(data)
+            # asyncio.timeout, not wait_for: the read must run in this task, so that nothing can arrive in the
+            # stream between the read that ends the handshake and the feed taking over the transport.
+            async with asyncio.timeout(self.options.connect_timeout):
+                while conn.state is S.CONNECTING:
+                    conn.receive_data(await reader.read(_HANDSHAKE_READ))  # all the stream holds
         except TimeoutError:
             conn.connection_lost("handshake timeout")
             await self._drop_socket()
@@ -313,7 +371,15 @@ class AsyncRealtimeClient:
             await self._drop_socket()
             self._discard_events()
             raise ConnectError(f"connection to {target.host} failed during the handshake: {exc}") from exc
-        await self._dispatch()
+        self._last_rx = asyncio.get_running_loop().time()
+        self._feed = _Feed(self, transport)
+        transport.set_protocol(self._feed)  # no await since the last read: the stream's buffer is empty
+        if reader.exception() is not None:  # the socket died before the feed took over
+            self._transport_lost(self._feed, reader.exception())
+            self._feed.closed.set_result(None)
+        elif reader.at_eof():
+            self._received(self._feed, b"")
+        self._dispatch()
 
     async def _open_stream(self, target: Target, context: ssl.SSLContext | None
                            ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -345,50 +411,78 @@ class AsyncRealtimeClient:
         for _ in self.connection.events():
             pass
 
-    async def _dispatch(self) -> None:
-        """Hand the core's events to the caller and settle the configuration future."""
+    def _dispatch(self) -> None:
+        """Hand the core's events to the caller and settle the configuration future; pause reading when full."""
+        configured = self._configured
         for event in self.connection.events():
-            if isinstance(event, ev.SessionConfigured) and self._configured and not self._configured.done():
-                self._configured.set_result(event)
-            elif (isinstance(event, ev.ErrorEvent) and self.connection.state is S.CONFIGURING
-                  and self._configured and not self._configured.done()):
-                self._configured.set_exception(ConnectError(f"the server rejected the session: {event.error.message}"))
-            await self._events.put(event)
+            if configured is not None and not configured.done():
+                if isinstance(event, ev.SessionConfigured):
+                    configured.set_result(event)
+                    if self._reconnecting:  # said here, before any later event of the new socket
+                        self._events.put_nowait(event)
+                        self._events.put_nowait(Reconnected(self._reconnecting, event.replayed_items,
+                                                            event.replayed_audio_ms))
+                        continue
+                elif isinstance(event, ev.ErrorEvent) and self.connection.state is S.CONFIGURING:
+                    configured.set_exception(ConnectError(f"the server rejected the session: {event.error.message}"))
+            self._events.put_nowait(event)
+        if self._events.qsize() >= self._max_events and not self._reading_paused and self._writer is not None:
+            self._reading_paused = True  # the caller is behind: TCP flow control holds the server, nothing is lost
+            self._writer.pause_reading()
         self._flush()
 
-    async def _read_loop(self, until_configured: bool = False) -> BaseException | None:
-        """Feed the core until the socket ends (or, with ``until_configured``, until the session is ready).
+    def _resume_reading(self) -> None:
+        if self._events.qsize() <= self._max_events // 2:
+            self._reading_paused = False
+            if self._writer is not None and not self._writer.is_closing():
+                self._writer.resume_reading()
 
-        Reads are plain awaits (no timer per read); a watchdog task pings and enforces the keepalive.
-        Returns the error that ended the socket, if any.
+    def _received(self, feed: _Feed, data: bytes) -> None:
+        """The feed's bytes (``b""``: EOF) into the core; ends the feed when the socket is done."""
+        if feed is not self._feed or feed.done.done():
+            return
+        conn = self.connection
+        if not data and self._stalled:
+            conn.connection_lost(self._lost_reason(""))
+            self._dispatch()
+            feed.finish(None)
+            return
+        self._last_rx = asyncio.get_running_loop().time()
+        try:
+            conn.receive_data(data)
+        except RemoteProtocolError as exc:
+            self._dispatch()
+            feed.finish(exc)
+            return
+        self._dispatch()
+        if conn.state in (S.CLOSED, S.DISCONNECTED, S.FAILED) or not data:
+            feed.finish(None)
+
+    def _transport_lost(self, feed: _Feed, exc: BaseException | None) -> None:
+        if feed is not self._feed or feed.done.done():
+            return
+        conn = self.connection
+        if conn.state not in (S.CLOSED, S.DISCONNECTED, S.FAILED):
+            conn.connection_lost(self._lost_reason(f"connection lost: {exc}" if exc else "connection lost"))
+            self._dispatch()
+        feed.finish(None if self._stalled else (exc or ConnectionResetError("connection lost")))
+
+    async def _read_loop(self, until_configured: bool = False) -> BaseException | None:
+        """Wait while the feed runs the socket (or, with ``until_configured``, until the session is ready).
+
+        There is no read per message here: the transport calls the feed; a watchdog task pings and
+        enforces the keepalive. Returns the error that ended the socket, if any.
         """
-        conn, reader, loop = self.connection, self._reader, asyncio.get_running_loop()
-        assert reader is not None
-        self._last_rx = loop.time()
+        feed, configured = self._feed, self._configured
+        assert feed is not None and configured is not None
         self._stalled = False
         watchdog = asyncio.create_task(self._watchdog(), name="realtime-keepalive")
         try:
-            while conn.state not in (S.CLOSED, S.DISCONNECTED, S.FAILED):
-                if until_configured and self._configured is not None and self._configured.done():
-                    return None
-                try:
-                    data = await reader.read(_READ_SIZE)
-                except (ConnectionError, OSError) as exc:
-                    conn.connection_lost(self._lost_reason(f"connection lost: {exc}"))
-                    await self._dispatch()
-                    return None if self._stalled else exc
-                if not data and self._stalled:
-                    conn.connection_lost(self._lost_reason(""))
-                    await self._dispatch()
-                    return None
-                self._last_rx = loop.time()
-                try:
-                    conn.receive_data(data)
-                except RemoteProtocolError as exc:
-                    await self._dispatch()
-                    return exc
-                await self._dispatch()
-            return None
+            if until_configured:
+                waiting: set[asyncio.Future[Any]] = {feed.done, configured}
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                return feed.done.result() if feed.done.done() else None
+            return await asyncio.shield(feed.done)
         finally:
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -406,7 +500,7 @@ class AsyncRealtimeClient:
             if loop.time() - self._last_rx >= self.options.keepalive_timeout:
                 self._stalled = True
                 if self._writer is not None:
-                    self._writer.transport.abort()  # wakes the reader with EOF or a reset
+                    self._writer.abort()  # the feed hears connection_lost and ends the socket
                 return
             self.connection.ping()
             self._flush()
@@ -424,6 +518,7 @@ class AsyncRealtimeClient:
                     break
                 delay = backoff(attempt, self.options, error, self._rng)
                 await self._events.put(Reconnecting(attempt, delay, describe(error) if error else "connection lost"))
+                self._reconnecting = attempt
                 await asyncio.sleep(delay)
                 try:
                     await self._open()
@@ -443,9 +538,7 @@ class AsyncRealtimeClient:
                     error = error or (self._configured.exception() if self._configured.done() else None) \
                         or ConnectError("the connection dropped while the session was being configured")
                     continue
-                configured = self._configured.result()
-                await self._events.put(Reconnected(attempt, configured.replayed_items, configured.replayed_audio_ms))
-                attempt = 0
+                attempt = self._reconnecting = 0  # _dispatch said Reconnected, right after SessionConfigured
                 error = await self._read_loop()
         finally:
             if not self._closing:
@@ -453,24 +546,21 @@ class AsyncRealtimeClient:
                 self._end()
 
     async def _drop_socket(self) -> None:
-        writer, self._writer, self._reader = self._writer, None, None
+        writer, feed, self._writer, self._feed = self._writer, self._feed, None, None  # its late calls are ignored
+        self._stream = None
         while not self._writes.empty():
             self._queued -= len(self._writes.get_nowait())
         self._drained.set()
         if writer is not None:
             writer.close()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), 1.0)
+                if feed is not None and feed.transport is writer:
+                    await asyncio.wait_for(asyncio.shield(feed.closed), 1.0)
 
     def _end(self) -> None:
         if not self._ended:
             self._ended = True
-            self._events.put_nowait(_END) if not self._events.full() else self._force_end()
-
-    def _force_end(self) -> None:
-        with contextlib.suppress(asyncio.QueueEmpty):
-            self._events.get_nowait()
-        self._events.put_nowait(_END)
+            self._events.put_nowait(_END)
 
 
 __all__ = ["AsyncRealtimeClient", "ConnectError", "ConnectTimeout", "HandshakeError"]

@@ -77,7 +77,7 @@ def test_faults_mid_answer_are_survived_by_reconnecting(adapter: str, faults: di
     with emulator(**faults) as emu, driver(adapter, "k", TEXT_ONLY, emu.url, **FAST) as d:
         d.call("connect")
         events = text_turn(d)
-        assert any(isinstance(e, Reconnected) for e in events)
+        assert any(isinstance(e, Reconnected) for e in events), [type(e).__name__ for e in events]
         assert answer(events).endswith("The answer is forty-two.")
         second = emu.sessions[1]
         assert any(getattr(e, "type", "") == "conversation.item.create" for e in second.events)  # history replayed
