@@ -1,37 +1,55 @@
-"""``python -m benchmarks``: every benchmark in one run, ours next to pipecat-ai 1.14's path (5-8 minutes).
+"""``python -m benchmarks [--json FILE] [--quick]``: every benchmark in one run, ours next to pipecat-ai 1.14's path.
 
-Each section prints its own table; run one alone with ``python -m benchmarks.<name>``. The soak
-(``python -m benchmarks.soak``) is left out: it takes as long as you ask it to.
+Each section prints its own table; run one alone with ``python -m benchmarks.<name>``. ``--json`` also
+writes every figure to FILE. The soak (``python -m benchmarks.soak``) is left out: it takes as long as you
+ask it to. About 15 minutes (``--quick``: about 6).
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import platform
 import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
-from . import adapter_latency, connect, core_receive, core_send, session_cost
-
-
-def section(title: str) -> None:
-    print(f"\n== {title}", flush=True)
+from . import adapter_latency, capacity, connect, core_receive, core_send, io_paths, memory, session_cost
 
 
 def main() -> None:
-    print(f"benchmarks on {platform.node() or 'this machine'}, {platform.machine()}, Python {sys.version.split()[0]}, "
-          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    section("receive: one 60 ms 24 kHz audio delta, frame bytes to PCM")
-    core_receive.main()
-    section("send: one 20 ms frame through chunking, base64, JSON and masking")
-    core_send.main()
-    section("connect: round trips to a configured session")
-    connect.main()
-    section("latency the adapters add on loopback")
-    sys.argv = [sys.argv[0], "--deltas", "300"]
-    adapter_latency.main()
-    section("session cost: full-duplex sessions against an emulator in another process")
-    sys.argv = [sys.argv[0], "--sessions", "10", "--seconds", "20", "--rounds", "3"]
-    session_cost.main()
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
+    parser.add_argument("--quick", action="store_true", help="fewer and shorter rounds")
+    args = parser.parse_args()
+    quick = args.quick
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    machine = f"{platform.node() or 'this machine'}, {platform.machine()}, Python {sys.version.split()[0]}"
+    print(f"benchmarks on {machine}, {started}")
+    sections: list[tuple[str, str, Callable[[], Any]]] = [
+        ("core_receive", "receive, sans-IO: one 60 ms 24 kHz audio delta, frame bytes to PCM", core_receive.main),
+        ("core_send", "send, sans-IO: one 20 ms frame through chunking, base64, JSON and masking", core_send.main),
+        ("io_paths", "receive and send through a loopback socket", io_paths.main),
+        ("connect", "connect: round trips to a configured session", connect.main),
+        ("adapter_latency", "latency the adapters add on loopback",
+         lambda: adapter_latency.main(["--deltas", "300"])),
+        ("session_cost", "session cost: full-duplex sessions against the emulator in another process",
+         lambda: session_cost.main(["--sessions", "10", "--seconds", "10" if quick else "20",
+                                    "--rounds", "2" if quick else "3"])),
+        ("capacity", "concurrent real-time sessions one core sustains",
+         lambda: capacity.main(["--start", "150", "--seconds", "4" if quick else "6"]
+                               + (["--pacing", "shared"] if quick else []))),
+        ("memory", "memory per idle and active session", lambda: memory.main(["--sessions", "100"])),
+    ]
+    figures: dict[str, Any] = {"machine": machine, "started": started}
+    for key, title, run in sections:
+        print(f"\n== {title}", flush=True)
+        figures[key] = run()
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(figures, out, indent=2)
+        print(f"\nfigures written to {args.json}")
 
 
 if __name__ == "__main__":

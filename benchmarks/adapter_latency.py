@@ -70,11 +70,12 @@ def measure_floor(url: str, count: int) -> list[float]:
     return lat
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--deltas", type=int, default=400)
     parser.add_argument("--gap-ms", type=float, default=5.0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    results: dict[str, dict[str, float]] = {}
     print(f"{args.deltas} audio deltas of 60 ms at 24 kHz, one every {args.gap_ms} ms, loopback")
     for name in ("websockets client (floor)", "asyncio", "blocking"):
         with ScriptedServer(make_script(args.deltas, args.gap_ms / 1000)) as server:
@@ -85,6 +86,8 @@ def main() -> None:
         lat = lat[20:]  # warm-up
         q = statistics.quantiles(lat, n=10)
         print(f"  {name:28s} median {statistics.median(lat):7.1f} us   p90 {q[8]:7.1f} us")
+        results[name] = {"median_us": statistics.median(lat), "p90_us": q[8]}
+    return results
 
 
 if __name__ == "__main__":

@@ -3,7 +3,10 @@
 Every session streams 20 ms frames in real time and receives a 60 ms delta every 60 ms from
 benchmarks.blaster (another process, far cheaper per session than any client). A step keeps up when, after
 the connects, at most 1 % of frames go out more than 20 ms late and 99 % of deltas reach the caller within
-100 ms of being sent. The figure is the largest step that keeps up. Run: python -m benchmarks.capacity
+100 ms of being sent; a step that falls behind is run again, and falls behind only if it does so twice.
+The figure is the largest step that keeps up. Pacing is either one 20 ms clock for all sessions (a mixer's
+way, where the client's own cost dominates) or one per session (pipecat's transports' way, where the
+timer wakeups, paid alike by both clients, are about a third of the total). Run: python -m benchmarks.capacity
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ def ramp(kind: str, url: str, start: int, factor: float, seconds: float, limit: 
     best, steps, sessions = 0, [], start
     while sessions <= limit:
         result = asyncio.run(step(kind, url, sessions, seconds, shared))
+        if not keeps_up(result):  # one stall on a shared machine (or a GC pass) should not decide: try again
+            result = asyncio.run(step(kind, url, sessions, seconds, shared))
         steps.append(result)
         ok = keeps_up(result)
         print(f"    {kind:8s} {sessions:4d} sessions: CPU {result['cpu_load'] * 100:4.0f} %, "

@@ -19,7 +19,6 @@ import statistics
 import subprocess
 import sys
 import time
-import tracemalloc
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -186,27 +185,12 @@ async def measure(kind: str, url: str, sessions: int, seconds: float) -> tuple[f
     return cpu / (sessions * wall / 60), wall, tally.audio_bytes
 
 
-def memory_per_session(kind: str, url: str, count: int = 20) -> float:
-    """Python heap per idle connected session (tracemalloc), ours only: the figure that we control."""
-    async def run() -> float:
-        tracemalloc.start()
-        base = tracemalloc.get_traced_memory()[0]
-        clients = [AsyncRealtimeClient("bench", SESSION, url) for _ in range(count)]
-        await asyncio.gather(*(c.connect() for c in clients))
-        used = tracemalloc.get_traced_memory()[0] - base
-        await asyncio.gather(*(c.close() for c in clients))
-        tracemalloc.stop()
-        return used / count
-
-    return asyncio.run(run())
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     port = free_port()
     emulator = subprocess.Popen([sys.executable, "-m", "io_adapters.emulator", "--port", str(port),
                                  "--voice-engine", "tone"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -229,15 +213,16 @@ def main() -> None:
         for kind, cost in results.items():
             if kind == "floor":
                 continue
-            print(f"  {kind:8s} median {cost:6.3f} CPU s per session-minute -> "
-                  f"{60 / cost:5.0f} real-time sessions per core")
+            print(f"  {kind:8s} median {cost:6.3f} CPU s per session-minute "
+                  f"(if CPU were the only limit: {60 / cost:4.0f} sessions per core; measured: benchmarks.capacity)")
         print(f"  ratio ours/pipecat: {results['ours'] / results['pipecat']:.2f} "
               f"(sessions per core: {results['pipecat'] / results['ours']:.2f}x)")
         mine, theirs = results["ours"] - results["floor"], results["pipecat"] - results["floor"]
         print(f"  above the pacing floor ({results['floor']:.3f}): ours {mine:.3f}, pipecat {theirs:.3f}, "
               f"ratio {mine / theirs:.2f}")
-        heap = memory_per_session("ours", url) / 1024
-        print(f"  memory per idle connected session (ours, Python heap): {heap:.0f} KiB")
+        return {"ours_cpu_s_per_session_minute": results["ours"], "pipecat_cpu_s_per_session_minute":
+                results["pipecat"], "floor_cpu_s_per_session_minute": results["floor"],
+                "ratio": results["ours"] / results["pipecat"], "ratio_above_floor": mine / theirs}
     finally:
         emulator.terminate()
         emulator.wait(10)

@@ -8,7 +8,7 @@ import random
 import ssl
 from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from protocol import ConnectionState, HandshakeError, RealtimeConnection, RemoteProtocolError, SessionProperties
 from protocol import events as ev
@@ -31,6 +31,7 @@ from .policy import (
 S = ConnectionState
 _HANDSHAKE_READ = 1 << 22  # more than a stream reader can hold (its limit is 64 KiB, it pauses at twice that)
 _END = object()
+_JITTER = random.Random()
 
 
 class _Feed(asyncio.Protocol):
@@ -128,7 +129,7 @@ class AsyncRealtimeClient:
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self._ended = False
-        self._rng = random.Random()
+        self._rng = _JITTER  # shared: a Random's state is 2.5 KiB per client
         self._last_rx = 0.0
         self._stalled = False
 
@@ -347,8 +348,7 @@ class AsyncRealtimeClient:
             conn.connection_lost("connect failed")
             self._discard_events()
             raise ConnectError(f"cannot connect to {target.host}:{target.port}: {exc}") from exc
-        transport = writer.transport
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, writer.transport)  # uvloop's transports are not asyncio's subclasses
         self._writer, self._stream = transport, writer
         writer.write(request)
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import random
+import select
 import socket
 import ssl
 import threading
@@ -34,6 +35,17 @@ from .policy import (
 S = ConnectionState
 _READ_SIZE = 65536
 _END = object()
+_JITTER = random.Random()
+
+
+def _writable(sock: socket.socket | None) -> bool:
+    """Room in the kernel's send buffer now (a direct write will not wait on the network)."""
+    if sock is None:
+        return False
+    try:
+        return bool(select.select([], [sock], [], 0)[1])
+    except (OSError, ValueError):
+        return False
 _OPEN = (S.AWAITING_SESSION, S.CONFIGURING, S.READY, S.RESPONDING)
 
 
@@ -76,6 +88,7 @@ class RealtimeClient:
         self._writes: queue.Queue[bytes | None] = queue.Queue()
         self._queued = 0
         self._space = threading.Condition(self._lock)
+        self._write_lock = threading.Lock()  # one writer at a time on the socket: the writer thread or a caller
         self._configured = threading.Event()
         self._configured_event: ev.SessionConfigured | None = None
         self._configure_error: BaseException | None = None
@@ -83,7 +96,7 @@ class RealtimeClient:
         self._threads: list[threading.Thread] = []
         self._closing = False
         self._ended = threading.Event()
-        self._rng = random.Random()
+        self._rng = _JITTER  # shared: a Random's state is 2.5 KiB per client
 
     def __repr__(self) -> str:
         return f"<RealtimeClient {self.connection!r}>"
@@ -187,11 +200,29 @@ class RealtimeClient:
             self._flush()
 
     def send_audio(self, pcm: bytes | bytearray | memoryview) -> None:
-        """Stream 16-bit PCM; blocks while the write queue is full (back-pressure)."""
+        """Stream 16-bit PCM; blocks while the write queue is full (back-pressure).
+
+        The hot path writes from the caller's thread when nothing is queued and no write is under way (no
+        hand-off to the writer thread per chunk); otherwise the chunk queues behind the others, in order.
+        """
         with self._lock:
             self._wait_for_space()
             self.connection.send_audio(pcm)
-            self._flush()
+            sock = self._sock
+            data = self.connection.data_to_send() if sock is not None else b""
+            direct = (bool(data) and not self._queued and _writable(sock)
+                      and self._write_lock.acquire(blocking=False))
+            if data and not direct:
+                self._queued += len(data)
+                self._writes.put(data)
+        if direct:  # outside the client's lock: the reader thread goes on while the kernel takes the bytes
+            assert sock is not None
+            try:
+                self._send_all(sock, data)
+            except OSError:
+                pass  # the reader sees the same failure and handles the drop
+            finally:
+                self._write_lock.release()
 
     def commit(self) -> None:
         """Commit the user's audio as a turn (manual turn mode)."""
@@ -273,13 +304,25 @@ class RealtimeClient:
             sock = self._sock
             try:
                 if sock is not None:
-                    sock.sendall(data)
+                    with self._write_lock:
+                        self._send_all(sock, data)
             except OSError:
                 pass  # the reader sees the same failure and handles the drop
             finally:
                 with self._lock:
                     self._queued -= len(data)
                     self._space.notify_all()
+
+    def _send_all(self, sock: socket.socket, data: bytes) -> None:
+        """Every byte, waiting out a peer that reads slowly: a timeout is not a failure (the reader's keepalive
+        decides when the peer is gone), and giving up mid-frame would corrupt the stream."""
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[sock.send(view):]
+            except TimeoutError:
+                if self._sock is not sock or self._closing:
+                    raise ConnectionError("the socket was replaced or closed mid-write") from None
 
     def _open(self) -> None:
         """One attempt: TCP (+TLS), the upgrade and the first bytes after it."""

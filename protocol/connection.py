@@ -135,30 +135,6 @@ class RealtimeConnection:
         self._response_requested = False
         self._session_expired = False
         self._apply_formats()
-        self._handlers: dict[str | None, Callable[[Any], None]] = {
-            "session.created": self._on_session_created,
-            "session.updated": self._on_session_updated,
-            "response.created": self._on_response_created,
-            "response.done": self._on_response_done,
-            "response.output_item.added": self._on_output_item,
-            "response.output_item.done": self._on_output_item_done,
-            "conversation.item.added": self._on_item_added,
-            "conversation.item.done": self._on_item_added,
-            "conversation.item.deleted": self._on_item_deleted,
-            "conversation.item.input_audio_transcription.completed": self._on_transcription,
-            "input_audio_buffer.speech_started": self._on_speech_started,
-            "input_audio_buffer.speech_stopped": self._on_speech_stopped,
-            "input_audio_buffer.committed": self._on_committed,
-            "input_audio_buffer.cleared": self._on_cleared,
-            "response.output_audio.delta": self._on_audio_delta,
-            "response.backchannel.audio.delta": self._on_backchannel_delta,
-            "response.output_audio_transcript.delta": self._on_text_delta,
-            "response.output_text.delta": self._on_text_delta,
-            "response.output_audio_transcript.done": self._on_transcript_done,
-            "response.output_text.done": self._on_text_done,
-            "response.function_call_arguments.done": self._on_arguments_done,
-            "error": self._on_error,
-        }
 
     def __repr__(self) -> str:
         host = self.target.host if self.target else self.url.split("?")[0]
@@ -452,9 +428,9 @@ class RealtimeConnection:
             self._events.append(ev.InvalidServerEvent(kind, text, _short(exc)))
             return
         self._events.append(event)
-        handler = self._handlers.get(event.type)
+        handler = _HANDLERS.get(event.type)
         if handler is not None:
-            handler(event)
+            handler(self, event)
 
     def _on_close(self, code: int, reason: str) -> None:
         frames = self._frames
@@ -752,6 +728,33 @@ class RealtimeConnection:
             error = LocalProtocolError if local else RemoteProtocolError
             raise error(f"{name} is not allowed in state {self.state.value}") from exc
 
+
+
+# What the connection does for a server event, by type (one table for every connection: no per-instance dict).
+_HANDLERS: dict[str | None, Callable[[RealtimeConnection, Any], None]] = {
+    "session.created": RealtimeConnection._on_session_created,
+    "session.updated": RealtimeConnection._on_session_updated,
+    "response.created": RealtimeConnection._on_response_created,
+    "response.done": RealtimeConnection._on_response_done,
+    "response.output_item.added": RealtimeConnection._on_output_item,
+    "response.output_item.done": RealtimeConnection._on_output_item_done,
+    "conversation.item.added": RealtimeConnection._on_item_added,
+    "conversation.item.done": RealtimeConnection._on_item_added,
+    "conversation.item.deleted": RealtimeConnection._on_item_deleted,
+    "conversation.item.input_audio_transcription.completed": RealtimeConnection._on_transcription,
+    "input_audio_buffer.speech_started": RealtimeConnection._on_speech_started,
+    "input_audio_buffer.speech_stopped": RealtimeConnection._on_speech_stopped,
+    "input_audio_buffer.committed": RealtimeConnection._on_committed,
+    "input_audio_buffer.cleared": RealtimeConnection._on_cleared,
+    "response.output_audio.delta": RealtimeConnection._on_audio_delta,
+    "response.backchannel.audio.delta": RealtimeConnection._on_backchannel_delta,
+    "response.output_audio_transcript.delta": RealtimeConnection._on_text_delta,
+    "response.output_text.delta": RealtimeConnection._on_text_delta,
+    "response.output_audio_transcript.done": RealtimeConnection._on_transcript_done,
+    "response.output_text.done": RealtimeConnection._on_text_done,
+    "response.function_call_arguments.done": RealtimeConnection._on_arguments_done,
+    "error": RealtimeConnection._on_error,
+}
 
 def _short(exc: ValidationError) -> str:
     first = exc.errors(include_url=False)[:3]

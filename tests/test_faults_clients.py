@@ -162,3 +162,28 @@ def test_reset_conversation_opens_a_fresh_session_without_history(adapter: str) 
         assert answer(events) == "The answer is forty-two."
         creates = [e for e in emu.sessions[1].events if getattr(e, "type", "") == "conversation.item.create"]
         assert len(creates) == 1  # only the new question: nothing replayed
+
+
+def test_the_asyncio_client_runs_on_uvloop_through_a_reconnect() -> None:
+    """pipecat apps often run on uvloop, whose transports are not asyncio's classes: the feed must work there too."""
+    import uvloop
+
+    from io_adapters import AsyncRealtimeClient
+
+    async def turn(url: str) -> list[Any]:
+        async with AsyncRealtimeClient("k", TEXT_ONLY, url, **FAST) as client:  # type: ignore[arg-type]
+            await client.send_audio(bytes(3200))
+            await client.send(ev.ConversationItemCreate(item=ConversationItem.user_text("What is the answer?")))
+            await client.create_response()
+            events: list[Any] = []
+            async for event in client:
+                events.append(event)
+                if isinstance(event, ev.ResponseDone) and event.response.status == "completed":
+                    return events
+        raise AssertionError("the stream ended before the answer")
+
+    with emulator(drop_after=4, first_connections=1) as emu, asyncio.Runner(loop_factory=uvloop.new_event_loop) as run:
+        events = run.run(turn(emu.url))
+    assert any(isinstance(e, Reconnected) for e in events)
+    assert answer(events).endswith("The answer is forty-two.")
+    assert sum(1 for e in emu.sessions[0].events if getattr(e, "type", "") == "input_audio_buffer.append") == 1
