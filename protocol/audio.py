@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 
 from . import g711
 from .session import PCMAAudioFormat, PCMAudioFormat, PCMUAudioFormat, format_rate
@@ -62,3 +63,54 @@ def decoder_for(fmt: AnyFormat) -> Callable[[bytes], bytes] | None:
 
 __all__ = ["b64decode", "b64encode", "bytes_per_ms", "decoder_for", "encoder_for", "format_rate",
            "ms_to_bytes", "pcm_ms"]
+
+
+class Chunks:
+    """PCM kept as the chunks it was sent in: appending and trimming from the front copy nothing.
+
+    (A bytearray trimmed at the front and grown at the back moves the whole buffer on every append.)
+    """
+
+    __slots__ = ("_chunks", "_size")
+
+    def __init__(self) -> None:
+        self._chunks: deque[bytes] = deque()
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __bytes__(self) -> bytes:
+        return b"".join(self._chunks)
+
+    def append(self, chunk: bytes) -> None:
+        self._chunks.append(chunk)
+        self._size += len(chunk)
+
+    def take(self, count: int) -> bytes:
+        """Remove the first ``count`` bytes and return them."""
+        return b"".join(self._pop(count))
+
+    def drop(self, count: int) -> None:
+        """Remove the first ``count`` bytes."""
+        for _ in self._pop(count):
+            pass
+
+    def clear(self) -> None:
+        self._chunks.clear()
+        self._size = 0
+
+    def _pop(self, count: int) -> Iterator[bytes]:
+        need = min(max(count, 0), self._size)
+        self._size -= need
+        chunks = self._chunks
+        while need:
+            head = chunks[0]
+            if len(head) <= need:
+                chunks.popleft()
+                need -= len(head)
+                yield head
+            else:
+                chunks[0] = head[need:]
+                yield head[:need]
+                need = 0

@@ -13,7 +13,7 @@ from transitions import Machine, MachineError
 from wsproto.frame_protocol import FrameDecoder, FrameProtocol, Opcode, ParseFailed
 
 from . import events as ev
-from .audio import b64decode, b64encode, decoder_for, encoder_for, format_rate, ms_to_bytes, pcm_ms
+from .audio import Chunks, b64decode, b64encode, decoder_for, encoder_for, format_rate, ms_to_bytes, pcm_ms
 from .conversation import AudioResponse, Conversation, FunctionCall
 from .errors import LocalProtocolError, RemoteProtocolError
 from .handshake import (
@@ -125,7 +125,7 @@ class RealtimeConnection:
         self._held: deque[tuple[str | None, bytes | None]] = deque()
         self._held_audio = 0
         self._pending_pcm = bytearray()
-        self._turn = bytearray()
+        self._turn = Chunks()
         self._turn_start = 0
         self._sent_bytes = 0
         self._commit_point_ms: int | None = None
@@ -502,7 +502,8 @@ class RealtimeConnection:
         items = self.conversation.replay_items(self._encode_b64) if resumed else []
         for item in items:
             self._send_text(ev.ConversationItemCreate(item=item).to_json(), direct=True)
-        replay, self._turn = bytes(self._turn), bytearray()
+        replay = bytes(self._turn)
+        self._turn.clear()
         size = self._chunk_bytes
         for start in range(0, len(replay), size):
             self._send_append(replay[start : start + size])
@@ -574,8 +575,7 @@ class RealtimeConnection:
         cut = len(turn)
         if self._commit_point_ms is not None:
             cut = max(0, min(cut, ms_to_bytes(self._commit_point_ms, self.input_rate) - self._turn_start))
-        committed = bytes(turn[:cut])
-        del turn[:cut]
+        committed = turn.take(cut)
         self._turn_start += cut
         self._commit_point_ms = None
         if event.item_id:
@@ -683,10 +683,10 @@ class RealtimeConnection:
         self._outbox.append(self._frames._serialize_frame(Opcode.TEXT, body, fin=True))
         self._sent_bytes += len(chunk)
         turn = self._turn
-        turn += chunk
+        turn.append(chunk)
         excess = len(turn) - self._max_turn_bytes
         if excess > 0:
-            del turn[:excess]
+            turn.drop(excess)
             self._turn_start += excess
             if self._in_speech or self.session.manual_turns():
                 self._events.append(ev.AudioDropped(

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from protocol import ConnectionState, RealtimeConnection, RemoteProtocolError, SessionProperties
 from protocol import events as ev
+from protocol.audio import Chunks
 from protocol.items import ConversationItem, ItemContent, Response
 from protocol.server import ServerConnection
 from tests.core_helpers import ready
@@ -143,3 +144,30 @@ def test_every_client_event_round_trips(event: ev.ClientEvent) -> None:
     assert type(back) is type(event)
     assert back.to_json() == text
     assert json.loads(text)["type"] == event.type
+
+
+@given(st.lists(st.one_of(
+    st.tuples(st.just("append"), st.binary(max_size=40)),
+    st.tuples(st.just("take"), st.integers(-5, 120)),
+    st.tuples(st.just("drop"), st.integers(-5, 120)),
+    st.tuples(st.just("clear"), st.just(0)),
+), max_size=60))
+def test_chunks_behave_like_a_bytearray_trimmed_at_the_front(ops: list[tuple[str, Any]]) -> None:
+    """The uncommitted-turn store keeps chunks uncopied; whatever the operations, it holds what a bytearray would."""
+    chunks, model = Chunks(), bytearray()
+    for op, arg in ops:
+        if op == "append":
+            chunks.append(arg)
+            model += arg
+        elif op == "take":
+            n = max(arg, 0)
+            assert chunks.take(arg) == bytes(model[:n])
+            del model[:n]
+        elif op == "drop":
+            chunks.drop(arg)
+            del model[: max(arg, 0)]
+        else:
+            chunks.clear()
+            model.clear()
+        assert len(chunks) == len(model)
+        assert bytes(chunks) == bytes(model)
