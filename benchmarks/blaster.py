@@ -3,7 +3,8 @@
 It answers the upgrade, says ``session.created``, answers the first frame (``session.update``) and then, by the
 ``mode`` in the query string: ``flood`` writes ``n`` pre-framed 60 ms audio deltas as fast as the socket
 takes them, then ``response.done``; ``sink`` reads and discards; ``live`` sends one 60 ms delta every 60 ms
-(its send time in ``event_id``, so the client can tell how late it is) and discards what it reads.
+(its send time in ``event_id``, so the client can tell how late it is) and discards what it reads;
+``interval`` and ``n`` change the pace and end the answer after ``n`` deltas.
 Run in its own process: ``python -m benchmarks.blaster --port P``.
 """
 
@@ -63,6 +64,8 @@ class Session(asyncio.Protocol):
         self.n = 0
         self.configured = False
         self.ticker: asyncio.TimerHandle | None = None
+        self.interval = 0.06
+        self.sent = 0
         self.frames = FrameProtocol(client=False, extensions=[])
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -78,7 +81,8 @@ class Session(asyncio.Protocol):
                 return
             request, data = parsed
             self.mode = request.query.get("mode", "sink")
-            self.n = int(request.query.get("n", "1000"))
+            self.n = int(request.query.get("n", "0" if self.mode == "live" else "1000"))  # live: 0 = no end
+            self.interval = float(request.query.get("interval", "0.06"))
             self.transport.write(build_accept(request) + CREATED)
             if not data:
                 return
@@ -98,12 +102,16 @@ class Session(asyncio.Protocol):
                 self.tick()
 
     def tick(self) -> None:
-        """One delta stamped with its send time, every 60 ms."""
+        """One delta stamped with its send time, every ``interval`` (60 ms); after ``n`` of them (if set), done."""
         assert self.transport is not None
         if self.transport.is_closing():
             return
         self.transport.write(frame(delta_text(f"t{time.time():.6f}")))
-        self.ticker = asyncio.get_running_loop().call_later(0.06, self.tick)
+        self.sent += 1
+        if self.n and self.sent >= self.n:
+            self.transport.write(RESPONSE_DONE)
+            return
+        self.ticker = asyncio.get_running_loop().call_later(self.interval, self.tick)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.ticker is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 import statistics
 import time
@@ -46,8 +47,8 @@ async def _ws(url: str) -> Any:
     return ws
 
 
-async def receive_ours(url: str) -> float:
-    async with AsyncRealtimeClient("bench", SESSION, f"{url}?mode=flood&n={DELTAS}") as client:
+async def receive_ours(url: str, count: int = DELTAS, pace: str = "mode=flood") -> float:
+    async with AsyncRealtimeClient("bench", SESSION, f"{url}?{pace}&n={count}") as client:
         got, start = 0, time.process_time()
         async for event in client:
             if isinstance(event, ev.ResponseOutputAudioDelta):
@@ -55,13 +56,13 @@ async def receive_ours(url: str) -> float:
             elif isinstance(event, ev.ResponseDone):
                 break
         elapsed = time.process_time() - start
-    assert got == DELTAS * len(PCM_60MS_24K), got
-    return elapsed / DELTAS * 1e6
+    assert got == count * len(PCM_60MS_24K), got
+    return elapsed / count * 1e6
 
 
-async def receive_ours_blocking(url: str) -> float:
+async def receive_ours_blocking(url: str, count: int = DELTAS, pace: str = "mode=flood") -> float:
     def run() -> float:
-        with RealtimeClient("bench", SESSION, f"{url}?mode=flood&n={DELTAS}") as client:
+        with RealtimeClient("bench", SESSION, f"{url}?{pace}&n={count}") as client:
             got, start = 0, time.process_time()
             for event in client.events():
                 if isinstance(event, ev.ResponseOutputAudioDelta):
@@ -69,16 +70,16 @@ async def receive_ours_blocking(url: str) -> float:
                 elif isinstance(event, ev.ResponseDone):
                     break
             elapsed = time.process_time() - start
-        assert got == DELTAS * len(PCM_60MS_24K), got
-        return elapsed / DELTAS * 1e6
+        assert got == count * len(PCM_60MS_24K), got
+        return elapsed / count * 1e6
 
     return await asyncio.to_thread(run)
 
 
-async def receive_pipecat(url: str) -> float:
+async def receive_pipecat(url: str, count: int = DELTAS, pace: str = "mode=flood") -> float:
     from pipecat.services.inworld.realtime import events as pev
 
-    ws = await _ws(f"{url}?mode=flood&n={DELTAS}")
+    ws = await _ws(f"{url}?{pace}&n={count}")
     got, start = 0, time.process_time()
     async for message in ws:  # pipecat 1.14's _receive_task_handler: json.loads, then parse_server_event
         json.loads(message).get("type", "")
@@ -89,20 +90,19 @@ async def receive_pipecat(url: str) -> float:
             break
     elapsed = time.process_time() - start
     await ws.close()
-    assert got == DELTAS * len(PCM_60MS_24K), got
-    return elapsed / DELTAS * 1e6
+    assert got == count * len(PCM_60MS_24K), got
+    return elapsed / count * 1e6
 
 
-async def receive_floor(url: str) -> float:
-    ws = await _ws(f"{url}?mode=flood&n={DELTAS}")
-    count, start = 0, time.process_time()
-    async for _message in ws:  # frames to str, nothing more
-        count += 1
-        if count == DELTAS + 2:
+async def receive_floor(url: str, count: int = DELTAS, pace: str = "mode=flood") -> float:
+    ws = await _ws(f"{url}?{pace}&n={count}")
+    start = time.process_time()
+    async for message in ws:  # frames to str, nothing more
+        if message.startswith('{"type": "response.done"'):
             break
     elapsed = time.process_time() - start
     await ws.close()
-    return elapsed / DELTAS * 1e6
+    return elapsed / count * 1e6
 
 
 async def send_ours(url: str) -> float:
@@ -157,6 +157,10 @@ async def send_floor(url: str) -> float:
 
 RECEIVE: dict[str, Measure] = {"ours (asyncio)": receive_ours, "ours (blocking)": receive_ours_blocking,
                                "pipecat 1.14": receive_pipecat, "websockets floor": receive_floor}
+TRICKLE = 1000  # deltas, one every 2 ms: each arrives in a read of its own, as in a live session
+RECEIVE_ONE_PER_READ: dict[str, Measure] = {
+    name: functools.partial(measure, count=TRICKLE, pace="mode=live&interval=0.002")  # type: ignore[misc]
+    for name, measure in RECEIVE.items()}
 SEND: dict[str, Measure] = {"ours (asyncio)": send_ours, "ours (blocking)": send_ours_blocking,
                             "pipecat 1.14": send_pipecat, "websockets floor": send_floor}
 
@@ -179,14 +183,18 @@ def table(title: str, unit: str, results: dict[str, float]) -> None:
 def measure_all() -> dict[str, dict[str, float]]:
     with running_blaster() as url:
         receive = asyncio.run(_rounds(url, RECEIVE))
+        trickle = asyncio.run(_rounds(url, RECEIVE_ONE_PER_READ))
         send = asyncio.run(_rounds(url, SEND))
-    return {"receive_us_per_delta": receive, "send_us_per_frame": send}
+    return {"receive_us_per_delta": receive, "receive_one_per_read_us_per_delta": trickle,
+            "send_us_per_frame": send}
 
 
 def main() -> dict[str, Any]:
     results = measure_all()
     table(f"receive: CPU per 60 ms 24 kHz delta, socket bytes to PCM, median of {ROUNDS} x {DELTAS}",
           "us", results["receive_us_per_delta"])
+    table(f"receive, one delta per read (one every 2 ms): CPU per delta, median of {ROUNDS} x {TRICKLE}",
+          "us", results["receive_one_per_read_us_per_delta"])
     table(f"send: CPU per 20 ms frame, send_audio to socket write, median of {ROUNDS} x {FRAMES}",
           "us", results["send_us_per_frame"])
     return results

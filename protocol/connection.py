@@ -206,7 +206,7 @@ class RealtimeConnection:
             if not data:
                 self._on_eof()
             else:
-                self._receive_frames(bytes(data))
+                self._receive_frames(data)
         # Bytes after the connection is over are meaningless; they are ignored.
 
     def connection_lost(self, reason: str = "connection lost") -> None:
@@ -359,7 +359,7 @@ class RealtimeConnection:
         if rest:
             self._receive_frames(rest)
 
-    def _receive_frames(self, data: bytes) -> None:
+    def _receive_frames(self, data: bytes | bytearray | memoryview) -> None:
         """Frames via wsproto's frame decoder; messages are assembled here and validated as bytes.
 
         Going below ``FrameProtocol`` saves its generator and its UTF-8 pass (pydantic's JSON
@@ -367,7 +367,7 @@ class RealtimeConnection:
         """
         decoder = self._decoder
         assert decoder is not None and self._frames is not None
-        decoder.receive_bytes(data)
+        decoder.receive_bytes(data)  # type: ignore[arg-type]  # it appends to a bytearray: any buffer will do
         try:
             while (frame := decoder.process_buffer()) is not None:
                 op = frame.opcode

@@ -674,3 +674,24 @@ def test_manual_turns_do_not_get_an_unasked_response_after_replay() -> None:
     conn.receive_data(b"")
     server2, _ = reconnect(conn)
     assert [e.type for e in pump(conn, server2) if isinstance(e, ev.ClientEvent)] == ["conversation.item.create"]
+
+
+def test_bytes_fed_from_a_reused_buffer_are_copied_before_the_next_read() -> None:
+    """The asyncio adapter reads every socket into one shared buffer: the core must keep copies, not views."""
+    conn = RealtimeConnection("k", url="ws://127.0.0.1:1/s")
+    server = configured(conn)
+    pump(conn, server)
+    list(conn.events())
+    pcm = bytes(range(256)) * 12
+    server.send(ev.ResponseOutputAudioDelta(response_id="r", item_id="i", delta=base64.b64encode(pcm).decode()))
+    server.send(ev.ResponseOutputAudioDelta(response_id="r", item_id="i", delta=base64.b64encode(pcm[::-1]).decode()))
+    wire = server.data_to_send()
+    shared = bytearray(1024)
+    view = memoryview(shared)
+    for start in range(0, len(wire), 1024):  # message and frame boundaries fall mid-buffer
+        piece = wire[start : start + 1024]
+        view[: len(piece)] = piece
+        conn.receive_data(view[: len(piece)])
+        view[:] = b"\xff" * 1024  # the next read overwrites it
+    deltas = [e.pcm for e in conn.events() if isinstance(e, ev.ResponseOutputAudioDelta)]
+    assert deltas == [pcm, pcm[::-1]]
