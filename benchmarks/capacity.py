@@ -86,9 +86,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 best, steps = ramp(kind, url, args.start, args.factor, args.seconds, args.limit, pacing == "shared")
                 found[kind] = {"sessions_per_core": best, "steps": steps}
             found["ratio"] = found["ours"]["sessions_per_core"] / max(1, found["pipecat"]["sessions_per_core"])
+            # The ramp's steps are 25 % apart; the CPU each client needed at the same step is the finer figure.
+            loads = {kind: {r["sessions"]: r["cpu_load"] for r in found[kind]["steps"] if keeps_up(r)}
+                     for kind in KINDS}
+            common = sorted(set(loads["ours"]) & set(loads["pipecat"]))
+            found["cpu_ratio_same_sessions"] = statistics.median(
+                loads["ours"][n] / loads["pipecat"][n] for n in common) if common else None
             print(f"  real-time sessions one core sustains ({pacing} pacing): "
                   f"ours {found['ours']['sessions_per_core']}, pipecat {found['pipecat']['sessions_per_core']}, "
                   f"ratio {found['ratio']:.2f}x", flush=True)
+            if found["cpu_ratio_same_sessions"] is not None:
+                print(f"  CPU ours/pipecat at the same number of sessions (median over {len(common)} steps): "
+                      f"{found['cpu_ratio_same_sessions']:.2f}", flush=True)
             results[pacing] = found
     return results
 

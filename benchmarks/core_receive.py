@@ -46,15 +46,17 @@ def _ready_connection() -> tuple[RealtimeConnection, ServerConnection]:
     return conn, server
 
 
-def _time_per_call(fn: Callable[[], object]) -> float:
-    """Median over REPEATS of the mean microseconds per call over N calls."""
-    runs = []
+def _interleaved(paths: list[tuple[str, Callable[[], object]]]) -> list[tuple[str, float]]:
+    """Median over REPEATS rounds of the mean microseconds per call; every round times every path in turn,
+    so a noisy neighbour weighs on all of them alike."""
+    runs: dict[str, list[float]] = {name: [] for name, _ in paths}
     for _ in range(REPEATS):
-        start = time.perf_counter()
-        for _ in range(N):
-            fn()
-        runs.append((time.perf_counter() - start) / N * 1e6)
-    return statistics.median(runs)
+        for name, fn in paths:
+            start = time.perf_counter()
+            for _ in range(N):
+                fn()
+            runs[name].append((time.perf_counter() - start) / N * 1e6)
+    return [(name, statistics.median(runs[name])) for name, _ in paths]
 
 
 def main() -> dict[str, float]:
@@ -74,8 +76,9 @@ def main() -> dict[str, float]:
         event = ev.parse_server_event(message)
         return b64decode(event.delta)  # type: ignore[union-attr]
 
-    rows = [("ours: frame bytes -> PCM (wsproto + 1 pydantic pass + b64)", _time_per_call(ours_from_frame)),
-            ("ours: message text -> PCM", _time_per_call(ours_from_text))]
+    paths: list[tuple[str, Callable[[], object]]] = [
+        ("ours: frame bytes -> PCM (wsproto + 1 pydantic pass + b64)", ours_from_frame),
+        ("ours: message text -> PCM", ours_from_text)]
     try:
         from pipecat.services.inworld.realtime import events as pipecat_events
     except ImportError:
@@ -87,8 +90,8 @@ def main() -> dict[str, float]:
             event = pipecat_events.parse_server_event(message)
             return base64.b64decode(event.delta)
 
-        rows.append(("pipecat 1.14: message text -> PCM (json.loads + parse_server_event + b64)",
-                     _time_per_call(pipecat_from_text)))
+        paths.append(("pipecat 1.14: message text -> PCM (json.loads + parse_server_event + b64)",
+                      pipecat_from_text))
         from websockets.client import ClientProtocol
         from websockets.protocol import State
 
@@ -108,9 +111,9 @@ def main() -> dict[str, float]:
             event = pipecat_events.parse_server_event(text)
             return base64.b64decode(event.delta)
 
-        rows.append(("pipecat 1.14: frame bytes -> PCM (websockets framing + the above)",
-                     _time_per_call(pipecat_from_frame)))
-    print(f"Python {sys.version.split()[0]}, {N} deltas x {REPEATS} runs, median of per-run means")
+        paths.append(("pipecat 1.14: frame bytes -> PCM (websockets framing + the above)", pipecat_from_frame))
+    rows = _interleaved(paths)
+    print(f"Python {sys.version.split()[0]}, {N} deltas x {REPEATS} interleaved runs, median of per-run means")
     for name, us in rows:
         print(f"  {us:8.2f} us  {name}")
     if pipecat_events is not None:
