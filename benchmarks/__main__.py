@@ -2,7 +2,7 @@
 
 Each section prints its own table; run one alone with ``python -m benchmarks.<name>``. ``--json`` also
 writes every figure to FILE. The soak (``python -m benchmarks.soak``) is left out: it takes as long as you
-ask it to. About 15 minutes (``--quick``: about 6).
+ask it to. About 30 minutes (``--quick``: about half).
 """
 
 from __future__ import annotations
