@@ -132,12 +132,13 @@ def main() -> None:
 
 
 @contextlib.contextmanager
-def running_blaster() -> Iterator[str]:
-    """The blaster in a child process (its CPU is not ours); yields its WebSocket URL."""
+def child_server(*module_args: str) -> Iterator[str]:
+    """``python -m MODULE ARGS --port P`` in a child process (its CPU is not ours); yields its WebSocket URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
-    child = subprocess.Popen([sys.executable, "-m", "benchmarks.blaster", "--port", str(port)])
+    child = subprocess.Popen([sys.executable, "-m", *module_args, "--port", str(port)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -149,6 +150,10 @@ def running_blaster() -> Iterator[str]:
         child.terminate()
         child.wait(10)
 
+
+def running_blaster() -> contextlib.AbstractContextManager[str]:
+    """The blaster in a child process; yields its WebSocket URL."""
+    return child_server("benchmarks.blaster")
 
 if __name__ == "__main__":
     main()

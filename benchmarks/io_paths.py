@@ -47,14 +47,20 @@ async def _ws(url: str) -> Any:
     return ws
 
 
+def _pcm_bytes(event: object) -> int | None:
+    """What a caller does with each event: the PCM of an audio delta; None at the end of the answer."""
+    if isinstance(event, ev.ResponseOutputAudioDelta):
+        return len(event.pcm)
+    return None if isinstance(event, ev.ResponseDone) else 0
+
+
 async def receive_ours(url: str, count: int = DELTAS, pace: str = "mode=flood") -> float:
     async with AsyncRealtimeClient("bench", SESSION, f"{url}?{pace}&n={count}") as client:
         got, start = 0, time.process_time()
         async for event in client:
-            if isinstance(event, ev.ResponseOutputAudioDelta):
-                got += len(event.pcm)
-            elif isinstance(event, ev.ResponseDone):
+            if (pcm := _pcm_bytes(event)) is None:
                 break
+            got += pcm
         elapsed = time.process_time() - start
     assert got == count * len(PCM_60MS_24K), got
     return elapsed / count * 1e6
@@ -65,10 +71,9 @@ async def receive_ours_blocking(url: str, count: int = DELTAS, pace: str = "mode
         with RealtimeClient("bench", SESSION, f"{url}?{pace}&n={count}") as client:
             got, start = 0, time.process_time()
             for event in client.events():
-                if isinstance(event, ev.ResponseOutputAudioDelta):
-                    got += len(event.pcm)
-                elif isinstance(event, ev.ResponseDone):
+                if (pcm := _pcm_bytes(event)) is None:
                     break
+                got += pcm
             elapsed = time.process_time() - start
         assert got == count * len(PCM_60MS_24K), got
         return elapsed / count * 1e6
