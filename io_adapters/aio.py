@@ -14,6 +14,7 @@ from typing import Any, Literal, cast
 from protocol import ConnectionState, HandshakeError, RealtimeConnection, RemoteProtocolError, SessionProperties
 from protocol import events as ev
 from protocol.handshake import DEFAULT_URL, Target
+from protocol.states import ENDED_STATES, OPEN_STATES
 
 from .events import Reconnected, ReconnectFailed, Reconnecting
 from .policy import (
@@ -86,7 +87,7 @@ class _Feed(asyncio.BufferedProtocol):
 
     def pause_writing(self) -> None:
         if self._writable is None:
-            self._writable = asyncio.get_running_loop().create_future()
+            self._writable = self.loop.create_future()
 
     def resume_writing(self) -> None:
         waiter, self._writable = self._writable, None
@@ -195,7 +196,7 @@ class AsyncRealtimeClient:
             return
         self._closing = True
         conn = self.connection
-        if conn.state in (S.AWAITING_SESSION, S.CONFIGURING, S.READY, S.RESPONDING):
+        if conn.state in OPEN_STATES:
             conn.close()
             self._flush()
             supervisor = self._tasks[0] if self._tasks else None
@@ -288,7 +289,7 @@ class AsyncRealtimeClient:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        if conn.state in (S.AWAITING_SESSION, S.CONFIGURING, S.READY, S.RESPONDING):
+        if conn.state in OPEN_STATES:
             conn.close()
             self._flush_now()
         await self._drop_socket()
@@ -473,14 +474,14 @@ class AsyncRealtimeClient:
             feed.finish(exc)
             return
         self._dispatch()
-        if conn.state in (S.CLOSED, S.DISCONNECTED, S.FAILED) or not data:
+        if conn.state in ENDED_STATES or not data:
             feed.finish(None)
 
     def _transport_lost(self, feed: _Feed, exc: BaseException | None) -> None:
         if feed is not self._feed or feed.done.done():
             return
         conn = self.connection
-        if conn.state not in (S.CLOSED, S.DISCONNECTED, S.FAILED):
+        if conn.state not in ENDED_STATES:
             conn.connection_lost(self._lost_reason(f"connection lost: {exc}" if exc else "connection lost"))
             self._dispatch()
         feed.finish(None if self._stalled else (exc or ConnectionResetError("connection lost")))

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from protocol import ConnectionState, RealtimeConnection, RemoteProtocolError, SessionProperties
 from protocol import events as ev
 from protocol.handshake import DEFAULT_URL, Target
+from protocol.states import ENDED_STATES, OPEN_STATES
 
 from .events import Reconnected, ReconnectFailed, Reconnecting
 from .policy import (
@@ -46,7 +47,6 @@ def _writable(sock: socket.socket | None) -> bool:
         return bool(select.select([], [sock], [], 0)[1])
     except (OSError, ValueError):
         return False
-_OPEN = (S.AWAITING_SESSION, S.CONFIGURING, S.READY, S.RESPONDING)
 
 
 class RealtimeClient:
@@ -143,7 +143,7 @@ class RealtimeClient:
                 return
             self._closing = True
             conn = self.connection
-            if conn.state in _OPEN:
+            if conn.state in OPEN_STATES:
                 conn.close()
                 self._flush()
             elif conn.state not in (S.CLOSED, S.CLOSING):
@@ -213,8 +213,7 @@ class RealtimeClient:
             direct = (bool(data) and not self._queued and _writable(sock)
                       and self._write_lock.acquire(blocking=False))
             if data and not direct:
-                self._queued += len(data)
-                self._writes.put(data)
+                self._queue(data)
         if direct:  # outside the client's lock: the reader thread goes on while the kernel takes the bytes
             assert sock is not None
             try:
@@ -260,7 +259,7 @@ class RealtimeClient:
         """Close this session and open a fresh one with no history."""
         with self._lock:
             self._closing = True
-            if self.connection.state in _OPEN:
+            if self.connection.state in OPEN_STATES:
                 self.connection.close()
                 data = self.connection.data_to_send()
                 if self._sock is not None:
@@ -293,8 +292,12 @@ class RealtimeClient:
             return  # the bytes stay in the core's outbox until there is a socket for them
         data = self.connection.data_to_send()
         if data:
-            self._queued += len(data)
-            self._writes.put(data)
+            self._queue(data)
+
+    def _queue(self, data: bytes) -> None:
+        """Behind whatever waits for the writer thread (called with the client's lock held)."""
+        self._queued += len(data)
+        self._writes.put(data)
 
     def _write_loop(self) -> None:
         while True:
@@ -430,7 +433,7 @@ class RealtimeClient:
         assert sock is not None
         quiet_since = time.monotonic()
         deadline = quiet_since + self.options.connect_timeout
-        while conn.state not in (S.CLOSED, S.DISCONNECTED, S.FAILED):
+        while conn.state not in ENDED_STATES:
             if until_configured:
                 if self._configured.is_set():
                     return self._configure_error

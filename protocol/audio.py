@@ -61,9 +61,6 @@ def decoder_for(fmt: AnyFormat) -> Callable[[bytes], bytes] | None:
     return None
 
 
-__all__ = ["b64decode", "b64encode", "bytes_per_ms", "decoder_for", "encoder_for", "format_rate",
-           "ms_to_bytes", "pcm_ms"]
-
 
 class Chunks:
     """PCM kept as the chunks it was sent in: appending and trimming from the front copy nothing.
@@ -114,3 +111,7 @@ class Chunks:
                 chunks[0] = head[need:]
                 yield head[:need]
                 need = 0
+
+
+__all__ = ["Chunks", "b64decode", "b64encode", "bytes_per_ms", "decoder_for", "encoder_for", "format_rate",
+           "ms_to_bytes", "pcm_ms"]

@@ -729,7 +729,6 @@ class RealtimeConnection:
             raise error(f"{name} is not allowed in state {self.state.value}") from exc
 
 
-
 # What the connection does for a server event, by type (one table for every connection: no per-instance dict).
 _HANDLERS: dict[str | None, Callable[[RealtimeConnection, Any], None]] = {
     "session.created": RealtimeConnection._on_session_created,
@@ -755,6 +754,7 @@ _HANDLERS: dict[str | None, Callable[[RealtimeConnection, Any], None]] = {
     "response.function_call_arguments.done": RealtimeConnection._on_arguments_done,
     "error": RealtimeConnection._on_error,
 }
+
 
 def _short(exc: ValidationError) -> str:
     first = exc.errors(include_url=False)[:3]

@@ -25,6 +25,8 @@ S = ConnectionState
 OPEN_STATES = frozenset({S.AWAITING_SESSION, S.CONFIGURING, S.READY, S.RESPONDING})
 #: States in which client events go straight out.
 SENDING_STATES = frozenset({S.READY, S.RESPONDING})
+#: States in which the socket is over (an adapter stops feeding it; ``connect()`` may start another).
+ENDED_STATES = frozenset({S.CLOSED, S.DISCONNECTED, S.FAILED})
 #: States in which client events are held until the (next) session is configured.
 HOLDING_STATES = frozenset({S.CONNECTING, S.AWAITING_SESSION, S.CONFIGURING, S.DISCONNECTED, S.FAILED})
 
