@@ -20,7 +20,7 @@ from typing import Any
 from tests.emulator_helpers import speech_like
 
 from .blaster import running_blaster
-from .session_cost import RATE, SharedTicker, Tally, ours, pipecat_path
+from .session_cost import RATE, SharedTicker, Tally, ours, pipecat_path, preload
 
 KINDS = {"ours": ours, "pipecat": pipecat_path}
 
@@ -28,9 +28,7 @@ KINDS = {"ours": ours, "pipecat": pipecat_path}
 async def step(kind: str, url: str, sessions: int, seconds: float, shared: bool) -> dict[str, float]:
     """``sessions`` concurrent sessions for ``seconds``; lateness counted from 3 s in to 0.5 s before the end."""
     pcm = speech_like(RATE, syllables=5)
-    if kind == "pipecat":  # imported before the clock starts: importing pipecat costs seconds of CPU
-        import pipecat.services.inworld.realtime.events  # noqa: F401
-        import websockets.asyncio.client  # noqa: F401
+    preload(kind)
     tally = Tally(since=time.time() + 3.0, until=time.time() + 3.0 + seconds - 0.5)
     if shared:
         tally.ticker = SharedTicker(tally)

@@ -168,13 +168,18 @@ async def floor(url: str, seconds: float, pcm: bytes, tally: Tally) -> None:
     await stream(send, seconds, pcm, tally)
 
 
+def preload(kind: str) -> None:
+    """Import a path's libraries before the clock starts: importing pipecat costs seconds of CPU."""
+    if kind == "pipecat":
+        import pipecat.services.inworld.realtime.events  # noqa: F401
+        import websockets.asyncio.client  # noqa: F401
+
+
 async def measure(kind: str, url: str, sessions: int, seconds: float) -> tuple[float, float, int]:
     run = {"ours": ours, "pipecat": pipecat_path, "floor": floor}[kind]
     pcm = speech_like(RATE, syllables=5)
     tally = Tally()
-    if kind == "pipecat":  # imported before the clock starts: importing pipecat costs seconds of CPU
-        import pipecat.services.inworld.realtime.events  # noqa: F401
-        import websockets.asyncio.client  # noqa: F401
+    preload(kind)
     cpu0, wall0 = time.process_time(), time.monotonic()
     await asyncio.gather(*(run(url, seconds, pcm, tally) for _ in range(sessions)))
     cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
