@@ -10,16 +10,10 @@ import urllib.request
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from protocol import ConnectError as ConnectError  # one error tree, defined in protocol.errors
+from protocol import ConnectTimeout as ConnectTimeout
 from protocol import HandshakeError
 from protocol.handshake import Target
-
-
-class ConnectError(ConnectionError):
-    """The session could not be opened (unreachable host, TLS failure, no session.updated)."""
-
-
-class ConnectTimeout(ConnectError, TimeoutError):
-    """Opening the session took longer than ``connect_timeout``."""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The two error classes: misuse by the caller, and faults of the peer."""
+"""The one error tree of the package: configuration, misuse, peer faults, and not getting a session at all."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ from collections.abc import Mapping
 
 class ProtocolError(Exception):
     """Base class of every error the core raises."""
+
+
+class ConfigurationError(ProtocolError, ValueError):
+    """A bad option or URL: a ``ValueError``, as the standard library would raise, and a ``ProtocolError``."""
 
 
 class LocalProtocolError(ProtocolError):
@@ -58,3 +62,11 @@ class HandshakeError(RemoteProtocolError):
             snippet = self.body if len(self.body) <= 300 else self.body[:300] + "..."
             text += f" ({snippet})"
         return text
+
+
+class ConnectError(ProtocolError, ConnectionError):
+    """No configured session could be opened (the adapters give up after their retry policy)."""
+
+
+class ConnectTimeout(ConnectError, TimeoutError):
+    """The connect deadline passed before a session was configured."""

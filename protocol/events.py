@@ -9,10 +9,11 @@ dataclasses produced by the core itself, not by the server.
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Literal, TypeAlias, Union
 
-from pydantic import ConfigDict, Discriminator, Field, Tag, TypeAdapter
+from pydantic import ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError, model_validator
 
 from .items import (
     ContentPart,
@@ -178,8 +179,11 @@ def parse_client_event(data: str | bytes) -> ClientEvent:
 
 
 class ServerEvent(WireModel):
-    """Base of events the server sends."""
+    """Base of events the server sends: immutable once parsed (the core keeps its own copies)."""
 
+    model_config = ConfigDict(frozen=True)
+    #: Fields without which the event means nothing: ``salvage`` never leaves them out.
+    _needed: ClassVar[tuple[str, ...]] = ()
     event_id: str = Field(default_factory=lambda: f"srv_{next(_ids)}")
 
     def to_json(self) -> str:
@@ -189,10 +193,25 @@ class ServerEvent(WireModel):
 
 
 class ErrorEvent(ServerEvent):
-    """The server reports an error; most are about one request, not the session."""
+    """The server reports an error; most are about one request, not the session.
+
+    Inworld nests it (``{"type": "error", "error": {...}}``) but a flat ``{"type": "error",
+    "message": ...}`` is read too (Inworld's own Android client accepts both).
+    """
 
     type: Literal["error"] = "error"
     error: RealtimeError
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_or_nested(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not isinstance(data.get("error"), dict | RealtimeError):
+            nested = {k: v for k, v in data.items() if k in ("code", "message", "param")}
+            if isinstance(data.get("error"), str):
+                nested.setdefault("message", data["error"])
+            nested.setdefault("message", "")
+            return {**{k: v for k, v in data.items() if k not in nested and k != "error"}, "error": nested}
+        return data
 
 
 class Ping(ServerEvent):
@@ -441,6 +460,7 @@ class ResponseOutputTextDone(ServerEvent):
 class ResponseOutputAudioDelta(ServerEvent):
     """A chunk of synthesised speech; ``pcm`` is filled by the core with 16-bit PCM."""
 
+    _needed: ClassVar[tuple[str, ...]] = ("delta",)
     type: Literal["response.output_audio.delta"] = "response.output_audio.delta"
     response_id: str = ""
     item_id: str = ""
@@ -517,6 +537,7 @@ class ResponseBackchannelAudioDelta(ServerEvent):
     """Inworld back-channel audio ("mm-hm") while the user speaks; ``pcm`` as for output audio."""
 
     model_config = ConfigDict(extra="allow")
+    _needed: ClassVar[tuple[str, ...]] = ("delta",)
     type: Literal["response.backchannel.audio.delta"] = "response.backchannel.audio.delta"
     response_id: str | None = None
     item_id: str | None = None
@@ -566,47 +587,18 @@ class UntypedServerMessage(WireModel):
         return self.model_dump(by_alias=True, exclude_unset=True)
 
 
-_SERVER_EVENT_CLASSES: tuple[type[ServerEvent], ...] = (
-    ErrorEvent,
-    Ping,
-    SessionCreated,
-    SessionUpdated,
-    ConversationCreated,
-    ConversationItemAdded,
-    ConversationItemDone,
-    ConversationItemRetrieved,
-    ConversationItemTruncated,
-    ConversationItemDeleted,
-    InputAudioTranscriptionDelta,
-    InputAudioTranscriptionCompleted,
-    InputAudioTranscriptionFailed,
-    InputAudioBufferCommitted,
-    InputAudioBufferCleared,
-    InputAudioBufferSpeechStarted,
-    InputAudioBufferSpeechStopped,
-    InputAudioBufferTimeoutTriggered,
-    OutputAudioBufferStarted,
-    OutputAudioBufferStopped,
-    OutputAudioBufferCleared,
-    ResponseCreated,
-    ResponseDone,
-    ResponseOutputItemAdded,
-    ResponseOutputItemDone,
-    ResponseContentPartAdded,
-    ResponseContentPartDone,
-    ResponseOutputTextDelta,
-    ResponseOutputTextDone,
-    ResponseOutputAudioDelta,
-    ResponseOutputAudioDone,
-    ResponseOutputAudioTranscriptDelta,
-    ResponseOutputAudioTranscriptDone,
-    ResponseFunctionCallArgumentsDelta,
-    ResponseFunctionCallArgumentsDone,
-    RateLimitsUpdated,
-    ResponseBackchannelAudioDelta,
-    ResponseBackchannelAudioDone,
-    ResponseBackchannelSkipped,
-)
+def _registered(base: type[ServerEvent]) -> list[type[ServerEvent]]:
+    """Every event model of this module with a fixed ``type``: defining the model registers it."""
+    found: list[type[ServerEvent]] = []
+    for cls in base.__subclasses__():
+        default = cls.model_fields["type"].default
+        if isinstance(default, str) and cls.__module__ == __name__:
+            found.append(cls)
+        found.extend(_registered(cls))
+    return found
+
+
+_SERVER_EVENT_CLASSES: tuple[type[ServerEvent], ...] = tuple(_registered(ServerEvent))
 
 SERVER_EVENT_TYPES: dict[str, type[ServerEvent]] = {
     cls.model_fields["type"].default: cls for cls in _SERVER_EVENT_CLASSES
@@ -665,10 +657,52 @@ server_event_adapter: TypeAdapter[Any] = TypeAdapter(
 def parse_server_event(data: str | bytes) -> ServerEvent | UntypedServerMessage:
     """Validate one server message from its JSON text in a single pass.
 
-    Raises pydantic's ``ValidationError`` for bad JSON or a known type with bad fields.
+    Raises pydantic's ``ValidationError`` for bad JSON or a known type with bad fields
+    (``salvage`` then recovers what it can).
     """
     event: ServerEvent | UntypedServerMessage = server_event_adapter.validate_json(data)
     return event
+
+
+def salvage(data: str | bytes | bytearray, attempts: int = 32) -> ServerEvent | None:
+    """A known event whose body did not validate, with the values that broke it left out.
+
+    Liberal in what we accept: a ``session.created`` with a value we cannot type still becomes a
+    ``SessionCreated`` (and drives the session). None when a field the event cannot do without is bad.
+    """
+    try:
+        body = json.loads(data)
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or (kind := _server_tag(body)) in (_UNKNOWN, _UNTYPED):
+        return None
+    needed = SERVER_EVENT_TYPES[BETA_EVENT_NAMES.get(kind, kind)]._needed
+    for _ in range(attempts):
+        try:
+            event: ServerEvent = server_event_adapter.validate_python(body)
+            return event
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False)
+            loc = errors[0]["loc"][1:] if errors else ()
+            if not loc or loc[0] in needed or not _prune(body, loc):
+                return None
+    return None
+
+
+def _prune(body: dict[str, Any], loc: tuple[int | str, ...]) -> bool:
+    """Remove the deepest value on ``loc`` that exists (pydantic's union tags in it are skipped)."""
+    parent: Any = None
+    key: int | str | None = None
+    node: Any = body
+    for step in loc:
+        in_dict = isinstance(node, dict) and isinstance(step, str) and step in node
+        in_list = isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node)
+        if in_dict or in_list:
+            parent, key, node = node, step, node[step]
+    if parent is None or key is None:
+        return False
+    del parent[key]
+    return True
 
 
 # ---------------------------------------------------------------- connection events

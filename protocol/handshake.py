@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .errors import HandshakeError, LocalProtocolError, RemoteProtocolError
+from .errors import ConfigurationError, HandshakeError, RemoteProtocolError
 
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 DEFAULT_URL = "wss://api.inworld.ai/api/v1/realtime/session"
@@ -49,9 +49,9 @@ def parse_target(url: str, session_key: str | None = None) -> Target:
     """Split a ws/wss URL and add the ``key`` and ``protocol=realtime`` parameters."""
     parts = urlsplit(url)
     if parts.scheme not in ("ws", "wss"):
-        raise LocalProtocolError(f"URL scheme must be ws or wss, not {parts.scheme!r}")
+        raise ConfigurationError(f"URL scheme must be ws or wss, not {parts.scheme!r}")
     if not parts.hostname:
-        raise LocalProtocolError(f"URL has no host: {url!r}")
+        raise ConfigurationError(f"URL has no host: {url!r}")
     secure = parts.scheme == "wss"
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     query.setdefault("key", session_key or new_session_key())
@@ -79,7 +79,7 @@ def build_request(
     }
     for name, value in headers.items():
         if any(c in name + value for c in "\r\n\0"):
-            raise LocalProtocolError(f"header {name} contains a line break")
+            raise ConfigurationError(f"header {name} contains a line break")
     lines = [f"GET {target.path} HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items()), "", ""]
     return "\r\n".join(lines).encode("latin-1")
 

@@ -9,15 +9,18 @@ from pydantic import ConfigDict, Field
 
 from .wire import SentModel, WireModel
 
-ItemType = Literal["message", "function_call", "function_call_output"]
-Role = Literal["user", "assistant", "system", "tool"]
-ContentType = Literal["text", "audio", "input_text", "input_audio", "output_text", "output_audio"]
+# Values read from the server are open: the known ones typed, any other kept as given.
+ItemType = Literal["message", "function_call", "function_call_output"] | str
+Role = Literal["user", "assistant", "system", "tool"] | str
+ContentType = Literal["text", "audio", "input_text", "input_audio", "output_text", "output_audio"] | str
+ItemStatus = Literal["completed", "in_progress", "incomplete"] | str
+ResponseStatus = Literal["completed", "in_progress", "incomplete", "cancelled", "failed"] | str
 
 
 class ItemContent(WireModel):
     """One content part of a message item."""
 
-    type: ContentType
+    type: ContentType = "text"
     text: str | None = None
     audio: str | None = None
     transcript: str | None = None
@@ -32,7 +35,7 @@ class ConversationItem(SentModel):
     id: str = Field(default_factory=lambda: uuid.uuid4().hex)
     object: str | None = None
     type: ItemType = "message"
-    status: Literal["completed", "in_progress", "incomplete"] | None = None
+    status: ItemStatus | None = None
     role: Role | None = None
     content: list[ItemContent] | None = None
     call_id: str | None = None
@@ -71,7 +74,7 @@ class Response(WireModel):
     model_config = ConfigDict(extra="allow")
     id: str = ""
     object: str | None = "realtime.response"
-    status: Literal["completed", "in_progress", "incomplete", "cancelled", "failed"] | None = "in_progress"
+    status: ResponseStatus | None = "in_progress"
     status_details: Any | None = None
     output: list[ConversationItem] = Field(default_factory=list)
     usage: Usage | None = None

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal, TypeAlias
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Discriminator, Field, Tag
 
 from .wire import SentModel, WireModel
 
-Modality: TypeAlias = Literal["text", "audio"]
+Modality: TypeAlias = Literal["text", "audio"] | str
 SupportedSampleRate: TypeAlias = Literal[8000, 16000, 24000, 32000, 44100, 48000]
 SUPPORTED_SAMPLE_RATES: tuple[int, ...] = (8000, 16000, 24000, 32000, 44100, 48000)
 
 
 class PCMAudioFormat(SentModel):
-    """Linear 16-bit little-endian mono PCM at one of the supported rates."""
+    """Linear 16-bit little-endian mono PCM; the rates Inworld lists are typed, others kept as given."""
 
     _always_sent: ClassVar[tuple[str, ...]] = ("type", "rate")
     type: Literal["audio/pcm"] = "audio/pcm"
-    rate: SupportedSampleRate = 24000
+    rate: SupportedSampleRate | int = 24000
 
 
 class PCMUAudioFormat(SentModel):
@@ -35,18 +35,64 @@ class PCMAAudioFormat(SentModel):
     type: Literal["audio/pcma"] = "audio/pcma"
 
 
-AudioFormat: TypeAlias = Annotated[
-    PCMAudioFormat | PCMUAudioFormat | PCMAAudioFormat, Field(discriminator="type")
+class OtherAudioFormat(SentModel):
+    """A format object of a type this library does not know; kept and sent back as given."""
+
+    _always_sent: ClassVar[tuple[str, ...]] = ("type",)
+    type: str
+
+
+KnownAudioFormat: TypeAlias = PCMAudioFormat | PCMUAudioFormat | PCMAAudioFormat
+
+#: The format strings Inworld accepts (its Twilio and Telnyx bridges send ``"g711_ulaw"``), as objects.
+FORMAT_NAMES: dict[str, KnownAudioFormat] = {
+    "pcm16": PCMAudioFormat(),
+    "audio/pcm": PCMAudioFormat(),
+    "g711_ulaw": PCMUAudioFormat(),
+    "audio/pcmu": PCMUAudioFormat(),
+    "g711_alaw": PCMAAudioFormat(),
+    "audio/pcma": PCMAAudioFormat(),
+}
+
+
+def _format_tag(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return kind if kind in ("audio/pcm", "audio/pcmu", "audio/pcma") else "other"
+
+
+FormatObject: TypeAlias = Annotated[
+    Annotated[PCMAudioFormat, Tag("audio/pcm")]
+    | Annotated[PCMUAudioFormat, Tag("audio/pcmu")]
+    | Annotated[PCMAAudioFormat, Tag("audio/pcma")]
+    | Annotated[OtherAudioFormat, Tag("other")],
+    Discriminator(_format_tag),
 ]
+#: A format as an object (``{"type": "audio/pcm", "rate": 24000}``) or as one of Inworld's strings.
+AudioFormat: TypeAlias = FormatObject | str
 
 
-def format_rate(fmt: PCMAudioFormat | PCMUAudioFormat | PCMAAudioFormat | None) -> int:
-    """The sample rate a format implies (G.711 is always 8 kHz; unset means 24 kHz)."""
-    if fmt is None:
+def known_format(fmt: KnownAudioFormat | OtherAudioFormat | str | None) -> KnownAudioFormat | None:
+    """The typed format a configured value means (None: unset or not one this library can encode)."""
+    if fmt is None or isinstance(fmt, PCMAudioFormat | PCMUAudioFormat | PCMAAudioFormat):
+        return fmt
+    if isinstance(fmt, str):
+        return FORMAT_NAMES.get(fmt.lower())
+    return None
+
+
+def format_rate(fmt: KnownAudioFormat | OtherAudioFormat | str | None) -> int:
+    """The sample rate a format implies (G.711 is always 8 kHz; unset or unknown means 24 kHz)."""
+    typed = known_format(fmt)
+    if typed is None:
         return 24000
-    if isinstance(fmt, PCMAudioFormat):
-        return fmt.rate
+    if isinstance(typed, PCMAudioFormat):
+        return typed.rate
     return 8000
+
+
+def wire_bytes_per_sample(fmt: KnownAudioFormat | OtherAudioFormat | str | None) -> int:
+    """Bytes one sample takes on the wire: 1 for G.711, 2 for PCM16."""
+    return 1 if isinstance(known_format(fmt), PCMUAudioFormat | PCMAAudioFormat) else 2
 
 
 class TurnDetection(SentModel):
@@ -54,8 +100,8 @@ class TurnDetection(SentModel):
 
     model_config = ConfigDict(extra="allow")
     _always_sent: ClassVar[tuple[str, ...]] = ("type",)
-    type: Literal["server_vad", "semantic_vad"] = "semantic_vad"
-    eagerness: Literal["low", "medium", "high", "auto"] | None = None
+    type: Literal["server_vad", "semantic_vad"] | str = "semantic_vad"
+    eagerness: Literal["low", "medium", "high", "auto"] | str | None = None
     create_response: bool | None = None
     interrupt_response: bool | None = None
     threshold: float | None = None
@@ -115,24 +161,24 @@ class SessionProperties(SentModel):
     type: str = "realtime"
     id: str | None = None
     object: str | None = None
-    expires_at: int | None = None
+    expires_at: int | float | str | None = None
     model: str | None = None
     instructions: str | None = None
     temperature: float | None = None
-    max_output_tokens: int | Literal["inf"] | None = None
+    max_output_tokens: int | Literal["inf"] | str | None = None
     output_modalities: list[Modality] | None = None
     audio: AudioConfiguration | None = None
     tools: list[FunctionTool | dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
     provider_data: dict[str, Any] | None = Field(default=None, alias="providerData")
 
-    def input_format(self) -> PCMAudioFormat | PCMUAudioFormat | PCMAAudioFormat | None:
-        """The configured input format, if any."""
-        return self.audio.input.format if self.audio and self.audio.input else None
+    def input_format(self) -> KnownAudioFormat | None:
+        """The configured input format as a typed object (strings such as ``"g711_ulaw"`` resolved)."""
+        return known_format(self.audio.input.format if self.audio and self.audio.input else None)
 
-    def output_format(self) -> PCMAudioFormat | PCMUAudioFormat | PCMAAudioFormat | None:
-        """The configured output format, if any."""
-        return self.audio.output.format if self.audio and self.audio.output else None
+    def output_format(self) -> KnownAudioFormat | None:
+        """The configured output format as a typed object (strings such as ``"g711_ulaw"`` resolved)."""
+        return known_format(self.audio.output.format if self.audio and self.audio.output else None)
 
     def manual_turns(self) -> bool:
         """True when the caller asked for ``turn_detection: null``."""

@@ -11,10 +11,11 @@ class WireModel(BaseModel):
     """A JSON object of the API.
 
     Serialisation drops fields the caller never set but keeps fields set to None
-    (``turn_detection: null`` is how manual turn mode is asked for).
+    (``turn_detection: null`` is how manual turn mode is asked for). Fields this library does not
+    know are kept and sent back as given.
     """
 
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON-ready dict the API expects (aliases, unset fields left out)."""

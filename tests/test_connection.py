@@ -15,6 +15,7 @@ from protocol import (
     AudioConfiguration,
     AudioInput,
     AudioOutput,
+    ConfigurationError,
     ConnectionState,
     HandshakeError,
     LocalProtocolError,
@@ -90,10 +91,10 @@ def test_bearer_auth_sends_the_jwt() -> None:
     assert req.headers["host"] == "127.0.0.1:9"
 
 
-def test_bad_scheme_and_auth_type_are_local_errors() -> None:
-    with pytest.raises(LocalProtocolError):
+def test_bad_scheme_and_auth_type_are_configuration_errors() -> None:
+    with pytest.raises(ConfigurationError):
         RealtimeConnection(KEY, url="https://api.inworld.ai/x")
-    with pytest.raises(LocalProtocolError):
+    with pytest.raises(ConfigurationError):
         RealtimeConnection(KEY, auth_type="digest")  # type: ignore[arg-type]
 
 

@@ -549,7 +549,7 @@ def test_malformed_client_messages_get_errors_and_the_session_goes_on() -> None:
                 assert (error["error"]["code"], error["error"]["param"]) == (code, param)
             raw.send_text('{"type": "input_audio_buffer.clear"}')
             assert json.loads(await raw.message())["type"] == "input_audio_buffer.cleared"
-            assert len(emu.sessions[0].invalid) == 4
+            assert len(emu.sessions[0].invalid) == 3  # the odd rate parses (open models); the API check refuses it
             raw.close()
 
     run(scenario())

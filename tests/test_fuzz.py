@@ -24,8 +24,9 @@ def feed(stream: bytes, chunk: int) -> None:
     except RemoteProtocolError as exc:
         assert conn.state is ConnectionState.FAILED
         assert "fuzz-key" not in str(exc)
-    assert conn._message_bytes <= MAX_MESSAGE
-    assert sum(len(p) for p in conn._message) <= MAX_MESSAGE
+    ws = conn._layer.ws
+    assert ws is not None and ws.message_bytes <= MAX_MESSAGE
+    assert sum(len(p) for p in ws._parts) <= MAX_MESSAGE
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -81,7 +81,7 @@ def test_garbage_after_the_handshake_is_a_remote_error_or_events(chunks: list[by
                 pass
     except RemoteProtocolError:
         assert conn.state is ConnectionState.FAILED
-    assert conn._message_bytes <= conn.max_message_bytes
+    assert conn._layer.ws is not None and conn._layer.ws.message_bytes <= conn.max_message_bytes
 
 
 _json_values = st.recursive(

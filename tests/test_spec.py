@@ -14,6 +14,7 @@ from protocol import events as ev
 from protocol.server import ServerConnection
 from protocol.states import table_as_data
 from spec.examples import CLIENT, SERVER
+from spec.generate_states import states_json, states_md
 
 SPEC = Path(__file__).resolve().parents[1] / "spec"
 CLIENT_FILES = sorted((SPEC / "events" / "client").glob("*.json"))
@@ -52,6 +53,8 @@ def test_server_examples_parse_into_their_models(path: Path) -> None:
 
 def test_state_table_in_spec_is_the_one_in_the_code() -> None:
     assert json.loads((SPEC / "states.json").read_text()) == table_as_data()
+    assert (SPEC / "states.json").read_text() == states_json(), "run python -m spec.generate_states"
+    assert (SPEC / "STATES.md").read_text() == states_md(), "run python -m spec.generate_states"
 
 
 def is_subset(expected: Any, actual: Any) -> bool:
@@ -159,7 +162,7 @@ def check(replay: Replay, line: dict[str, Any]) -> None:
         names = [type(e).__name__ for e in replay.seen]
         assert names[-len(line["emitted"]):] == line["emitted"], names
     if "held" in line:
-        assert len(conn._held) == line["held"]
+        assert len(conn._layer.outbox) == line["held"]
     if "pcm_bytes" in line:
         pcm = sum(len(e.pcm) for e in replay.seen if isinstance(e, ev.ResponseOutputAudioDelta))
         assert pcm == line["pcm_bytes"]

@@ -635,7 +635,7 @@ class RealtimeSession:
         entry = self.items.get(item.id) or Entry(item)
         entry.has_audio = True
         out = self.config.audio.output if self.config.audio else None
-        fmt = out.format if out else None
+        fmt = self.config.output_format()
         rate = format_rate(fmt)
         voice = resp.voice or (out.voice if out else None)
         speed = (out.speed if out else None) or 1.0

@@ -10,7 +10,16 @@ from pydantic import ValidationError
 
 from protocol import events as ev
 from protocol.items import RealtimeError
-from protocol.session import FunctionTool, SessionProperties
+from protocol.session import (
+    FORMAT_NAMES,
+    SUPPORTED_SAMPLE_RATES,
+    AudioFormat,
+    FunctionTool,
+    PCMAAudioFormat,
+    PCMAudioFormat,
+    PCMUAudioFormat,
+    SessionProperties,
+)
 
 MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.:/-]*$")
 _FORMAT_TAGS = {"audio/pcm", "audio/pcmu", "audio/pcma"}
@@ -63,11 +72,27 @@ def check_session_update(update: SessionProperties) -> None:
                            "session.providerData.auto_tool_response", "invalid_type")
 
 
+def _check_format(fmt: AudioFormat | None, param: str) -> None:
+    """The client models accept any format (liberal); the API takes only the ones it lists."""
+    if fmt is None:
+        return
+    if isinstance(fmt, str):
+        if fmt.lower() not in FORMAT_NAMES:
+            raise RequestError(f"Invalid value: '{fmt}'. Supported values are: {', '.join(FORMAT_NAMES)}.", param)
+    elif not isinstance(fmt, PCMAudioFormat | PCMUAudioFormat | PCMAAudioFormat):
+        raise RequestError(f"Invalid value: '{fmt.type}'.", f"{param}.type")
+    elif isinstance(fmt, PCMAudioFormat) and fmt.rate not in SUPPORTED_SAMPLE_RATES:
+        raise RequestError(f"Invalid value: {fmt.rate}. Supported values are: "
+                           f"{', '.join(map(str, SUPPORTED_SAMPLE_RATES))}.", f"{param}.rate")
+
+
 def _check_audio(update: SessionProperties) -> None:
     audio = update.audio
     if audio is None:
         return
     inp = audio.input
+    _check_format(inp.format if inp else None, "session.audio.input.format")
+    _check_format(audio.output.format if audio.output else None, "session.audio.output.format")
     if inp is not None:
         tr = inp.transcription
         if tr is not None and tr.model is not None and not MODEL_ID.match(tr.model):
@@ -78,6 +103,10 @@ def _check_audio(update: SessionProperties) -> None:
             if extra:
                 param = f"session.audio.input.turn_detection.{extra[0]}"
                 raise RequestError(f"Unknown parameter: '{param}'.", param, "unknown_parameter")
+            if td.type not in ("server_vad", "semantic_vad"):
+                raise RequestError(f"Invalid value: '{td.type}'.", "session.audio.input.turn_detection.type")
+            if td.eagerness not in (None, "low", "medium", "high", "auto"):
+                raise RequestError(f"Invalid value: '{td.eagerness}'.", "session.audio.input.turn_detection.eagerness")
             if td.threshold is not None and not 0.0 <= td.threshold <= 1.0:
                 raise RequestError(f"Invalid threshold {td.threshold}: must be between 0 and 1.",
                                    "session.audio.input.turn_detection.threshold", "decimal_out_of_range")

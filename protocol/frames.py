@@ -1,0 +1,78 @@
+"""The frames a client writes (RFC 6455: masked, unfragmented) and the close payload it reads.
+
+Our own small writer rather than wsproto's private frame serialiser: audio appends are framed as
+TEXT straight from bytes, without a str round trip.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+
+from wsproto.frame_protocol import CloseReason, Opcode, ParseFailed
+
+_HEAD_SHORT = struct.Struct("!BB")
+_HEAD_16 = struct.Struct("!BBH")
+_HEAD_64 = struct.Struct("!BBQ")
+_CODE = struct.Struct("!H")
+#: Close codes a peer may not put on the wire (RFC 6455 7.4.1): "no status", "abnormal", "TLS".
+_LOCAL_ONLY = frozenset({1005, 1006, 1015})
+
+
+def client_frame(opcode: Opcode, payload: bytes) -> bytes:
+    """One final frame, masked with a fresh key as a client must."""
+    size = len(payload)
+    first = 0x80 | opcode
+    if size < 126:
+        head = _HEAD_SHORT.pack(first, 0x80 | size)
+    elif size < 65536:
+        head = _HEAD_16.pack(first, 0xFE, size)
+    else:
+        head = _HEAD_64.pack(first, 0xFF, size)
+    key = os.urandom(4)
+    if not size:
+        return head + key
+    keys = (key * (size // 4 + 1))[:size]
+    masked = (int.from_bytes(payload, "little") ^ int.from_bytes(keys, "little")).to_bytes(size, "little")
+    return b"".join((head, key, masked))
+
+
+def text_frame(body: bytes) -> bytes:
+    """A TEXT frame of UTF-8 ``body``."""
+    return client_frame(Opcode.TEXT, body)
+
+
+def close_frame(code: int, reason: str = "") -> bytes:
+    """A CLOSE frame; the reason is cut to fit the 125-byte control frame limit."""
+    if code in _LOCAL_ONLY:
+        return client_frame(Opcode.CLOSE, b"")
+    raw = reason.encode("utf-8")[:123].decode("utf-8", "ignore").encode("utf-8")
+    return client_frame(Opcode.CLOSE, _CODE.pack(code) + raw)
+
+
+def ping_frame(payload: bytes = b"") -> bytes:
+    """A PING frame (at most 125 bytes of payload)."""
+    if len(payload) > 125:
+        raise ValueError("a ping payload is at most 125 bytes")
+    return client_frame(Opcode.PING, payload)
+
+
+def pong_frame(payload: bytes) -> bytes:
+    """The PONG that answers a PING with ``payload``."""
+    return client_frame(Opcode.PONG, payload)
+
+
+def parse_close(payload: bytes | bytearray) -> tuple[int, str]:
+    """Code and reason of a received CLOSE frame; ``ParseFailed`` for what RFC 6455 forbids."""
+    if not payload:
+        return 1005, ""
+    if len(payload) == 1:
+        raise ParseFailed("CLOSE with 1 byte payload")
+    (code,) = _CODE.unpack_from(payload)
+    if code < 1000 or code >= 5000 or code in _LOCAL_ONLY or 1016 <= code < 3000 or code == 1004:
+        raise ParseFailed(f"CLOSE with invalid code {code}")
+    try:
+        reason = bytes(payload[2:]).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ParseFailed("CLOSE reason is not valid UTF-8", CloseReason.INVALID_FRAME_PAYLOAD_DATA) from exc
+    return code, reason

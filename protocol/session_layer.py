@@ -1,0 +1,544 @@
+"""The session layer: typed server events in, client events out, driven by the tables in ``protocol.states``.
+
+It holds what one conversation needs across sockets: the configured session, the outbox of held
+client events, the uncommitted user turn (replayed after a drop), the conversation, audio chunking
+and codecs. It writes through whichever ``ClientWebSocket`` is current.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+from transitions import EventData, Machine, MachineError
+
+from . import events as ev
+from .audio import Chunks, b64decode, b64encode, decoder_for, encoder_for, format_rate, ms_to_bytes, pcm_ms
+from .conversation import AudioResponse, Conversation, FunctionCall
+from .errors import LocalProtocolError
+from .items import ConversationItem
+from .outbox import Outbox
+from .session import SessionProperties, wire_bytes_per_sample
+from .states import SENDING_STATES, TRANSITIONS, TURN_TRANSITIONS, ConnectionState, TurnState
+from .websocket import ClientWebSocket
+
+S = ConnectionState
+T = TurnState
+_APPEND_HEAD = b'{"type":"input_audio_buffer.append","event_id":"'
+
+
+def _machine(states: type[ConnectionState] | type[TurnState], table: list[Any], initial: Any, attribute: str) -> Any:
+    return Machine(model=None, states=list(states), transitions=table, initial=initial, auto_transitions=False,
+                   send_event=True, model_attribute=attribute)
+
+
+#: The machines, built once from the tables and shared: each session is a model they drive
+#: (callbacks named in the tables are looked up on it).
+_MACHINE = _machine(ConnectionState, [dict(t) for t in TRANSITIONS], S.CLOSED, "state")
+_TURN_MACHINE = _machine(TurnState, [dict(t) for t in TURN_TRANSITIONS], T.SILENT, "turn")
+_EVENTS = _MACHINE.events
+_TURN_EVENTS = _TURN_MACHINE.events
+#: Triggers the caller pulls: one the table refuses is the caller's mistake.
+_LOCAL_TRIGGERS = frozenset({"connect", "close", "send"})
+
+
+class SessionLayer:
+    """One conversation across sockets; the model the shared machines drive."""
+
+    def __init__(self, session: SessionProperties | None, clock: Callable[[], float], chunk_ms: int,
+                 max_replay_audio_ms: int, max_held_audio_ms: int) -> None:
+        self.state = S.CLOSED
+        self.turn = T.SILENT
+        self.session = session.model_copy(deep=True) if session is not None else SessionProperties()
+        self.server_session: SessionProperties | None = None
+        self.conversation = Conversation()
+        self.clock = clock
+        self.chunk_ms = chunk_ms
+        self.max_replay_audio_ms = max_replay_audio_ms
+        self.max_held_audio_ms = max_held_audio_ms
+        self.events: deque[ev.Event] = deque()
+        self.outbox = Outbox()
+        self.ws: ClientWebSocket | None = None
+        self.sessions_configured = 0
+        self._pending_pcm = bytearray()
+        self._turn = Chunks()
+        self._turn_start = 0
+        self._commit_point_ms: int | None = None
+        self._replayed = (0, 0)
+        self.apply_formats()
+
+    # ------------------------------------------------------------ triggers
+
+    def trigger(self, name: str, **kwargs: Any) -> bool:
+        """Pull ``name`` on the state table; refused triggers raise for the caller, are kept for the server."""
+        try:
+            return bool(_EVENTS[name].trigger(self, **kwargs))
+        except MachineError as exc:
+            if name in _LOCAL_TRIGGERS:
+                raise LocalProtocolError(self._refusal(name)) from exc
+            return False  # a server event out of order is handed out all the same; it never stalls us
+
+    def _refusal(self, name: str) -> str:
+        if self.state is S.CLOSED and name == "send":
+            return "cannot send: the connection is closed (call connect() first)"
+        if name == "send":
+            return f"cannot send in state {self.state.value}"
+        return f"{name} is not allowed in state {self.state.value}"
+
+    def turn_trigger(self, name: str, **kwargs: Any) -> None:
+        _TURN_EVENTS[name].trigger(self, **kwargs)
+
+    # ------------------------------------------------------------ conditions
+
+    def resuming(self, e: EventData) -> bool:
+        """This session replaces one that was configured before (history and turn audio carry over)."""
+        return self.sessions_configured > 0
+
+    def is_session_update(self, e: EventData) -> bool:
+        """The event sent is a ``session.update`` (merged into the session the next configure sends)."""
+        return isinstance(e.kwargs.get("event"), ev.SessionUpdate)
+
+    def normal_closure(self, e: EventData) -> bool:
+        """The server closed with 1000 (not after ``session_expired``, which is a drop to reconnect from)."""
+        return int(e.kwargs.get("code", 1006)) == 1000
+
+    # ------------------------------------------------------------ transition callbacks
+
+    def open_socket(self) -> ClientWebSocket:
+        """Set by ``RealtimeConnection``: a new socket with its upgrade request queued."""
+        raise NotImplementedError
+
+    def send_upgrade_request(self, e: EventData) -> None:
+        """Open a new socket and queue its HTTP upgrade request; the turn count restarts."""
+        self.ws = self.open_socket()
+        self.outbox.in_flight = 0
+        self.turn_trigger("new_socket")
+
+    def report_connected(self, e: EventData) -> None:
+        """Queue ``Connected`` with the upgrade response headers."""
+        self.events.append(ev.Connected(e.kwargs.get("headers", {})))
+
+    def send_session_update(self, e: EventData) -> None:
+        """Send ``session.update`` with the configured session (always, whatever ``session.created`` said)."""
+        self._write(ev.SessionUpdate(session=self.session))
+
+    def replay_history(self, e: EventData) -> None:
+        """Send the conversation so far as ``conversation.item.create`` events (the core's own copies)."""
+        items = self.conversation.replay_items(self._encode_b64)
+        ws = self._socket()
+        for item in items:
+            ws.send_text(ev.ConversationItemCreate(item=item).to_json())
+        self._replayed = (len(items), 0)
+
+    def replay_turn_audio(self, e: EventData) -> None:
+        """Send the user audio the old session never committed, so the turn goes on."""
+        replay = bytes(self._turn)
+        self._turn.clear()
+        size = self._chunk_bytes
+        for start in range(0, len(replay), size):
+            self._send_append(replay[start : start + size])
+        self._replayed = (self._replayed[0], pcm_ms(len(replay), self.input_rate))
+
+    def owe_unanswered_turn(self, e: EventData) -> None:
+        """Server VAD would have answered a user turn (or a tool result) the old session had committed."""
+        if self.session.manual_turns() or self.outbox.holds_response():
+            return
+        last = next(reversed(self.conversation.items.values()), None)
+        if last is not None and (last.item.role == "user" or last.item.type == "function_call_output"):
+            self.outbox.owe_response()
+
+    def release_held(self, e: EventData) -> None:
+        """Send what the outbox held, in order, each through ``send`` once (an owed re-ask last)."""
+        for entry in self.outbox.take():
+            if isinstance(entry, bytes):
+                self._send_append(entry)
+            else:
+                self.trigger("send", event=entry)
+
+    def report_configured(self, e: EventData) -> None:
+        """Queue ``SessionConfigured`` (resumed, items and audio replayed)."""
+        resumed = self.sessions_configured > 0
+        self.sessions_configured += 1
+        items, audio_ms = self._replayed if resumed else (0, 0)
+        self._replayed = (0, 0)
+        self.events.append(ev.SessionConfigured(self.session, resumed, items, audio_ms))
+
+    def write_event(self, e: EventData) -> None:
+        """Write the client event now; what it does to the conversation is recorded as it goes out."""
+        event: ev.ClientEvent = e.kwargs["event"]
+        if isinstance(event, ev.ConversationItemCreate):
+            self.conversation.track(event.item.model_copy(deep=True))
+            if event.item.type == "function_call_output" and event.item.call_id:
+                self.conversation.answer(event.item.call_id)
+        elif isinstance(event, ev.ConversationItemTruncate):
+            ar = self.conversation.audio_response
+            received = ar.received_ms if ar and ar.item_id == event.item_id else event.audio_end_ms
+            self.conversation.truncate(event.item_id, event.audio_end_ms, received)
+        elif isinstance(event, ev.ConversationItemDelete):
+            self.conversation.items.pop(event.item_id, None)
+        self._write(event)
+
+    def hold_event(self, e: EventData) -> None:
+        """Keep the client event in the outbox for the next configured session."""
+        self.outbox.hold(e.kwargs["event"])
+
+    def send_close(self, e: EventData) -> None:
+        """Queue our CLOSE frame."""
+        self._socket().close(e.kwargs.get("code", 1000), e.kwargs.get("reason", ""))
+
+    def discard_held(self, e: EventData) -> None:
+        """Forget what the outbox held (reported as ``AudioDropped`` when it held audio)."""
+        self._discard_held(e.kwargs.get("reason", "connection closed"))
+
+    def abort_response(self, e: EventData) -> None:
+        """The socket is going: a response in progress ends here, and is owed on the next session."""
+        conv = self.conversation
+        if conv.active_response_id is not None or self.state is S.RESPONDING:
+            self.events.append(ev.ResponseAborted(conv.active_response_id, e.kwargs.get("reason") or "connection lost"))
+            conv.forget_response(conv.active_response_id)
+            self.outbox.owe_response()
+        self.outbox.lost_socket()
+        conv.active_response_id = None
+        conv.audio_response = None
+        self.turn = T.SILENT
+
+    def report_closed(self, e: EventData) -> None:
+        """Queue a clean ``ConnectionClosed``."""
+        self.events.append(ev.ConnectionClosed(e.kwargs.get("code", 1000), e.kwargs.get("reason", ""), clean=True))
+
+    def report_dropped(self, e: EventData) -> None:
+        """Queue an unclean ``ConnectionClosed`` (the adapters reconnect on it)."""
+        self.events.append(ev.ConnectionClosed(e.kwargs.get("code", 1006), e.kwargs.get("reason", ""), clean=False))
+
+    # turn table
+
+    def mark_commit_point(self, e: EventData) -> None:
+        """Remember where VAD ended the speech: a commit takes the audio up to there."""
+        self._commit_point_ms = e.kwargs.get("audio_end_ms")
+
+    def take_committed_audio(self, e: EventData) -> None:
+        """Move the committed audio from the turn to its user item (replayed as audio until transcribed)."""
+        turn = self._turn
+        cut = len(turn)
+        if self._commit_point_ms is not None:
+            cut = max(0, min(cut, ms_to_bytes(self._commit_point_ms, self.input_rate) - self._turn_start))
+        committed = turn.take(cut)
+        self._turn_start += cut
+        self._commit_point_ms = None
+        item_id = e.kwargs.get("item_id")
+        if item_id:
+            tracked = self.conversation.items.get(item_id)
+            if tracked is None:
+                tracked = self.conversation.track(ConversationItem(id=item_id, type="message", role="user"))
+            if tracked.text is None and committed:
+                tracked.user_audio = committed
+
+    def forget_turn_audio(self, e: EventData) -> None:
+        """The server cleared its input buffer: so does the turn."""
+        self._turn_start += len(self._turn)
+        self._turn.clear()
+        self._commit_point_ms = None
+
+    def restart_turn_count(self, e: EventData) -> None:
+        """A new socket: buffer offsets count from zero again."""
+        self._turn_start = 0
+        self._commit_point_ms = None
+
+    # ------------------------------------------------------------ server messages
+
+    def on_message(self, payload: Any, binary: bool) -> None:
+        """One whole message from the WebSocket layer: validated, queued, then handled."""
+        if binary:
+            self.events.append(ev.InvalidServerEvent(None, repr(payload[:200]), "unexpected binary message"))
+            return
+        try:
+            event = ev.server_event_adapter.validate_json(payload)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False)
+            if errors and errors[0]["type"] == "json_invalid":
+                raise MalformedMessage(f"server sent malformed JSON ({errors[0]['msg']}): {payload[:200]!r}") from exc
+            salvaged = ev.salvage(payload)
+            if salvaged is None:
+                loc = errors[0]["loc"] if errors else ()
+                text = payload.decode("utf-8", "replace") if isinstance(payload, bytes | bytearray) else payload
+                self.events.append(ev.InvalidServerEvent(str(loc[0]) if loc else None, text, _short(exc)))
+                return
+            event = salvaged
+        self.events.append(event)
+        handler = _HANDLERS.get(event.type)
+        if handler is not None:
+            handler(self, event)
+
+    def _on_session_created(self, event: ev.SessionCreated) -> None:
+        self.trigger("session_created")
+
+    def _on_session_updated(self, event: ev.SessionUpdated) -> None:
+        if event.session is not None:
+            self.server_session = event.session
+        self.trigger("session_updated")
+
+    def _on_response_created(self, event: ev.ResponseCreated) -> None:
+        self.outbox.in_flight = max(0, self.outbox.in_flight - 1)
+        self.conversation.active_response_id = event.response.id
+        self.trigger("response_created")
+
+    def _on_response_done(self, event: ev.ResponseDone) -> None:
+        conv = self.conversation
+        usage = event.effective_usage
+        if usage is not None and event.response.id:
+            conv.usage[event.response.id] = usage
+        for item in event.response.output:
+            conv.track(item.model_copy(deep=True), event.response.id)
+        conv.active_response_id = None
+        self.trigger("response_done")
+
+    def _on_output_item(self, event: ev.ResponseOutputItemAdded) -> None:
+        self.conversation.track(event.item.model_copy(deep=True), event.response_id or None)
+
+    def _on_output_item_done(self, event: ev.ResponseOutputItemDone) -> None:
+        tracked = self.conversation.track(event.item.model_copy(deep=True), event.response_id or None)
+        if tracked.text is not None:
+            self.conversation.finish_text(event.item.id, tracked.text)
+
+    def _on_item_added(self, event: ev.ConversationItemAdded) -> None:
+        self.conversation.track(event.item.model_copy(deep=True))
+
+    def _on_item_deleted(self, event: ev.ConversationItemDeleted) -> None:
+        self.conversation.items.pop(event.item_id, None)
+
+    def _on_transcription(self, event: ev.InputAudioTranscriptionCompleted) -> None:
+        self.conversation.set_user_transcript(event.item_id, event.transcript)
+
+    def _on_speech_started(self, event: ev.InputAudioBufferSpeechStarted) -> None:
+        self.turn_trigger("speech_started")
+
+    def _on_speech_stopped(self, event: ev.InputAudioBufferSpeechStopped) -> None:
+        self.turn_trigger("speech_stopped", audio_end_ms=event.audio_end_ms)
+
+    def _on_committed(self, event: ev.InputAudioBufferCommitted) -> None:
+        self.turn_trigger("committed", item_id=event.item_id)
+
+    def _on_cleared(self, event: ev.InputAudioBufferCleared) -> None:
+        self.turn_trigger("cleared")
+
+    def _on_audio_delta(self, event: ev.ResponseOutputAudioDelta) -> None:
+        raw = b64decode(event.delta)
+        pcm = self._decode_output(raw) if self._decode_output else raw
+        event.__dict__["pcm"] = pcm  # set before the event leaves the core (it is frozen for the caller)
+        ar = self.conversation.audio_response
+        if ar is None or ar.item_id != event.item_id:
+            ar = self.conversation.audio_response = AudioResponse(
+                event.item_id, event.content_index, self.clock() * 1000, self.output_rate
+            )
+        ar.pcm_bytes += len(pcm)
+
+    def _on_backchannel_delta(self, event: ev.ResponseBackchannelAudioDelta) -> None:
+        raw = b64decode(event.delta)
+        event.__dict__["pcm"] = self._decode_output(raw) if self._decode_output else raw
+
+    def _on_text_delta(self, event: ev.ResponseOutputTextDelta) -> None:
+        self.conversation.append_text(event.item_id, event.delta)
+
+    def _on_transcript_done(self, event: ev.ResponseOutputAudioTranscriptDone) -> None:
+        self.conversation.finish_text(event.item_id, event.transcript)
+
+    def _on_text_done(self, event: ev.ResponseOutputTextDone) -> None:
+        self.conversation.finish_text(event.item_id, event.text)
+
+    def _on_arguments_done(self, event: ev.ResponseFunctionCallArgumentsDone) -> None:
+        conv = self.conversation
+        call = conv.function_calls.get(event.call_id)
+        if call is None:
+            call = conv.function_calls[event.call_id] = FunctionCall(event.call_id, event.name, event.item_id)
+        if event.name is None and call.name is not None:
+            event.__dict__["name"] = call.name  # filled before the event leaves the core
+        call.name = call.name or event.name
+        call.arguments = event.arguments
+        tracked = conv.items.get(call.item_id or event.item_id or "")
+        if tracked is not None:  # the core's own copy learns the arguments; the caller's event stays as it was
+            tracked.item = tracked.item.model_copy(
+                update={"arguments": event.arguments, "name": tracked.item.name or call.name})
+
+    def _on_error(self, event: ev.ErrorEvent) -> None:
+        if event.error.code == "session_expired":
+            self.trigger("session_expired")
+
+    # ------------------------------------------------------------ client events
+
+    def send(self, event: ev.ClientEvent) -> None:
+        """Any client event: out now, held, or merged into the session, as the table says."""
+        if isinstance(event, ev.InputAudioBufferAppend):
+            self.send_audio(self._decode_input(b64decode(event.audio)))
+            return
+        if isinstance(event, ev.InputAudioBufferCommit):
+            self.flush_audio()
+        elif isinstance(event, ev.InputAudioBufferClear):
+            self._pending_pcm.clear()
+        elif isinstance(event, ev.SessionUpdate):
+            self.check_can_send()
+            self.session = _merge_session(self.session, event.session)
+            self.apply_formats()
+        self.trigger("send", event=event)
+
+    def check_can_send(self) -> None:
+        """The audio path's guard (audio never goes through a trigger): the same refusal as the table's."""
+        if self.state is S.CLOSED or self.state is S.CLOSING:
+            raise LocalProtocolError(self._refusal("send"))
+
+    def send_audio(self, pcm: bytes | bytearray | memoryview) -> None:
+        self.check_can_send()
+        buf = self._pending_pcm
+        buf += pcm
+        size = self._chunk_bytes
+        if len(buf) < size:
+            return
+        whole = len(buf) - len(buf) % size
+        view = memoryview(buf)
+        try:
+            for start in range(0, whole, size):
+                self._emit_audio(bytes(view[start : start + size]))
+        finally:
+            view.release()
+        del buf[:whole]
+
+    def flush_audio(self) -> None:
+        self.check_can_send()
+        if len(self._pending_pcm) >= 2:
+            whole = len(self._pending_pcm) - len(self._pending_pcm) % 2
+            self._emit_audio(bytes(self._pending_pcm[:whole]))
+            del self._pending_pcm[:whole]
+
+    def reset(self) -> None:
+        """Forget history, uncommitted and held audio: the next session starts fresh."""
+        self.conversation.clear()
+        self._turn.clear()
+        self._pending_pcm.clear()
+        self.outbox.clear()
+        self.sessions_configured = 0
+
+    # ------------------------------------------------------------ writing
+
+    def _socket(self) -> ClientWebSocket:
+        assert self.ws is not None
+        return self.ws
+
+    def _write(self, event: ev.ClientEvent) -> None:
+        self._socket().send_text(event.to_json())
+        if isinstance(event, ev.ResponseCreate):
+            self.outbox.in_flight += 1
+
+    def _emit_audio(self, chunk: bytes) -> None:
+        if self.state in SENDING_STATES:
+            self._send_append(chunk)
+            return
+        dropped = self.outbox.hold_audio(chunk, ms_to_bytes(self.max_held_audio_ms, self.input_rate))
+        if dropped:
+            self.events.append(ev.AudioDropped(
+                pcm_ms(dropped, self.input_rate),
+                f"more than max_held_audio_ms={self.max_held_audio_ms} waiting for a session",
+            ))
+
+    def _send_append(self, chunk: bytes) -> None:
+        wire = self._encode_input(chunk) if self._encode_input else chunk
+        # The hot path: JSON built as bytes, framed as TEXT without a str round trip or a pydantic model.
+        body = b"".join((_APPEND_HEAD, ev.new_event_id().encode(), b'","audio":"', b64encode(wire), b'"}'))
+        self._socket().send_text_bytes(body)
+        turn = self._turn
+        turn.append(chunk)
+        excess = len(turn) - self._max_turn_bytes
+        if excess > 0:
+            turn.drop(excess)
+            self._turn_start += excess
+            if self.turn is T.SPEAKING or self.session.manual_turns():
+                self.events.append(ev.AudioDropped(
+                    pcm_ms(excess, self.input_rate),
+                    f"user turn longer than max_replay_audio_ms={self.max_replay_audio_ms}: "
+                    "the oldest audio can no longer be replayed after a reconnect",
+                ))
+
+    def _discard_held(self, reason: str) -> None:
+        dropped = self.outbox.clear()
+        if dropped:
+            self.events.append(ev.AudioDropped(pcm_ms(dropped, self.input_rate), reason))
+
+    def _encode_b64(self, pcm: bytes) -> str:
+        wire = self._encode_input(pcm) if self._encode_input else pcm
+        return b64encode(wire).decode("ascii")
+
+    # ------------------------------------------------------------ formats
+
+    def apply_formats(self) -> None:
+        """Cache rates and codecs from the configured session (the wire formats we asked for)."""
+        in_fmt, out_fmt = self.session.input_format(), self.session.output_format()
+        self.input_rate = format_rate(in_fmt)
+        self.output_rate = format_rate(out_fmt)
+        self.input_wire_bytes_per_sample = wire_bytes_per_sample(in_fmt)
+        self._encode_input = encoder_for(in_fmt)
+        self._decode_input_fn = decoder_for(in_fmt)
+        self._decode_output = decoder_for(out_fmt)
+        self._chunk_bytes = max(2, ms_to_bytes(self.chunk_ms, self.input_rate))
+        self._max_turn_bytes = ms_to_bytes(self.max_replay_audio_ms, self.input_rate)
+
+    def _decode_input(self, wire: bytes) -> bytes:
+        return self._decode_input_fn(wire) if self._decode_input_fn else wire
+
+    @property
+    def held_audio_bytes(self) -> int:
+        return self.outbox.audio_bytes
+
+    @property
+    def turn_audio_bytes(self) -> int:
+        return len(self._turn)
+
+
+class MalformedMessage(Exception):
+    """A server message that is not JSON: the connection fails with 1007."""
+
+
+# What the session does for a server event, by type (one table for every session: no per-instance dict).
+_HANDLERS: dict[str | None, Callable[[SessionLayer, Any], None]] = {
+    "session.created": SessionLayer._on_session_created,
+    "session.updated": SessionLayer._on_session_updated,
+    "response.created": SessionLayer._on_response_created,
+    "response.done": SessionLayer._on_response_done,
+    "response.output_item.added": SessionLayer._on_output_item,
+    "response.output_item.done": SessionLayer._on_output_item_done,
+    "conversation.item.added": SessionLayer._on_item_added,
+    "conversation.item.done": SessionLayer._on_item_added,
+    "conversation.item.deleted": SessionLayer._on_item_deleted,
+    "conversation.item.input_audio_transcription.completed": SessionLayer._on_transcription,
+    "input_audio_buffer.speech_started": SessionLayer._on_speech_started,
+    "input_audio_buffer.speech_stopped": SessionLayer._on_speech_stopped,
+    "input_audio_buffer.committed": SessionLayer._on_committed,
+    "input_audio_buffer.cleared": SessionLayer._on_cleared,
+    "response.output_audio.delta": SessionLayer._on_audio_delta,
+    "response.backchannel.audio.delta": SessionLayer._on_backchannel_delta,
+    "response.output_audio_transcript.delta": SessionLayer._on_text_delta,
+    "response.output_text.delta": SessionLayer._on_text_delta,
+    "response.output_audio_transcript.done": SessionLayer._on_transcript_done,
+    "response.output_text.done": SessionLayer._on_text_done,
+    "response.function_call_arguments.done": SessionLayer._on_arguments_done,
+    "error": SessionLayer._on_error,
+}
+
+
+def _short(exc: ValidationError) -> str:
+    first = exc.errors(include_url=False)[:3]
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in first)
+
+
+def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "format":
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _merge_session(base: SessionProperties, update: SessionProperties) -> SessionProperties:
+    """What the server holds after ``update`` is applied to ``base`` (fields it names replace)."""
+    return SessionProperties.model_validate(_deep_merge(base.to_wire(), update.to_wire()))
