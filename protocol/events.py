@@ -576,7 +576,7 @@ class UnknownServerEvent(ServerEvent):
 class UntypedServerMessage(WireModel):
     """A message without ``type``, e.g. ``{"errorType": "SESSION_RESOURCES_EXHAUSTED"}``; treat as an error."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
     type: Literal[None] = None
     error_type: str | None = Field(default=None, alias="errorType")
     message: str | None = None

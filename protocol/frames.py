@@ -11,6 +11,8 @@ import struct
 
 from wsproto.frame_protocol import CloseReason, Opcode, ParseFailed
 
+from .errors import LocalProtocolError
+
 _HEAD_SHORT = struct.Struct("!BB")
 _HEAD_16 = struct.Struct("!BBH")
 _HEAD_64 = struct.Struct("!BBQ")
@@ -53,7 +55,7 @@ def close_frame(code: int, reason: str = "") -> bytes:
 def ping_frame(payload: bytes = b"") -> bytes:
     """A PING frame (at most 125 bytes of payload)."""
     if len(payload) > 125:
-        raise ValueError("a ping payload is at most 125 bytes")
+        raise LocalProtocolError("a ping payload is at most 125 bytes")
     return client_frame(Opcode.PING, payload)
 
 

@@ -145,8 +145,9 @@ class SessionLayer:
         """Server VAD would have answered a user turn (or a tool result) the old session had committed."""
         if self.session.manual_turns() or self.outbox.holds_response():
             return
-        last = next(reversed(self.conversation.items.values()), None)
-        if last is not None and (last.item.role == "user" or last.item.type == "function_call_output"):
+        replayed = self.conversation.replay_items(self._encode_b64)
+        last = replayed[-1] if replayed else None
+        if last is not None and (last.role == "user" or last.type == "function_call_output"):
             self.outbox.owe_response()
 
     def release_held(self, e: EventData) -> None:
@@ -163,7 +164,7 @@ class SessionLayer:
         self.sessions_configured += 1
         items, audio_ms = self._replayed if resumed else (0, 0)
         self._replayed = (0, 0)
-        self.events.append(ev.SessionConfigured(self.session, resumed, items, audio_ms))
+        self.events.append(ev.SessionConfigured(self.session.model_copy(deep=True), resumed, items, audio_ms))
 
     def write_event(self, e: EventData) -> None:
         """Write the client event now; what it does to the conversation is recorded as it goes out."""
@@ -276,11 +277,11 @@ class SessionLayer:
 
     def _on_session_updated(self, event: ev.SessionUpdated) -> None:
         if event.session is not None:
-            self.server_session = event.session
+            self.server_session = event.session.model_copy(deep=True)  # ours: the caller holds the event's
         self.trigger("session_updated")
 
     def _on_response_created(self, event: ev.ResponseCreated) -> None:
-        self.outbox.in_flight = max(0, self.outbox.in_flight - 1)
+        self.outbox.in_flight = 0  # the server took up what we asked for
         self.conversation.active_response_id = event.response.id
         self.trigger("response_created")
 
