@@ -20,13 +20,14 @@ from .session import (
     AudioOutput,
     FunctionTool,
     InputTranscription,
+    OtherAudioFormat,
     PCMAAudioFormat,
     PCMAudioFormat,
     PCMUAudioFormat,
     SessionProperties,
     TurnDetection,
 )
-from .states import ConnectionState
+from .states import ConnectionState, TurnState
 
 __all__ = [
     "DEFAULT_URL",
@@ -47,6 +48,7 @@ __all__ = [
     "InputTranscription",
     "ItemContent",
     "LocalProtocolError",
+    "OtherAudioFormat",
     "PCMAAudioFormat",
     "PCMAudioFormat",
     "PCMUAudioFormat",
@@ -57,6 +59,7 @@ __all__ = [
     "Response",
     "SessionProperties",
     "TurnDetection",
+    "TurnState",
     "Usage",
     "events",
 ]

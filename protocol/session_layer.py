@@ -151,12 +151,12 @@ class SessionLayer:
             self.outbox.owe_response()
 
     def release_held(self, e: EventData) -> None:
-        """Send what the outbox held, in order, each through ``send`` once (an owed re-ask last)."""
+        """Send what the outbox held, in order, each once (an owed re-ask last)."""
         for entry in self.outbox.take():
             if isinstance(entry, bytes):
                 self._send_append(entry)
             else:
-                self.trigger("send", event=entry)
+                self._write_recorded(entry)
 
     def report_configured(self, e: EventData) -> None:
         """Queue ``SessionConfigured`` (resumed, items and audio replayed)."""
@@ -164,11 +164,14 @@ class SessionLayer:
         self.sessions_configured += 1
         items, audio_ms = self._replayed if resumed else (0, 0)
         self._replayed = (0, 0)
-        self.events.append(ev.SessionConfigured(self.session.model_copy(deep=True), resumed, items, audio_ms))
+        # The session object is never changed in place (an update replaces it), so sharing it costs no copy.
+        self.events.append(ev.SessionConfigured(self.session, resumed, items, audio_ms))
 
     def write_event(self, e: EventData) -> None:
         """Write the client event now; what it does to the conversation is recorded as it goes out."""
-        event: ev.ClientEvent = e.kwargs["event"]
+        self._write_recorded(e.kwargs["event"])
+
+    def _write_recorded(self, event: ev.ClientEvent) -> None:
         if isinstance(event, ev.ConversationItemCreate):
             self.conversation.track(event.item.model_copy(deep=True))
             if event.item.type == "function_call_output" and event.item.call_id:
@@ -180,6 +183,15 @@ class SessionLayer:
         elif isinstance(event, ev.ConversationItemDelete):
             self.conversation.items.pop(event.item_id, None)
         self._write(event)
+
+    def apply_event(self, e: EventData) -> None:
+        """What a client event changes here whenever it is sent: the session it configures, the unsent audio."""
+        event = e.kwargs["event"]
+        if isinstance(event, ev.SessionUpdate):
+            self.session = _merge_session(self.session, event.session)
+            self.apply_formats()
+        elif isinstance(event, ev.InputAudioBufferClear):
+            self._pending_pcm.clear()
 
     def hold_event(self, e: EventData) -> None:
         """Keep the client event in the outbox for the next configured session."""
@@ -374,13 +386,7 @@ class SessionLayer:
             self.send_audio(self._decode_input(b64decode(event.audio)))
             return
         if isinstance(event, ev.InputAudioBufferCommit):
-            self.flush_audio()
-        elif isinstance(event, ev.InputAudioBufferClear):
-            self._pending_pcm.clear()
-        elif isinstance(event, ev.SessionUpdate):
-            self.check_can_send()
-            self.session = _merge_session(self.session, event.session)
-            self.apply_formats()
+            self.flush_audio()  # the commit takes every byte sent so far
         self.trigger("send", event=event)
 
     def check_can_send(self) -> None:

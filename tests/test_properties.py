@@ -171,3 +171,34 @@ def test_chunks_behave_like_a_bytearray_trimmed_at_the_front(ops: list[tuple[str
             model.clear()
         assert len(chunks) == len(model)
         assert bytes(chunks) == bytes(model)
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=20,
+)
+_session_keys = st.sampled_from(["audio", "type", "id", "expires_at", "tools", "output_modalities", "model",
+                                 "max_output_tokens", "temperature", "providerData", "tool_choice"])
+_audio_like = st.fixed_dictionaries({}, optional={
+    "input": st.fixed_dictionaries({}, optional={"format": _json_values, "turn_detection": _json_values,
+                                                 "noise_reduction": _json_values}),
+    "output": st.fixed_dictionaries({}, optional={"format": _json_values, "voice": _json_values}),
+})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(session=st.dictionaries(_session_keys, _json_values, max_size=5) | _audio_like.map(lambda a: {"audio": a})
+       | _json_values)
+def test_any_session_created_body_configures_the_session(session: Any) -> None:
+    conn = RealtimeConnection(KEY, url="ws://127.0.0.1:1/s")
+    conn.connect()
+    server = ServerConnection()
+    server.receive_request(conn.data_to_send())
+    server.accept()
+    server.send(json.dumps({"type": "session.created", "session": session}))
+    conn.receive_data(server.data_to_send())
+    assert [type(e) for e in conn.events()] == [ev.Connected, ev.SessionCreated]
+    assert conn.state is ConnectionState.CONFIGURING
+    server.receive_data(conn.data_to_send())
+    assert any(isinstance(e, ev.SessionUpdate) for e in server.events())

@@ -402,3 +402,18 @@ def test_a_model_defined_outside_the_registry_is_caught() -> None:
     assert unregistered() == ["Stray is defined but not registered"]
     del Stray
     gc.collect()
+
+
+def test_held_events_are_applied_once_when_sent_not_again_when_released() -> None:
+    conn = RealtimeConnection("k", url="ws://127.0.0.1:1/s")
+    configured(conn)
+    drop(conn)
+    conn.send(ev.InputAudioBufferClear())
+    conn.send_audio(bytes(100))  # less than a chunk: kept back until a flush
+    _, sent = reconnect(conn)
+    assert [type(e) for e in sent].count(ev.InputAudioBufferClear) == 1
+    conn.flush_audio()
+    server = ServerConnection(upgraded=True)
+    server.receive_data(conn.data_to_send())
+    appended = [e for e in server.events() if isinstance(e, ev.InputAudioBufferAppend)]
+    assert sum(len(base64.b64decode(e.audio)) for e in appended) == 100
