@@ -73,14 +73,12 @@ class RealtimeConnection:
         self.extra_headers = dict(extra_headers or {})
         self.target: Target | None = None
         self._out: list[bytes | bytearray] = []  # joined once per data_to_send()
-        self._layer = SessionLayer(session, clock, chunk_ms, max_replay_audio_ms, max_held_audio_ms)
-        self._layer.open_socket = self._open_socket  # type: ignore[method-assign]
+        self._layer = SessionLayer(session, self._open_socket, clock, chunk_ms, max_replay_audio_ms,
+                                   max_held_audio_ms)
 
     def __repr__(self) -> str:
         host = self.target.host if self.target else self.url.split("?")[0]
         return f"<RealtimeConnection state={self.state.value} host={host}>"
-
-    # ------------------------------------------------------------ what the session layer holds
 
     @property
     def state(self) -> ConnectionState:
@@ -137,8 +135,6 @@ class RealtimeConnection:
         wire_rate = per_second + 100 * 1000 / layer.chunk_ms  # plus JSON and framing per chunk
         return self.held_audio_ms / 1000 + wire_bytes / wire_rate
 
-    # ------------------------------------------------------------ bytes
-
     def connect(self) -> None:
         """Queue the upgrade request; allowed at first and again after a drop or failure."""
         self._layer.trigger("connect")
@@ -190,8 +186,6 @@ class RealtimeConnection:
     def connection_lost(self, reason: str = "connection lost") -> None:
         """The adapter saw the transport die (reset, keepalive timeout): same as EOF."""
         self._layer.trigger("dropped", code=1006, reason=reason)
-
-    # ------------------------------------------------------------ client events
 
     def send(self, event: ev.ClientEvent) -> None:
         """Queue any client event; held until the session is configured, sent after."""
@@ -259,8 +253,6 @@ class RealtimeConnection:
     def reset_conversation(self) -> None:
         """Forget history, uncommitted and held audio: the next session starts fresh."""
         self._layer.reset()
-
-    # ------------------------------------------------------------ incoming
 
     def _receive_handshake(self, data: bytes) -> None:
         ws = self._layer.ws

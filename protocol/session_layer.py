@@ -47,8 +47,9 @@ _LOCAL_TRIGGERS = frozenset({"connect", "close", "send"})
 class SessionLayer:
     """One conversation across sockets; the model the shared machines drive."""
 
-    def __init__(self, session: SessionProperties | None, clock: Callable[[], float], chunk_ms: int,
-                 max_replay_audio_ms: int, max_held_audio_ms: int) -> None:
+    def __init__(self, session: SessionProperties | None, open_socket: Callable[[], ClientWebSocket],
+                 clock: Callable[[], float], chunk_ms: int, max_replay_audio_ms: int, max_held_audio_ms: int) -> None:
+        self.open_socket = open_socket  # a new socket with its upgrade request queued (the connection's part)
         self.state = S.CLOSED
         self.turn = T.SILENT
         self.session = session.model_copy(deep=True) if session is not None else SessionProperties()
@@ -69,8 +70,6 @@ class SessionLayer:
         self._replayed = (0, 0)
         self.apply_formats()
 
-    # ------------------------------------------------------------ triggers
-
     def trigger(self, name: str, **kwargs: Any) -> bool:
         """Pull ``name`` on the state table; refused triggers raise for the caller, are kept for the server."""
         try:
@@ -88,9 +87,8 @@ class SessionLayer:
         return f"{name} is not allowed in state {self.state.value}"
 
     def turn_trigger(self, name: str, **kwargs: Any) -> None:
+        """Pull ``name`` on the turn table (every trigger is allowed from every turn state)."""
         _TURN_EVENTS[name].trigger(self, **kwargs)
-
-    # ------------------------------------------------------------ conditions
 
     def resuming(self, e: EventData) -> bool:
         """This session replaces one that was configured before (history and turn audio carry over)."""
@@ -103,12 +101,6 @@ class SessionLayer:
     def normal_closure(self, e: EventData) -> bool:
         """The server closed with 1000 (not after ``session_expired``, which is a drop to reconnect from)."""
         return int(e.kwargs.get("code", 1006)) == 1000
-
-    # ------------------------------------------------------------ transition callbacks
-
-    def open_socket(self) -> ClientWebSocket:
-        """Set by ``RealtimeConnection``: a new socket with its upgrade request queued."""
-        raise NotImplementedError
 
     def send_upgrade_request(self, e: EventData) -> None:
         """Open a new socket and queue its HTTP upgrade request; the turn count restarts."""
@@ -209,13 +201,13 @@ class SessionLayer:
         """The socket is going: a response in progress ends here, and is owed on the next session."""
         conv = self.conversation
         if conv.active_response_id is not None or self.state is S.RESPONDING:
-            self.events.append(ev.ResponseAborted(conv.active_response_id, e.kwargs.get("reason") or "connection lost"))
+            default = "server closed the connection" if e.event.name == "closed_by_server" else "connection lost"
+            self.events.append(ev.ResponseAborted(conv.active_response_id, e.kwargs.get("reason") or default))
             conv.forget_response(conv.active_response_id)
             self.outbox.owe_response()
         self.outbox.lost_socket()
         conv.active_response_id = None
         conv.audio_response = None
-        self.turn = T.SILENT
 
     def report_closed(self, e: EventData) -> None:
         """Queue a clean ``ConnectionClosed``."""
@@ -258,8 +250,6 @@ class SessionLayer:
         """A new socket: buffer offsets count from zero again."""
         self._turn_start = 0
         self._commit_point_ms = None
-
-    # ------------------------------------------------------------ server messages
 
     def on_message(self, payload: Any, binary: bool) -> None:
         """One whole message from the WebSocket layer: validated, queued, then handled."""
@@ -378,8 +368,6 @@ class SessionLayer:
         if event.error.code == "session_expired":
             self.trigger("session_expired")
 
-    # ------------------------------------------------------------ client events
-
     def send(self, event: ev.ClientEvent) -> None:
         """Any client event: out now, held, or merged into the session, as the table says."""
         if isinstance(event, ev.InputAudioBufferAppend):
@@ -424,8 +412,6 @@ class SessionLayer:
         self._pending_pcm.clear()
         self.outbox.clear()
         self.sessions_configured = 0
-
-    # ------------------------------------------------------------ writing
 
     def _socket(self) -> ClientWebSocket:
         assert self.ws is not None
@@ -473,8 +459,6 @@ class SessionLayer:
     def _encode_b64(self, pcm: bytes) -> str:
         wire = self._encode_input(pcm) if self._encode_input else pcm
         return b64encode(wire).decode("ascii")
-
-    # ------------------------------------------------------------ formats
 
     def apply_formats(self) -> None:
         """Cache rates and codecs from the configured session (the wire formats we asked for)."""
