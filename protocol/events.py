@@ -614,6 +614,13 @@ BETA_EVENT_NAMES: dict[str, str] = {
     "response.text.done": "response.output_text.done",
     "conversation.item.created": "conversation.item.added",
 }
+#: Every other spelling read as a GA event: the beta names, and the user-transcript delta names
+#: Inworld's own browser example also handles (realtime/js/websockets/basic in inworld-api-examples).
+EVENT_ALIASES: dict[str, str] = {
+    **BETA_EVENT_NAMES,
+    "input_audio_transcription.delta": "conversation.item.input_audio_transcription.delta",
+    "input_audio_buffer.transcription.delta": "conversation.item.input_audio_transcription.delta",
+}
 
 _UNKNOWN = "__unknown__"
 _UNTYPED = "__untyped__"
@@ -623,14 +630,14 @@ def _server_tag(value: Any) -> str:
     kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
     if kind is None or not isinstance(kind, str):
         return _UNTYPED
-    if kind in SERVER_EVENT_TYPES or kind in BETA_EVENT_NAMES:
+    if kind in SERVER_EVENT_TYPES or kind in EVENT_ALIASES:
         return kind
     return _UNKNOWN
 
 
 def _beta_aware(beta: str) -> type[ServerEvent]:
     """A subclass of the GA event that accepts the beta ``type`` and reports the GA one."""
-    ga = BETA_EVENT_NAMES[beta]
+    ga = EVENT_ALIASES[beta]
     cls = SERVER_EVENT_TYPES[ga]
 
     class _Beta(cls):  # type: ignore[valid-type,misc]
@@ -646,7 +653,7 @@ def _beta_aware(beta: str) -> type[ServerEvent]:
 
 AnyServerEvent: TypeAlias = Any
 _union_members = [Annotated[cls, Tag(name)] for name, cls in SERVER_EVENT_TYPES.items()]
-_union_members += [Annotated[_beta_aware(beta), Tag(beta)] for beta in BETA_EVENT_NAMES]
+_union_members += [Annotated[_beta_aware(alias), Tag(alias)] for alias in EVENT_ALIASES]
 _union_members.append(Annotated[UnknownServerEvent, Tag(_UNKNOWN)])
 _union_members.append(Annotated[UntypedServerMessage, Tag(_UNTYPED)])
 server_event_adapter: TypeAdapter[Any] = TypeAdapter(
@@ -676,7 +683,7 @@ def salvage(data: str | bytes | bytearray, attempts: int = 32) -> ServerEvent | 
         return None
     if not isinstance(body, dict) or (kind := _server_tag(body)) in (_UNKNOWN, _UNTYPED):
         return None
-    needed = SERVER_EVENT_TYPES[BETA_EVENT_NAMES.get(kind, kind)]._needed
+    needed = SERVER_EVENT_TYPES[EVENT_ALIASES.get(kind, kind)]._needed
     for _ in range(attempts):
         try:
             event: ServerEvent = server_event_adapter.validate_python(body)

@@ -126,6 +126,8 @@ CLIENT_SHAPES: list[tuple[str, type]] = [
      ev.InputAudioTranscriptionDelta),
     ('{"type": "conversation.item.input_audio_transcription.completed", "transcript": "What time is it?"}',
      ev.InputAudioTranscriptionCompleted),
+    ('{"type": "input_audio_transcription.delta", "delta": "what"}', ev.InputAudioTranscriptionDelta),
+    ('{"type": "input_audio_buffer.transcription.delta", "delta": "what"}', ev.InputAudioTranscriptionDelta),
     ('{"type": "input_audio_buffer.speech_started"}', ev.InputAudioBufferSpeechStarted),
     ('{"type": "response.output_item.added", "item": {}}', ev.ResponseOutputItemAdded),
     ('{"type": "response.done", "response": {"status": "completed"}}', ev.ResponseDone),
@@ -378,8 +380,8 @@ def unregistered() -> list[str]:
         if cls is ev.UnknownServerEvent:
             continue
         kind = cls.model_fields["type"].default
-        if kind in ev.BETA_EVENT_NAMES:  # the beta spelling of a registered GA event
-            if not issubclass(cls, ev.SERVER_EVENT_TYPES[ev.BETA_EVENT_NAMES[kind]]):
+        if kind in ev.EVENT_ALIASES:  # another spelling of a registered GA event
+            if not issubclass(cls, ev.SERVER_EVENT_TYPES[ev.EVENT_ALIASES[kind]]):
                 problems.append(cls.__name__)
         elif not isinstance(kind, str) or ev.SERVER_EVENT_TYPES.get(kind) is not cls:
             problems.append(f"{cls.__name__} is defined but not registered")
