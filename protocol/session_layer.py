@@ -252,13 +252,16 @@ class SessionLayer:
         self._commit_point_ms = None
 
     def on_message(self, payload: Any, binary: bool) -> None:
-        """One whole message from the WebSocket layer: validated, queued, then handled."""
-        if binary:
-            self.events.append(ev.InvalidServerEvent(None, repr(payload[:200]), "unexpected binary message"))
-            return
+        """One whole message from the WebSocket layer: validated, queued, then handled.
+
+        A BINARY message that holds a valid event is taken as one (liberal); any other is reported, not fatal.
+        """
         try:
             event = ev.server_event_adapter.validate_json(payload)
         except ValidationError as exc:
+            if binary:
+                self.events.append(ev.InvalidServerEvent(None, repr(payload[:200]), "unexpected binary message"))
+                return
             errors = exc.errors(include_url=False)
             if errors and errors[0]["type"] == "json_invalid":
                 raise MalformedMessage(f"server sent malformed JSON ({errors[0]['msg']}): {payload[:200]!r}") from exc

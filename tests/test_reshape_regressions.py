@@ -419,3 +419,16 @@ def test_held_events_are_applied_once_when_sent_not_again_when_released() -> Non
     server.receive_data(conn.data_to_send())
     appended = [e for e in server.events() if isinstance(e, ev.InputAudioBufferAppend)]
     assert sum(len(base64.b64decode(e.audio)) for e in appended) == 100
+
+
+def test_an_event_in_a_binary_frame_still_configures_and_garbage_in_one_is_reported() -> None:
+    conn = RealtimeConnection("k", url="ws://127.0.0.1:1/s")
+    server = upgrade(conn)
+    list(conn.events())
+    body = b'{"type":"session.created","session":{}}'
+    conn.receive_data(bytes([0x82, len(body)]) + body)
+    assert [type(e) for e in conn.events()] == [ev.SessionCreated]
+    assert conn.state is S.CONFIGURING
+    conn.receive_data(bytes([0x82, 3]) + b"\x00\xff\x01")
+    assert [type(e) for e in conn.events()] == [ev.InvalidServerEvent]
+    assert any(isinstance(e, ev.SessionUpdate) for e in pump(conn, server))
