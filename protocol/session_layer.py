@@ -195,7 +195,8 @@ class SessionLayer:
 
     def discard_held(self, e: EventData) -> None:
         """Forget what the outbox held (reported as ``AudioDropped`` when it held audio)."""
-        self._discard_held(e.kwargs.get("reason", "connection closed"))
+        by_server = e.event.name == "closed_by_server"
+        self._discard_held("server closed the connection" if by_server else "connection closed")
 
     def abort_response(self, e: EventData) -> None:
         """The socket is going: a response in progress ends here, and is owed on the next session."""

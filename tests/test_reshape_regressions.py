@@ -432,3 +432,18 @@ def test_an_event_in_a_binary_frame_still_configures_and_garbage_in_one_is_repor
     conn.receive_data(bytes([0x82, 3]) + b"\x00\xff\x01")
     assert [type(e) for e in conn.events()] == [ev.InvalidServerEvent]
     assert any(isinstance(e, ev.SessionUpdate) for e in pump(conn, server))
+
+
+def test_audio_held_when_the_session_ends_is_reported_with_why() -> None:
+    conn = RealtimeConnection("k", url="ws://127.0.0.1:1/s")
+    server = upgrade(conn)
+    conn.send_audio(bytes(46080))  # 960 ms (16 whole chunks) held: the session is not configured yet
+    server.close(1000)
+    conn.receive_data(server.data_to_send())
+    dropped = [e for e in conn.events() if isinstance(e, ev.AudioDropped)]
+    assert [(d.duration_ms, d.reason) for d in dropped] == [(960, "server closed the connection")]
+    conn.connect()
+    conn.send_audio(bytes(46080))
+    conn.close()
+    dropped = [e for e in conn.events() if isinstance(e, ev.AudioDropped)]
+    assert [(d.duration_ms, d.reason) for d in dropped] == [(960, "connection closed")]
