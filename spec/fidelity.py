@@ -156,6 +156,8 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
        "openai_extras"),
     _b("errors.shape", "Errors are sent nested (`error: {type, code, message, param, event_id}`); clients "
        "also read a flat `message`.", "iw-ref ex-android-server ex-android-tests"),
+    _b("errors.event_id", "An error about a client event carries its `event_id`; for a client that sent none "
+       "(Inworld's own), the id the core's parser gave it.", "iw-ref ours"),
     _b("errors.untyped", "A message without `type` (`{\"errorType\": ...}`), as a fault.", "ex-browser",
        "untyped_after"),
 )

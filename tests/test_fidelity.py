@@ -538,3 +538,4 @@ def test_command_line_defaults_follow_inworld_and_flags_switch_openai_behaviour(
         "--openai-extras"]))
     assert (flagged.ping_interval_s, flagged.session_ttl_s, flagged.strict, flagged.cancel_without_response_error,
             flagged.openai_extras) == (None, 1800.0, True, True, True)
+

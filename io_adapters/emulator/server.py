@@ -27,12 +27,12 @@ from .validation import error_for_message, parse_liberally
 
 log = logging.getLogger(__name__)
 
-#: gRPC status codes, as Inworld's HTTP errors carry them.
+#: gRPC status codes in HTTP error bodies: a gateway-style shape of our choosing (no Inworld source shows one).
 _GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 409: 6, 429: 8, 500: 13, 501: 12, 503: 14, 504: 4}
 
 
 def error_body(status: int, message: str) -> str:
-    """An HTTP error body in the shape of Inworld's gateway errors."""
+    """An HTTP error body, ``{code, message, details}`` (our choice; Inworld's clients only print the body)."""
     return json.dumps({"code": _GRPC_CODES.get(status, 2), "message": message, "details": []})
 
 

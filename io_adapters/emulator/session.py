@@ -53,7 +53,9 @@ def new_id(prefix: str) -> str:
 
 
 def default_session(session_id: str, expires_at: int) -> SessionProperties:
-    """What ``session.created`` announces: Inworld's documented defaults."""
+    """What ``session.created`` announces. Inworld does not publish its defaults: these values come from its
+    example clients (voice Clive, inworld-tts-2, semantic_vad) and its reference (inworld-stt-1), 24 kHz PCM from
+    pipecat; the model and ``max_output_tokens`` are ours (see spec/FIDELITY.md, ``session.defaults``)."""
     return SessionProperties(
         id=session_id,
         object="realtime.session",
