@@ -104,9 +104,10 @@ SERVER: dict[str, dict[str, Any]] = {
                                               "call_id": "call_42", "arguments": "{\"city\": \"Paris\"}"},
     "rate_limits.updated": {"rate_limits": [{"name": "tokens", "limit": 40000, "remaining": 39000,
                                              "reset_seconds": 12.5}]},
-    "response.backchannel.audio.delta": {"response_id": "bc_1", "item_id": "bc_item_1", "delta": AUDIO_B64},
-    "response.backchannel.audio.done": {"response_id": "bc_1", "item_id": "bc_item_1"},
-    "response.backchannel.skipped": {"reason": "user_paused_briefly"},
+    # Back-channel fields as Inworld's mobile apps read them (backchannel_id, delta, phrase, reason).
+    "response.backchannel.audio.delta": {"backchannel_id": "bc_1", "delta": AUDIO_B64},
+    "response.backchannel.audio.done": {"backchannel_id": "bc_1", "phrase": "I see"},
+    "response.backchannel.skipped": {"backchannel_id": "bc_2", "reason": "deadline_missed"},
     # Beta names Inworld still sends; the core maps them onto the GA events above.
     "response.audio.delta": {**IDS, "delta": AUDIO_B64},
     "response.audio.done": IDS,
@@ -188,6 +189,19 @@ INWORLD_SERVER: dict[str, dict[str, Any]] = {
                             "reason": "deadline_missed"},
     "error_nested_message_only": {"type": "error", "error": {"message": "Session is not configured yet"}},
     "error_flat": {"type": "error", "message": "Upstream model unavailable"},
+    # The minimal shapes the apps' decoding tests feed their readers: every other field may be missing.
+    "speech_started_bare": {"type": "input_audio_buffer.speech_started"},
+    "output_item_added_empty": {"type": "response.output_item.added", "item": {}},
+    "response_done_status_only": {"type": "response.done", "response": {"status": "cancelled"}},
+    "transcription_completed_bare": {"type": "conversation.item.input_audio_transcription.completed",
+                                     "transcript": "Is the pool open late?"},
+    "content_part_done_empty": {"type": "response.content_part.done", "part": {}},
+    "audio_transcript_done_bare": {"type": "response.output_audio_transcript.done", "transcript": "Until ten."},
+    "output_text_delta_bare": {"type": "response.output_text.delta", "delta": "Unt"},
+    # Names the browser example also accepts for the user's transcript deltas.
+    "alias_input_audio_transcription_delta": {"type": "input_audio_transcription.delta", "delta": "Is the"},
+    "alias_input_audio_buffer_transcription_delta": {"type": "input_audio_buffer.transcription.delta",
+                                                     "delta": "Is the"},
 }
 
 
