@@ -12,7 +12,7 @@ from protocol import events as ev
 from protocol.items import RealtimeError
 from protocol.session import FunctionTool, SessionProperties
 
-from .formats import ga_format
+from .formats import ga_format, resolve
 
 MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.:/-]*$")
 _FORMAT_TAGS = {"audio/pcm", "audio/pcmu", "audio/pcma"}
@@ -73,6 +73,14 @@ def _check_audio(update: SessionProperties, strict: bool) -> None:
     audio = update.audio
     if audio is None:
         return
+    for side, part in (("input", audio.input), ("output", audio.output)):
+        fmt = getattr(part, "format", None)
+        if strict and isinstance(fmt, str):  # the beta spelling; GA OpenAI wants the object
+            raise RequestError(f"Invalid 'session.audio.{side}.format': {fmt!r} (use an object such as "
+                               "{'type': 'audio/pcmu'}).", f"session.audio.{side}.format")
+        if fmt is not None and not resolve(fmt).known:
+            raise RequestError(f"Unsupported audio format {fmt!r}: use audio/pcm, audio/pcmu or audio/pcma.",
+                               f"session.audio.{side}.format")
     inp = audio.input
     if inp is not None:
         tr = inp.transcription
