@@ -126,6 +126,10 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
     _b("response.sequence", "`response.created`, then per item `response.output_item.added` and "
        "`conversation.item.added`, content part, deltas, done events, `response.output_item.done` and "
        "`conversation.item.done`, then `response.done`.", "iw-ref pipecat-events openai"),
+    _b("response.cancelled", "A cancelled response (client cancel or barge-in) closes its open items with "
+       "`response.output_item.done`/`conversation.item.done` (status incomplete, the transcript spoken so far) "
+       "and `response.done` (cancelled, with the reason); the cut part gets no audio/transcript/part done events.",
+       "ex-browser openai ours"),
     _b("response.top_level_usage", "`response.done` carries `usage` on top as well as in the response.",
        "pipecat-llm"),
     _b("response.already_active", "`response.create` during a response gets "
