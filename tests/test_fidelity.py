@@ -578,3 +578,20 @@ def test_what_the_emulator_sends_has_every_field_of_the_spec_examples() -> None:
             assert w.errors() == []
 
     run(scenario())
+
+
+@pytest.mark.parametrize("auth_type", ["basic", "bearer"])
+def test_our_core_keeps_the_deployments_key_convention_and_auth(auth_type: str) -> None:
+    """The proxy's ``key=voice-<epoch ms>`` given in the URL is kept; the key goes out as given (Basic) or as
+    the token (Bearer), and the emulator accepts both."""
+    from tests.emulator_helpers import Driver
+
+    async def scenario() -> None:
+        async with Emulator(EmulatorOptions(pace=0, api_key="aW53b3JsZDprZXk=")) as emu:
+            key = f"voice-{int(time.time() * 1000)}"
+            d = await Driver(f"{emu.url}?key={key}", api_key="aW53b3JsZDprZXk=", auth_type=auth_type).open()
+            record = emu.sessions[0]
+            assert record.query == {"key": key, "protocol": "realtime"} and record.auth_scheme == auth_type
+            await d.aclose()
+
+    run(scenario())
