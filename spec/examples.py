@@ -104,9 +104,10 @@ SERVER: dict[str, dict[str, Any]] = {
                                               "call_id": "call_42", "arguments": "{\"city\": \"Paris\"}"},
     "rate_limits.updated": {"rate_limits": [{"name": "tokens", "limit": 40000, "remaining": 39000,
                                              "reset_seconds": 12.5}]},
-    "response.backchannel.audio.delta": {"response_id": "bc_1", "item_id": "bc_item_1", "delta": AUDIO_B64},
-    "response.backchannel.audio.done": {"response_id": "bc_1", "item_id": "bc_item_1"},
-    "response.backchannel.skipped": {"reason": "user_paused_briefly"},
+    # Back-channel fields as Inworld's mobile apps read them (backchannel_id, delta, phrase, reason).
+    "response.backchannel.audio.delta": {"backchannel_id": "bc_1", "delta": AUDIO_B64},
+    "response.backchannel.audio.done": {"backchannel_id": "bc_1", "phrase": "I see"},
+    "response.backchannel.skipped": {"backchannel_id": "bc_2", "reason": "deadline_missed"},
     # Beta names Inworld still sends; the core maps them onto the GA events above.
     "response.audio.delta": {**IDS, "delta": AUDIO_B64},
     "response.audio.done": IDS,
@@ -118,6 +119,90 @@ SERVER: dict[str, dict[str, Any]] = {
 }
 
 UNTYPED = {"errorType": "SESSION_RESOURCES_EXHAUSTED"}
+
+# What Inworld's own clients send (inworld-ai/inworld-api-examples), shape for shape, in our own values: no
+# ``event_id``, no item ``id``, the greeting as a user text item, a bare ``response.create``, and a bare
+# ``response.cancel`` on every ``speech_started``. Each flow is one client's opening, in order.
+GREETING = {"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [
+    {"type": "input_text", "text": "Greet the caller and offer help, in a few words."}]}}
+BARE_CREATE = {"type": "response.create"}
+BARE_CANCEL = {"type": "response.cancel"}
+SEMANTIC = {"type": "semantic_vad", "eagerness": "high", "create_response": True, "interrupt_response": True}
+INWORLD_CLIENTS: dict[str, list[dict[str, Any]]] = {
+    # realtime/{python,js}/websockets/*/index.html: PCM at 24 kHz by default, nothing about formats.
+    "browser": [{"type": "session.update", "session": {
+        "type": "realtime", "model": "openai/gpt-4o-mini", "instructions": "You are a warm museum guide.",
+        "output_modalities": ["audio", "text"],
+        "audio": {"input": {"turn_detection": SEMANTIC}, "output": {"model": "inworld-tts-2", "voice": "Clive"}}}},
+        GREETING, BARE_CREATE, BARE_CANCEL],
+    # integrations/{twilio,telnyx}/src/voice/inworld-realtime.ts: G.711 u-law as a beta string, both ways.
+    "phone": [{"type": "session.update", "session": {
+        "type": "realtime", "model": "openai/gpt-4.1-mini", "instructions": "You answer the bakery's phone.",
+        "output_modalities": ["audio", "text"],
+        "audio": {
+            "input": {"format": "g711_ulaw", "transcription": {"model": "assemblyai/universal-streaming-multilingual"},
+                      "turn_detection": {**SEMANTIC, "eagerness": "auto"}},
+            "output": {"format": "g711_ulaw", "model": "inworld-tts-2", "voice": "Sarah"}}}},
+        {**GREETING, "item": {**GREETING["item"], "content": [{"type": "input_text", "text": "Hello!"}]}},
+        BARE_CREATE, BARE_CANCEL],
+    # realtime/android/.../ClientEvents.kt and realtime/ios/.../ClientEvents.swift: every option switched on.
+    "mobile": [{"type": "session.update", "session": {
+        "type": "realtime", "model": "inworld/models/gemma-4-26b-a4b-it", "instructions": "Be a patient tutor.",
+        "temperature": 0.6, "max_output_tokens": 512, "output_modalities": ["audio", "text"],
+        "audio": {
+            "input": {"transcription": {"model": "inworld/inworld-stt-1", "language": "en"},
+                      "noise_reduction": {"type": "far_field"}, "turn_detection": {**SEMANTIC, "eagerness": "low"}},
+            "output": {"model": "inworld-tts-2", "voice": "Clive", "speed": 1.1}},
+        "tools": [{"type": "web_search", "providerData": {"engine": "google", "max_results": 2, "max_steps": 1}}],
+        "providerData": {
+            "backchannel": {"enabled": True, "max_per_turn": 2, "min_gap_ms": 3000, "min_speech_ms": 600,
+                            "volume_gain": 0.5, "decider_kind": "rule", "rule_fire_probability": 0.4},
+            "responsiveness": {"enabled": True, "initial_wait_timeout_ms": 900, "max_initial_per_turn": 1,
+                               "min_filler_gap_ms": 7000, "max_tokens": 10,
+                               "enable_filler_on_first_assistant_reply": False}}}},
+        GREETING, BARE_CREATE, BARE_CANCEL],
+    # realtime/ios/.../ClientEvents.swift, server VAD branch.
+    "mobile_server_vad": [{"type": "session.update", "session": {
+        "type": "realtime", "model": "openai/gpt-4o-mini", "instructions": "Keep it short.",
+        "output_modalities": ["audio", "text"],
+        "audio": {"input": {"turn_detection": {"type": "server_vad", "threshold": 0.55, "prefix_padding_ms": 250,
+                                               "silence_duration_ms": 600, "idle_timeout_ms": 6000,
+                                               "create_response": True, "interrupt_response": True}},
+                  "output": {"model": "inworld-tts-2", "voice": "Sarah"}}}},
+        GREETING, BARE_CREATE],
+    # The other spellings a deployment may use for formats: beta PCM and A-law strings, MIME names.
+    "format_spellings": [
+        {"type": "session.update", "session": {"audio": {"input": {"format": "pcm16"},
+                                                         "output": {"format": "g711_alaw"}}}},
+        {"type": "session.update", "session": {"audio": {"input": {"format": "audio/pcmu"},
+                                                         "output": {"format": {"type": "audio/pcma"}}}}},
+        {"type": "session.update", "session": {"audio": {"input": {"format": {"type": "audio/pcm", "rate": 16000}},
+                                                         "output": {"format": "audio/pcm"}}}},
+    ],
+}
+
+# What Inworld's clients read that our one-per-type examples do not show: back-channel fields and a flat error.
+INWORLD_SERVER: dict[str, dict[str, Any]] = {
+    "backchannel_delta": {"type": "response.backchannel.audio.delta", "backchannel_id": "bc_7", "delta": AUDIO_B64},
+    "backchannel_done": {"type": "response.backchannel.audio.done", "backchannel_id": "bc_7", "phrase": "mm-hm"},
+    "backchannel_skipped": {"type": "response.backchannel.skipped", "backchannel_id": "bc_8",
+                            "reason": "deadline_missed"},
+    "error_nested_message_only": {"type": "error", "error": {"message": "Session is not configured yet"}},
+    "error_flat": {"type": "error", "message": "Upstream model unavailable"},
+    # The minimal shapes the apps' decoding tests feed their readers: every other field may be missing.
+    "speech_started_bare": {"type": "input_audio_buffer.speech_started"},
+    "output_item_added_empty": {"type": "response.output_item.added", "item": {}},
+    "response_done_status_only": {"type": "response.done", "response": {"status": "cancelled"}},
+    "transcription_completed_bare": {"type": "conversation.item.input_audio_transcription.completed",
+                                     "transcript": "Is the pool open late?"},
+    "content_part_done_empty": {"type": "response.content_part.done", "part": {}},
+    "audio_transcript_done_bare": {"type": "response.output_audio_transcript.done", "transcript": "Until ten."},
+    "output_text_delta_bare": {"type": "response.output_text.delta", "delta": "Unt"},
+    # Names the browser example also accepts for the user's transcript deltas.
+    "alias_input_audio_transcription_delta": {"type": "input_audio_transcription.delta", "delta": "Is the"},
+    "alias_input_audio_buffer_transcription_delta": {"type": "input_audio_buffer.transcription.delta",
+                                                     "delta": "Is the"},
+}
 
 
 def client_example(kind: str) -> dict[str, Any]:
@@ -135,6 +220,14 @@ def write(root: Path) -> None:
         example = server_example(kind)
         (root / "events" / "server" / f"{kind}.json").write_text(json.dumps(example, indent=2) + "\n")
     (root / "events" / "server" / "untyped.errorType.json").write_text(json.dumps(UNTYPED, indent=2) + "\n")
+    clients = root / "events" / "client" / "inworld"
+    clients.mkdir(exist_ok=True)
+    for name, flow in INWORLD_CLIENTS.items():
+        (clients / f"{name}.json").write_text(json.dumps(flow, indent=2) + "\n")
+    servers = root / "events" / "server" / "inworld"
+    servers.mkdir(exist_ok=True)
+    for name, event in INWORLD_SERVER.items():
+        (servers / f"{name}.json").write_text(json.dumps(event, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -132,7 +132,13 @@ async def voice_turn(h: Harness) -> list[Any]:
 def test_voice_turn_gives_the_same_frames_as_pipecat() -> None:
     milestones = (LLMFullResponseStartFrame, LLMFullResponseEndFrame, TTSStartedFrame, TTSStoppedFrame)
     ours, theirs = (run(voice_scenario(name, milestones), timeout=60) for name in ("shim", "pipecat"))
-    assert ours == theirs
+    # The server announces the assistant item twice (response.output_item.added, then conversation.item.added,
+    # as Inworld's reference says it does whenever it appends an item); pipecat 1.14 handles both alike and
+    # starts the response twice, the shim once.
+    assert theirs.count("LLMFullResponseStartFrame") == 2
+    once = list(theirs)
+    once.remove("LLMFullResponseStartFrame")
+    assert ours == once
     assert ours.count("LLMFullResponseStartFrame") == 1 and ours[-1] == "LLMFullResponseEndFrame"
 
 

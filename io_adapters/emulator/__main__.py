@@ -43,8 +43,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output audio speed against the clock: 1 real time, 0 as fast as possible (default 1)")
     b.add_argument("--chunk-ms", type=int, default=100, help="duration of each output audio delta (default 100)")
     b.add_argument("--response-delay-ms", type=float, default=0.0, help="thinking time before each response")
-    b.add_argument("--session-ttl", type=float, default=1800.0, metavar="SECONDS",
-                   help="session lifetime before session_expired (default 1800)")
+    b.add_argument("--ping-interval", type=float, default=15.0, metavar="SECONDS",
+                   help="send Inworld's ping event this often (default 15; 0: never)")
+    o = p.add_argument_group("OpenAI's behaviour, which Inworld does not document (all off by default)")
+    o.add_argument("--session-ttl", type=float, metavar="SECONDS",
+                   help="send session_expired and close after SECONDS")
+    o.add_argument("--strict", action="store_true",
+                   help="refuse unknown session fields, model ids that are not provider/model, non-function tools "
+                        "and string audio formats")
+    o.add_argument("--cancel-without-response-error", action="store_true",
+                   help="answer a response.cancel with nothing to cancel with response_cancel_not_active")
+    o.add_argument("--openai-extras", action="store_true",
+                   help="send output_audio_buffer.cleared and the usage of input transcriptions")
     b.add_argument("--omit-function-name", action="store_true",
                    help="leave name out of function_call_arguments.done, as Inworld sometimes does")
     b.add_argument("--beta-event-names", action="store_true",
@@ -58,7 +68,6 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--delay-ms", type=float, default=0.0, help="delay every event by this much")
     f.add_argument("--fragment", type=int, default=0, metavar="K", help="split every message into K frames")
     f.add_argument("--ws-ping-interval", type=float, metavar="SECONDS", help="send WebSocket pings this often")
-    f.add_argument("--ping-interval", type=float, metavar="SECONDS", help="send Inworld ping events this often")
     f.add_argument("--malformed-after", type=int, metavar="N", help="send a message of broken JSON after N events")
     f.add_argument("--untyped-after", type=int, metavar="N", help='send {"errorType": ...} after N events')
     f.add_argument("--untyped-error", default="SESSION_RESOURCES_EXHAUSTED", help="errorType of that message")
@@ -122,7 +131,7 @@ def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
     faults = Faults(
         drop_after=args.drop_after, close_after=args.close_after, close_code=args.close_code,
         close_reason=args.close_reason, delay_ms=args.delay_ms, fragment=args.fragment,
-        ws_ping_interval_s=args.ws_ping_interval, ping_event_interval_s=args.ping_interval,
+        ws_ping_interval_s=args.ws_ping_interval,
         malformed_after=args.malformed_after, untyped_after=args.untyped_after, untyped_error=args.untyped_error,
         refuse_status=args.refuse, retry_after=args.retry_after, silent=args.silent,
         stop_reading_after=args.stop_reading_after, first_connections=args.faulty_connections,
@@ -131,6 +140,8 @@ def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
         host=args.host, port=args.port, api_key=args.api_key, brain=brain, faults=faults,
         voice_engine=args.voice_engine, pace=args.pace, audio_chunk_ms=args.chunk_ms,
         response_delay_ms=args.response_delay_ms, session_ttl_s=args.session_ttl,
+        ping_interval_s=args.ping_interval or None, strict=args.strict,
+        cancel_without_response_error=args.cancel_without_response_error, openai_extras=args.openai_extras,
         omit_function_call_name=args.omit_function_name, beta_event_names=args.beta_event_names,
         keep_history=False,
     )

@@ -28,7 +28,7 @@ class Faults:
     ws_ping_interval_s: float | None = None
     """Send a WebSocket ping frame this often."""
     ping_event_interval_s: float | None = None
-    """Send Inworld's ``ping`` event (with a timestamp) this often."""
+    """Send Inworld's ``ping`` event (with a timestamp) this often instead of ``EmulatorOptions.ping_interval_s``."""
     malformed_after: int | None = None
     """Send one message of broken JSON after this many events."""
     untyped_after: int | None = None

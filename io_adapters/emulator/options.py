@@ -29,8 +29,20 @@ class EmulatorOptions:
     """Duration of each ``response.output_audio.delta``."""
     response_delay_ms: float = 0.0
     """Thinking time between ``response.created`` and the first output."""
-    session_ttl_s: float = 1800.0
-    """After this long a session gets ``session_expired`` and is closed."""
+    session_ttl_s: float | None = None
+    """OpenAI's behaviour, off by default (no Inworld source): after this long a session gets a
+    ``session_expired`` error and is closed. ``expires_at`` is announced either way."""
+    ping_interval_s: float | None = 15.0
+    """Inworld's ``ping`` event (a timestamp in ms) this often; None turns it off. The cadence is ours."""
+    strict: bool = False
+    """Refuse what OpenAI refuses and Inworld accepts: unknown session fields, model ids that are not
+    ``provider/model``, non-function tools."""
+    cancel_without_response_error: bool = False
+    """OpenAI's ``response_cancel_not_active`` error for a ``response.cancel`` with nothing to cancel.
+    Off by default: Inworld's own clients send that cancel on every barge-in and fail on any error."""
+    openai_extras: bool = False
+    """Send what only OpenAI documents: ``output_audio_buffer.cleared`` and the ``usage`` of input
+    transcriptions."""
     omit_function_call_name: bool = False
     """Leave ``name`` out of ``response.function_call_arguments.done``, as Inworld sometimes does."""
     beta_event_names: bool = False
@@ -48,8 +60,12 @@ class EmulatorOptions:
             raise ValueError(f"pace must be 0 (unpaced) or positive, got {self.pace}")
         if not 10 <= self.audio_chunk_ms <= 2000:
             raise ValueError(f"audio_chunk_ms must be 10-2000, got {self.audio_chunk_ms}")
-        if self.response_delay_ms < 0 or self.session_ttl_s <= 0 or self.handshake_timeout_s <= 0:
-            raise ValueError("response_delay_ms must be >= 0; session_ttl_s and handshake_timeout_s positive")
+        if self.response_delay_ms < 0 or self.handshake_timeout_s <= 0:
+            raise ValueError("response_delay_ms must be >= 0 and handshake_timeout_s positive")
+        for name in ("session_ttl_s", "ping_interval_s"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be positive (or None: off), got {value}")
         if self.voice_engine not in ("auto", "espeak", "tone"):
             raise ValueError(f"voice_engine must be auto, espeak or tone, not {self.voice_engine!r}")
         if not self.path.startswith("/"):

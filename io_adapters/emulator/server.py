@@ -23,16 +23,16 @@ from .options import EmulatorOptions
 from .records import SessionRecord
 from .session import RealtimeSession
 from .speech import Synthesizer
-from .validation import error_for_message
+from .validation import error_for_message, parse_liberally
 
 log = logging.getLogger(__name__)
 
-#: gRPC status codes, as Inworld's HTTP errors carry them.
+#: gRPC status codes in HTTP error bodies: a gateway-style shape of our choosing (no Inworld source shows one).
 _GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 409: 6, 429: 8, 500: 13, 501: 12, 503: 14, 504: 4}
 
 
 def error_body(status: int, message: str) -> str:
-    """An HTTP error body in the shape of Inworld's gateway errors."""
+    """An HTTP error body, ``{code, message, details}`` (our choice; Inworld's clients only print the body)."""
     return json.dumps({"code": _GRPC_CODES.get(status, 2), "message": message, "details": []})
 
 
@@ -155,13 +155,14 @@ class Emulator:
         helpers = [asyncio.create_task(link.run(), name=f"emulator writer {record.index}")]
         if not faults.silent:
             session.start()
-            helpers.append(asyncio.create_task(self._expire(session, link)))
+            if self.options.session_ttl_s is not None:
+                helpers.append(asyncio.create_task(self._expire(session, link, self.options.session_ttl_s)))
             if faults.ws_ping_interval_s:
                 helpers.append(asyncio.create_task(_every(faults.ws_ping_interval_s, link.ping)))
-            if faults.ping_event_interval_s:
+            ping_every = faults.ping_event_interval_s or self.options.ping_interval_s
+            if ping_every:
                 helpers.append(asyncio.create_task(_every(
-                    faults.ping_event_interval_s,
-                    lambda: session.emit(ev.Ping(timestamp=int(time.time() * 1000))))))
+                    ping_every, lambda: session.emit(ev.Ping(timestamp=int(time.time() * 1000))))))
         try:
             await self._read_loop(reader, conn, session, link, record, faults)
         finally:
@@ -202,9 +203,12 @@ class Emulator:
                 if faults.silent:
                     continue
                 if isinstance(event, ClientMessage):
-                    record.invalid.append(event.raw)
-                    session.error(error_for_message(event.raw))
-                    continue
+                    liberal = None if self.options.strict else parse_liberally(event.raw)
+                    if liberal is None:
+                        record.invalid.append(event.raw)
+                        session.error(error_for_message(event.raw))
+                        continue
+                    event = liberal
                 log.debug("connection %d <- %s", record.index, event.type)
                 if self.options.keep_history:
                     record.events.append(event)
@@ -251,8 +255,8 @@ class Emulator:
             return 400, error_body(400, "query parameter 'protocol' must be 'realtime'"), {}
         return None
 
-    async def _expire(self, session: RealtimeSession, link: Link) -> None:
-        await asyncio.sleep(self.options.session_ttl_s)
+    async def _expire(self, session: RealtimeSession, link: Link, ttl_s: float) -> None:
+        await asyncio.sleep(ttl_s)
         session.expire()
         link.close(1000, "session expired")
 

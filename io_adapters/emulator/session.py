@@ -11,6 +11,7 @@ import math
 import re
 import time
 import uuid
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,15 +27,19 @@ from protocol.session import (
     PCMAudioFormat,
     SessionProperties,
     TurnDetection,
-    format_rate,
 )
 
 from .brain import CallTool, FunctionResult, Say, ToolSpec, Turn
+from .formats import WireFormat, resolve
 from .options import EmulatorOptions
 from .records import ResponseRecord, SessionRecord
-from .speech import Synthesizer, decode_input, encode_output
+from .speech import Synthesizer
 from .vad import EnergyVAD, SpeechStarted, VadSettings
 from .validation import RequestError, check_session_update, function_tools, merge_session
+
+ADVERTISED_TTL_S = 1800.0
+"""``expires_at`` when no expiry is enforced: Inworld announces one (and refreshes it on session.updated)."""
+BACKCHANNEL_PHRASES = ("uh-huh", "mm-hm", "I see", "right")
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +53,9 @@ def new_id(prefix: str) -> str:
 
 
 def default_session(session_id: str, expires_at: int) -> SessionProperties:
-    """What ``session.created`` announces: Inworld's documented defaults."""
+    """What ``session.created`` announces. Inworld does not publish its defaults: these values come from its
+    example clients (voice Clive, inworld-tts-2, semantic_vad) and its reference (inworld-stt-1), 24 kHz PCM from
+    pipecat; the model and ``max_output_tokens`` are ours (see spec/FIDELITY.md, ``session.defaults``)."""
     return SessionProperties(
         id=session_id,
         object="realtime.session",
@@ -157,13 +164,13 @@ class RealtimeSession:
         self._send_text = send_text
         self.session_id = new_id("sess")
         record.session_id = self.session_id
-        self.config = default_session(self.session_id, int(time.time() + options.session_ttl_s))
+        self.config = default_session(self.session_id, self._expires_at())
         record.config = self.config
         self.items: dict[str, Entry] = {}
         self.buffer = bytearray()
         self.buffer_start_ms = 0.0
         self.input_ms = 0.0
-        self.input_rate = format_rate(self.config.input_format())
+        self.input_rate = resolve(self.config.input_format()).rate
         self.vad = EnergyVAD(self.input_rate, self._vad_settings())
         self.speech_item_id: str | None = None
         self.active: ActiveResponse | None = None
@@ -172,6 +179,10 @@ class RealtimeSession:
         self.replies = 0
         self.owed_response = False
         self.closed = False
+        self.speech_start_ms: float | None = None
+        self.backchannels_this_turn = 0
+        self.last_backchannel_ms: float | None = None
+        self.side_tasks: set[asyncio.Task[None]] = set()
 
 
     def emit(self, event: ev.ServerEvent) -> None:
@@ -184,6 +195,16 @@ class RealtimeSession:
         log.debug("session %s -> %s", self.session_id, event.type)
         self._send_text(serialize(event, self.options))
 
+    def emit_raw(self, payload: dict[str, Any]) -> None:
+        """Queue an event written as a dict, for shapes the models do not carry field for field."""
+        if self.closed:
+            return
+        log.debug("session %s -> %s", self.session_id, payload.get("type"))
+        self._send_text(json.dumps({"event_id": new_id("event"), **payload}, separators=(",", ":")))
+
+    def _expires_at(self) -> int:
+        return int(time.time() + (self.options.session_ttl_s or ADVERTISED_TTL_S))
+
     def error(self, err: RequestError | RealtimeError, event_id: str | None = None) -> None:
         """Report a refused request; the session carries on."""
         self.emit(ev.ErrorEvent(error=err if isinstance(err, RealtimeError) else err.to_error(event_id)))
@@ -195,7 +216,7 @@ class RealtimeSession:
     def expire(self) -> None:
         """The session reached its maximum duration."""
         self.error(RequestError(
-            f"Your session hit the maximum duration of {self.options.session_ttl_s:g} seconds.",
+            f"Your session hit the maximum duration of {self.options.session_ttl_s or ADVERTISED_TTL_S:g} seconds.",
             None, "session_expired"))
 
     def shutdown(self) -> None:
@@ -204,6 +225,8 @@ class RealtimeSession:
         if self.active is not None and self.active.task is not None:
             self.active.task.cancel()
         self.active = None
+        for task in list(self.side_tasks):
+            task.cancel()
 
     def handle(self, event: ev.ClientEvent) -> None:
         """Answer one client event; any refusal is an ``error`` event."""
@@ -229,14 +252,19 @@ class RealtimeSession:
         audio = self.config.audio
         return audio.input.turn_detection if audio and audio.input else None
 
+    def _input_format(self) -> WireFormat:
+        return resolve(self.config.input_format())
+
     def on_session_update(self, event: ev.SessionUpdate) -> None:
-        check_session_update(event.session)
+        strict = self.options.strict
+        check_session_update(event.session, strict)
         new = merge_session(self.config, event.session)
-        check_session_update(new)
+        check_session_update(new, strict)
+        new.expires_at = self._expires_at()  # session.updated "refreshes expiry info"
         self.config = new
         self.record.config = new
         self.record.updates.append(event.session)
-        rate = format_rate(new.input_format())
+        rate = resolve(new.input_format()).rate
         if rate != self.input_rate:
             self.buffer.clear()
             self.buffer_start_ms = self.input_ms
@@ -254,7 +282,7 @@ class RealtimeSession:
             wire = base64.b64decode(event.audio, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise RequestError(f"Invalid 'audio': expected base64-encoded audio bytes ({exc}).", "audio") from exc
-        pcm = decode_input(wire, self.config.input_format())
+        pcm = self._input_format().decode(wire)
         self.record.audio_bytes += len(pcm)
         if self.options.keep_history:
             self.record.audio += pcm
@@ -266,11 +294,15 @@ class RealtimeSession:
         for found in self.vad.feed(pcm):
             if isinstance(found, SpeechStarted):
                 self.speech_item_id = new_id("item")
+                self.speech_start_ms = float(found.audio_start_ms)
+                self.backchannels_this_turn = 0
+                self.last_backchannel_ms = None
                 self.emit(ev.InputAudioBufferSpeechStarted(audio_start_ms=found.audio_start_ms,
                                                            item_id=self.speech_item_id))
                 if td.interrupt_response is not False and self.active is not None:
                     self._cancel_active("turn_detected")
             else:
+                self.speech_start_ms = None
                 item_id = self.speech_item_id or new_id("item")
                 self.emit(ev.InputAudioBufferSpeechStopped(audio_end_ms=found.audio_end_ms, item_id=item_id))
                 self._commit(found.audio_end_ms, reset_vad=False)  # the VAD has moved on past its own stop
@@ -279,6 +311,56 @@ class RealtimeSession:
                         self._start_response(None)
                     else:
                         self.owed_response = True
+        if self.vad.in_speech:
+            self._maybe_backchannel()
+
+    def _backchannel_settings(self) -> dict[str, Any] | None:
+        branch = (self.config.provider_data or {}).get("backchannel")
+        return branch if isinstance(branch, dict) and branch.get("enabled") is True else None
+
+    def _maybe_backchannel(self) -> None:
+        """Inworld's back-channel: a short interjection while the user is still speaking, when enabled."""
+        bc = self._backchannel_settings()
+        if bc is None or self.speech_start_ms is None:
+            return
+
+        def number(key: str, default: float) -> float:
+            value = bc.get(key)
+            return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
+
+        if self.input_ms - self.speech_start_ms < number("min_speech_ms", 800):
+            return
+        if self.backchannels_this_turn >= number("max_per_turn", 3):
+            return
+        last = self.last_backchannel_ms
+        if last is not None and self.input_ms - last < number("min_gap_ms", 4000):
+            return
+        if bc.get("decider_kind") == "rule" and number("rule_fire_probability", 1.0) <= 0:
+            return
+        self.backchannels_this_turn += 1
+        self.last_backchannel_ms = self.input_ms
+        phrase = BACKCHANNEL_PHRASES[(self.audio_turns + self.backchannels_this_turn - 1) % len(BACKCHANNEL_PHRASES)]
+        task = asyncio.get_running_loop().create_task(self._backchannel(phrase, number("volume_gain", 0.6)))
+        self.side_tasks.add(task)
+        task.add_done_callback(self.side_tasks.discard)
+
+    async def _backchannel(self, phrase: str, gain: float) -> None:
+        bc_id = new_id("bc")
+        out = self.config.audio.output if self.config.audio else None
+        fmt = resolve(out.format if out else None)
+        voice = out.voice if out else None
+        pcm = await asyncio.to_thread(self.synth.synthesize, phrase, fmt.rate, voice, 1.0)
+        if gain > 0:
+            samples = array("h", pcm)
+            for i, value in enumerate(samples):
+                samples[i] = max(-32768, min(32767, int(value * gain)))
+            wire = fmt.encode(samples.tobytes())
+            chunk = max(fmt.width, int(self.options.audio_chunk_ms * fmt.rate / 1000) * fmt.width)
+            for offset in range(0, len(wire), chunk):
+                self.emit_raw({"type": "response.backchannel.audio.delta", "backchannel_id": bc_id,
+                               "delta": base64.b64encode(wire[offset : offset + chunk]).decode("ascii")})
+                await asyncio.sleep(0)
+        self.emit_raw({"type": "response.backchannel.audio.done", "backchannel_id": bc_id, "phrase": phrase})
 
     def on_input_audio_buffer_commit(self, event: ev.InputAudioBufferCommit) -> None:
         buffered = len(self.buffer) / 2 * 1000 / self.input_rate
@@ -300,7 +382,8 @@ class RealtimeSession:
         rid = self.active.id if self.active else None
         if self.active is not None:
             self._cancel_active("client_cancelled")
-        self.emit(ev.OutputAudioBufferCleared(response_id=rid))
+        if self.options.openai_extras:  # OpenAI's WebRTC-only answer; Inworld documents none
+            self.emit(ev.OutputAudioBufferCleared(response_id=rid))
 
     def _commit(self, end_ms: float | None, reset_vad: bool) -> None:
         """Turn the buffer (up to ``end_ms``) into a user item, transcribed by the brain."""
@@ -333,8 +416,9 @@ class RealtimeSession:
         for piece in _pieces(transcript, 3):
             self.emit(ev.InputAudioTranscriptionDelta(item_id=item_id, content_index=0, delta=piece))
         seconds = len(audio) / 2 / self.input_rate
+        usage = {"type": "duration", "seconds": round(seconds, 3)} if self.options.openai_extras else None
         self.emit(ev.InputAudioTranscriptionCompleted(item_id=item_id, content_index=0, transcript=transcript,
-                                                      usage={"type": "duration", "seconds": round(seconds, 3)}))
+                                                      usage=usage))
         assert item.content is not None
         item.content[0].transcript = transcript
         self.emit(ev.ConversationItemDone(previous_item_id=previous, item=item))
@@ -370,7 +454,7 @@ class RealtimeSession:
         for part in item.content or []:
             if part.type == "input_audio" and part.audio and part.transcript is None:
                 try:
-                    pcm = decode_input(base64.b64decode(part.audio, validate=True), self.config.input_format())
+                    pcm = self._input_format().decode(base64.b64decode(part.audio, validate=True))
                 except (binascii.Error, ValueError) as exc:
                     raise RequestError("Invalid 'item.content.audio': expected base64 audio.",
                                        "item.content.audio") from exc
@@ -456,7 +540,10 @@ class RealtimeSession:
     def on_response_cancel(self, event: ev.ResponseCancel) -> None:
         active = self.active
         if active is None or (event.response_id is not None and event.response_id != active.id):
-            raise RequestError("Cancellation failed: no active response found.", None, "response_cancel_not_active")
+            if self.options.cancel_without_response_error:
+                raise RequestError("Cancellation failed: no active response found.", None,
+                                   "response_cancel_not_active")
+            return  # Inworld's clients cancel on every barge-in, usually after the server already has
         self._cancel_active("client_cancelled")
 
     def _start_response(self, props: ev.ResponseProperties | None) -> None:
@@ -517,7 +604,7 @@ class RealtimeSession:
                     audio = "audio" in resp.modalities
                     item.content = [ItemContent(type="output_audio", transcript=spoken) if audio
                                     else ItemContent(type="output_text", text=spoken)]
-                self.emit(ev.ResponseOutputItemDone(response_id=resp.id, output_index=index, item=item))
+                self._item_done(resp, index, item)
         usage = self._usage(resp)
         resp.record.status = status
         self.emit(ev.ResponseDone(response=self._response_object(resp, status, details, usage), usage=usage))
@@ -584,12 +671,22 @@ class RealtimeSession:
             self._finish(resp, "failed", {"type": "failed", "error": {"type": "server_error", "message": str(exc)}})
 
     def _add_output(self, resp: ActiveResponse, item: ConversationItem) -> int:
+        """A new output item: ``response.output_item.added``, then ``conversation.item.added`` when the
+        response writes to the conversation (Inworld sends it "whenever the server appends an item")."""
+        previous = self._last_item_id()
         resp.output.append(item)
         if resp.in_conversation:
             self.items[item.id] = Entry(item)
         index = len(resp.output) - 1
         self.emit(ev.ResponseOutputItemAdded(response_id=resp.id, output_index=index, item=item))
+        if resp.in_conversation:
+            self.emit(ev.ConversationItemAdded(previous_item_id=previous, item=item))
         return index
+
+    def _item_done(self, resp: ActiveResponse, index: int, item: ConversationItem) -> None:
+        self.emit(ev.ResponseOutputItemDone(response_id=resp.id, output_index=index, item=item))
+        if resp.in_conversation and item.id in self.items:
+            self.emit(ev.ConversationItemDone(previous_item_id=self._item_before(item.id), item=item))
 
     def _call(self, resp: ActiveResponse, decision: CallTool) -> None:
         call_id = new_id("call")
@@ -605,7 +702,7 @@ class RealtimeSession:
                                                        call_id=call_id, name=decision.name, arguments=arguments))
         item.arguments = arguments
         item.status = "completed"
-        self.emit(ev.ResponseOutputItemDone(response_id=resp.id, output_index=index, item=item))
+        self._item_done(resp, index, item)
         self.pending_calls[call_id] = PendingCall(decision.name, arguments, resp.id)
         resp.record.function_calls.append((decision.name, arguments))
 
@@ -628,20 +725,19 @@ class RealtimeSession:
         else:
             await self._speak(resp, item, ids, text)
         item.status = "completed"
-        self.emit(ev.ResponseOutputItemDone(response_id=resp.id, output_index=index, item=item))
+        self._item_done(resp, index, item)
 
     async def _speak(self, resp: ActiveResponse, item: ConversationItem, ids: dict[str, Any], text: str) -> None:
         self.emit(ev.ResponseContentPartAdded(**ids, part=ContentPart(type="audio", transcript="")))
         entry = self.items.get(item.id) or Entry(item)
         entry.has_audio = True
         out = self.config.audio.output if self.config.audio else None
-        fmt = self.config.output_format()
-        rate = format_rate(fmt)
+        fmt = resolve(out.format if out else None)
+        rate, width = fmt.rate, fmt.width
         voice = resp.voice or (out.voice if out else None)
         speed = (out.speed if out else None) or 1.0
         pcm = await asyncio.to_thread(self.synth.synthesize, text, rate, voice, speed)
-        wire = encode_output(pcm, fmt)
-        width = 2 if isinstance(fmt, PCMAudioFormat) or fmt is None else 1
+        wire = fmt.encode(pcm)
         per_ms = rate / 1000 * width
         chunk = max(width, int(self.options.audio_chunk_ms * rate / 1000) * width)
         words = _pieces(text, 1)

@@ -11,15 +11,13 @@ from pydantic import ValidationError
 from protocol import events as ev
 from protocol.items import RealtimeError
 from protocol.session import (
-    FORMAT_NAMES,
     SUPPORTED_SAMPLE_RATES,
-    AudioFormat,
     FunctionTool,
-    PCMAAudioFormat,
     PCMAudioFormat,
-    PCMUAudioFormat,
     SessionProperties,
 )
+
+from .formats import ga_format, resolve
 
 MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.:/-]*$")
 _FORMAT_TAGS = {"audio/pcm", "audio/pcmu", "audio/pcma"}
@@ -43,14 +41,18 @@ class RequestError(Exception):
                              event_id=event_id)
 
 
-def check_session_update(update: SessionProperties) -> None:
-    """Refuse a session.update the API would refuse; the first problem found is raised."""
+def check_session_update(update: SessionProperties, strict: bool = False) -> None:
+    """Refuse a session.update the API would refuse; the first problem found is raised.
+
+    Inworld merges what it knows and keeps the rest, so unknown fields, any model id and non-function tools
+    pass; ``strict`` refuses them the way OpenAI does (for tests that want the stricter server).
+    """
     extra = sorted((update.model_extra or {}).keys() - _TOP_LEVEL)
-    if extra:
+    if extra and strict:
         raise RequestError(f"Unknown parameter: 'session.{extra[0]}'.", f"session.{extra[0]}", "unknown_parameter")
     if update.type != "realtime":
         raise RequestError(f"Invalid value: '{update.type}'. Supported values are: 'realtime'.", "session.type")
-    if update.model is not None and not MODEL_ID.match(update.model):
+    if update.model is not None and (not update.model.strip() or (strict and not MODEL_ID.match(update.model))):
         raise RequestError(f"Invalid model '{update.model}': expected 'provider/model', e.g. 'openai/gpt-4.1-mini'.",
                            "session.model")
     if update.temperature is not None and not 0.0 <= update.temperature <= 2.0:
@@ -63,8 +65,8 @@ def check_session_update(update: SessionProperties) -> None:
     if update.output_modalities is not None and not update.output_modalities:
         raise RequestError("'session.output_modalities' must name at least one of 'text', 'audio'.",
                            "session.output_modalities")
-    _check_audio(update)
-    _check_tools(update)
+    _check_audio(update, strict)
+    _check_tools(update, strict)
     _check_tool_choice(update)
     pd = update.provider_data
     if pd is not None and "auto_tool_response" in pd and not isinstance(pd["auto_tool_response"], bool):
@@ -72,27 +74,22 @@ def check_session_update(update: SessionProperties) -> None:
                            "session.providerData.auto_tool_response", "invalid_type")
 
 
-def _check_format(fmt: AudioFormat | None, param: str) -> None:
-    """The client models accept any format (liberal); the API takes only the ones it lists."""
-    if fmt is None:
-        return
-    if isinstance(fmt, str):
-        if fmt.lower() not in FORMAT_NAMES:
-            raise RequestError(f"Invalid value: '{fmt}'. Supported values are: {', '.join(FORMAT_NAMES)}.", param)
-    elif not isinstance(fmt, PCMAudioFormat | PCMUAudioFormat | PCMAAudioFormat):
-        raise RequestError(f"Invalid value: '{fmt.type}'.", f"{param}.type")
-    elif isinstance(fmt, PCMAudioFormat) and fmt.rate not in SUPPORTED_SAMPLE_RATES:
-        raise RequestError(f"Invalid value: {fmt.rate}. Supported values are: "
-                           f"{', '.join(map(str, SUPPORTED_SAMPLE_RATES))}.", f"{param}.rate")
-
-
-def _check_audio(update: SessionProperties) -> None:
+def _check_audio(update: SessionProperties, strict: bool) -> None:
     audio = update.audio
     if audio is None:
         return
+    for side, part in (("input", audio.input), ("output", audio.output)):
+        fmt = getattr(part, "format", None)
+        if strict and isinstance(fmt, str):  # the beta spelling; GA OpenAI wants the object
+            raise RequestError(f"Invalid 'session.audio.{side}.format': {fmt!r} (use an object such as "
+                               "{'type': 'audio/pcmu'}).", f"session.audio.{side}.format")
+        if fmt is not None and not resolve(fmt).known:
+            raise RequestError(f"Unsupported audio format {fmt!r}: use audio/pcm, audio/pcmu or audio/pcma.",
+                               f"session.audio.{side}.format")
+        if isinstance(fmt, PCMAudioFormat) and fmt.rate not in SUPPORTED_SAMPLE_RATES:
+            raise RequestError(f"Invalid value: {fmt.rate}. Supported values are: "
+                               f"{', '.join(map(str, SUPPORTED_SAMPLE_RATES))}.", f"session.audio.{side}.format.rate")
     inp = audio.input
-    _check_format(inp.format if inp else None, "session.audio.input.format")
-    _check_format(audio.output.format if audio.output else None, "session.audio.output.format")
     if inp is not None:
         tr = inp.transcription
         if tr is not None and tr.model is not None and not MODEL_ID.match(tr.model):
@@ -100,7 +97,7 @@ def _check_audio(update: SessionProperties) -> None:
         td = inp.turn_detection
         if td is not None:
             extra = sorted((td.model_extra or {}).keys())
-            if extra:
+            if extra and strict:
                 param = f"session.audio.input.turn_detection.{extra[0]}"
                 raise RequestError(f"Unknown parameter: '{param}'.", param, "unknown_parameter")
             if td.type not in ("server_vad", "semantic_vad"):
@@ -124,15 +121,18 @@ def _check_audio(update: SessionProperties) -> None:
             raise RequestError("'session.audio.output.voice' must not be empty.", "session.audio.output.voice")
 
 
-def _check_tools(update: SessionProperties) -> None:
+def _check_tools(update: SessionProperties, strict: bool) -> None:
     if update.tools is None:
         return
     seen: set[str] = set()
     for i, tool in enumerate(update.tools):
         param = f"session.tools[{i}]"
         if isinstance(tool, dict):
-            if tool.get("type", "function") != "function":
-                raise RequestError(f"Unsupported tool type {tool.get('type')!r}.", f"{param}.type")
+            kind = tool.get("type", "function")
+            if kind != "function":
+                if strict or not isinstance(kind, str) or not kind:
+                    raise RequestError(f"Unsupported tool type {kind!r}.", f"{param}.type")
+                continue  # a hosted tool (web_search...): Inworld runs it, the client sends no schema
             name = tool.get("name")
             if not isinstance(name, str) or not name:
                 raise RequestError("Missing required parameter: 'name'.", f"{param}.name",
@@ -166,7 +166,8 @@ def function_tools(session: SessionProperties) -> list[FunctionTool]:
     for tool in session.tools or []:
         if isinstance(tool, FunctionTool):
             out.append(tool)
-        elif isinstance(tool, dict) and isinstance(tool.get("name"), str):
+        elif isinstance(tool, dict) and tool.get("type", "function") == "function" \
+                and isinstance(tool.get("name"), str):
             out.append(FunctionTool(name=tool["name"], description=str(tool.get("description", "")),
                                     parameters=tool.get("parameters") or {"type": "object", "properties": {}}))
     return out
@@ -189,6 +190,50 @@ def merge_session(base: SessionProperties, update: SessionProperties) -> Session
         if fixed in base.model_fields_set:
             merged[fixed] = getattr(base, fixed)
     return SessionProperties.model_validate(merged)
+
+
+def hosted_tools(session: SessionProperties) -> list[str]:
+    """The types of the session's non-function tools (``web_search``...)."""
+    return [str(t["type"]) for t in session.tools or []
+            if isinstance(t, dict) and t.get("type", "function") != "function"]
+
+
+def normalise(data: Any) -> Any:
+    """A client event in the spellings the core models: string audio formats become GA objects, and the
+    beta ``input_audio_format``/``output_audio_format`` keys fill ``audio.input/output.format``."""
+    if not isinstance(data, dict) or not isinstance(data.get("session"), dict):
+        return data
+    session = dict(data["session"])
+    audio = session.get("audio")
+    audio = dict(audio) if isinstance(audio, dict) else ({} if audio is None else audio)
+    if isinstance(audio, dict):
+        for side, beta in (("input", "input_audio_format"), ("output", "output_audio_format")):
+            part = audio.get(side)
+            part = dict(part) if isinstance(part, dict) else ({} if part is None else part)
+            if not isinstance(part, dict):
+                continue
+            if "format" not in part and isinstance(session.get(beta), str):
+                part["format"] = session[beta]
+            if "format" in part:
+                part["format"] = ga_format(part["format"])
+            if part:
+                audio[side] = part
+        if audio:
+            session["audio"] = audio
+    return {**data, "session": session}
+
+
+def parse_liberally(raw: str) -> ev.ClientEvent | None:
+    """A message the core refused, read the way Inworld does (see ``normalise``); None if still invalid."""
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    try:
+        event: ev.ClientEvent = ev.client_event_adapter.validate_python(normalise(data))
+    except ValidationError:
+        return None
+    return event
 
 
 def error_for_message(raw: str) -> RealtimeError:

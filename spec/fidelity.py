@@ -1,0 +1,581 @@
+"""Where every behaviour of the emulator and every field of the models comes from, as data.
+
+``python -m spec.fidelity`` writes ``spec/FIDELITY.md`` from it; ``tests/test_fidelity.py`` checks that every
+emulator behaviour (handlers, events it sends, options, faults) and every model field is listed here, that
+nothing listed is stale, and that the Markdown is up to date. Inworld is the authority: its documentation and
+its published clients come first; pipecat's Inworld service next; OpenAI's GA reference only where neither
+says anything; "ours" marks what we chose.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+EXAMPLES = "inworld-ai/inworld-api-examples"
+ANDROID = "realtime/android/webrtc/app/src/main/java/ai/inworld/voiceagent"
+PIPECAT = "pipecat-ai 1.14 pipecat/services/inworld/realtime"
+
+KINDS = ("Inworld docs", "Inworld example client", "pipecat service", "OpenAI GA reference (fallback)",
+         "none: our choice")
+
+#: id -> (kind, where)
+SOURCES: dict[str, tuple[str, str]] = {
+    "iw-ref": ("Inworld docs", "https://docs.inworld.ai/api-reference/realtimeAPI/realtime/realtime-websocket"),
+    "iw-connect": ("Inworld docs", "https://docs.inworld.ai/realtime/connect/websocket"),
+    "iw-provider-data": ("Inworld docs", "https://docs.inworld.ai/realtime/provider-data"),
+    "iw-backchannel": ("Inworld docs", "https://docs.inworld.ai/realtime/usage/back-channel"),
+    "iw-responsiveness": ("Inworld docs", "https://docs.inworld.ai/realtime/usage/responsiveness"),
+    "iw-models": ("Inworld docs", "https://docs.inworld.ai/realtime/usage/using-realtime-models"),
+    "iw-conversations": ("Inworld docs", "https://docs.inworld.ai/realtime/usage/managing-conversations"),
+    "ex-browser": ("Inworld example client", f"{EXAMPLES} realtime/python/websockets/basic/index.html"),
+    "ex-proxy": ("Inworld example client", f"{EXAMPLES} realtime/python/websockets/basic/server.py"),
+    "ex-proxy-jwt": ("Inworld example client", f"{EXAMPLES} realtime/python/websockets/jwt/server.py"),
+    "ex-twilio": ("Inworld example client", f"{EXAMPLES} integrations/twilio/src/voice/inworld-realtime.ts"),
+    "ex-twilio-bridge": ("Inworld example client", f"{EXAMPLES} integrations/twilio/src/voice/call-handler.ts"),
+    "ex-telnyx": ("Inworld example client", f"{EXAMPLES} integrations/telnyx/src/voice/inworld-realtime.ts"),
+    "ex-android-client": ("Inworld example client", f"{EXAMPLES} {ANDROID}/realtime/events/ClientEvents.kt"),
+    "ex-android-json": ("Inworld example client", f"{EXAMPLES} {ANDROID}/realtime/events/EventJson.kt"),
+    "ex-android-server": ("Inworld example client", f"{EXAMPLES} {ANDROID}/realtime/events/ServerEvent.kt"),
+    "ex-android-session": ("Inworld example client", f"{EXAMPLES} {ANDROID}/realtime/RealtimeSession.kt"),
+    "ex-android-vm": ("Inworld example client", f"{EXAMPLES} {ANDROID}/state/ConversationViewModel.kt"),
+    "ex-android-bc": ("Inworld example client", f"{EXAMPLES} {ANDROID}/audio/BackchannelAudioPlayer.kt"),
+    "ex-android-tests": ("Inworld example client", f"{EXAMPLES} realtime/android/webrtc/app/src/test/java/ai/"
+                                                   "inworld/voiceagent/ServerEventDecodingTest.kt"),
+    "ex-ios-client": ("Inworld example client", f"{EXAMPLES} realtime/ios/webrtc/Sources/Realtime/Events/"
+                                                "ClientEvents.swift"),
+    "ex-ios-server": ("Inworld example client", f"{EXAMPLES} realtime/ios/webrtc/Sources/Realtime/Events/"
+                                                "ServerEvent.swift"),
+    "pipecat-events": ("pipecat service", f"{PIPECAT}/events.py"),
+    "pipecat-llm": ("pipecat service", f"{PIPECAT}/llm.py"),
+    "openai": ("OpenAI GA reference (fallback)", "https://platform.openai.com/docs/api-reference/realtime"),
+    "ours": ("none: our choice", "-"),
+}
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """One thing the emulator does, the sources that say so, and the option that switches it (if any)."""
+
+    key: str
+    what: str
+    sources: tuple[str, ...]
+    option: str = ""
+
+
+def _b(key: str, what: str, sources: str, option: str = "") -> Behaviour:
+    return Behaviour(key, what, tuple(sources.split()), option)
+
+
+BEHAVIOURS: tuple[Behaviour, ...] = (
+    # connection
+    _b("connect.path", "Serves `/api/v1/realtime/session`; any other path is 404.", "iw-connect ex-proxy"),
+    _b("connect.query_key", "Requires `key` (any value, e.g. `voice-<epoch ms>`); missing: 400.",
+       "iw-connect ex-proxy ex-twilio ex-telnyx"),
+    _b("connect.query_protocol", "Requires `protocol=realtime`; anything else: 400.", "iw-connect ex-proxy"),
+    _b("connect.auth_basic", "Accepts `Authorization: Basic <key as given>` (the key is not decoded).",
+       "iw-ref ex-proxy ex-twilio ex-telnyx"),
+    _b("connect.auth_bearer", "Accepts `Authorization: Bearer <JWT>`.", "ex-proxy-jwt"),
+    _b("connect.auth_refused", "With `api_key` set, a wrong or missing credential gets 401 and a JSON body "
+       "`{code, message, details}` (gRPC status codes).", "ours"),
+    _b("connect.no_subprotocol", "No WebSocket subprotocol is required or chosen.", "pipecat-llm ex-proxy"),
+    _b("connect.event_id_optional", "Client events without `event_id` are accepted (Inworld's clients send "
+       "none).", "ex-browser ex-twilio ex-android-client"),
+    # session
+    _b("session.created_first", "`session.created` is the first event, with the server's defaults.",
+       "iw-ref ex-browser ex-twilio"),
+    _b("session.defaults", "Defaults: 24 kHz PCM both ways, semantic_vad with create/interrupt_response, "
+       "inworld-tts-2 voice Clive, inworld-stt-1 (values chosen from Inworld's examples; Inworld does not "
+       "publish its defaults).", "ex-browser iw-ref pipecat-events ours"),
+    _b("session.update_merges", "`session.update` merges into the session (nested objects merge, `null` "
+       "clears) and is answered by `session.updated` with the whole session.", "iw-provider-data iw-ref"),
+    _b("session.updated_refreshes_expiry", "`session.updated` carries a fresh `expires_at`.", "iw-ref"),
+    _b("session.unknown_fields_kept", "Unknown session fields are accepted, kept and echoed (Inworld's Go "
+       "server ignores keys it does not know); `strict` refuses them as OpenAI does.",
+       "ex-android-json ours", "strict"),
+    _b("session.model_any", "Any non-empty model id is accepted; `strict` wants `provider/model`.",
+       "iw-models ours", "strict"),
+    _b("session.bad_stt_model", "An STT model that is not `provider/model` is refused with "
+       "`invalid_request_error`/`invalid_value` on `session.audio.input.transcription.model`, and nothing "
+       "of that update is applied.", "iw-models"),
+    _b("session.range_checks", "Temperature (0-2), max_output_tokens (1-4096), speed (0.25-1.5), VAD "
+       "threshold and durations out of range are refused.", "openai ours"),
+    _b("session.provider_data_merge", "`providerData` branches merge on each update.", "iw-provider-data"),
+    _b("tools.function", "Function tools are checked (name, schema, no duplicates).", "pipecat-events openai"),
+    _b("tools.hosted", "Non-function tools (`web_search` with `providerData`) are accepted and kept; the "
+       "emulator never calls them.", "ex-android-client ex-ios-client ours", "strict"),
+    # audio
+    _b("audio.format_strings", "Formats as strings (`pcm16`, `g711_ulaw`, `g711_alaw`, MIME names such as "
+       "`audio/pcmu`) are read like the GA objects and echoed as GA objects.",
+       "ex-twilio ex-telnyx ours"),
+    _b("audio.g711_edge", "G.711 input is decoded and output encoded at 8 kHz at the edge; inside, the "
+       "emulator hears and speaks 16-bit PCM.", "ex-twilio-bridge pipecat-events"),
+    _b("audio.pcm_rates", "PCM at 8/16/24/32/44.1/48 kHz.", "pipecat-events"),
+    _b("audio.noise_reduction", "`audio.input.noise_reduction` is accepted and kept (no effect).",
+       "ex-android-client ex-ios-client"),
+    _b("vad.energy", "Turn detection is an energy VAD: eagerness and silence_duration_ms set its silence, "
+       "threshold its level (Inworld's semantic VAD is a model).", "ours"),
+    _b("vad.interrupt", "Speech during a response cancels it when `interrupt_response` is not false.",
+       "ex-browser ex-android-client openai"),
+    _b("vad.create_response", "Speech stop commits the turn and creates a response when `create_response` "
+       "is not false.", "ex-browser ex-twilio openai"),
+    # responses
+    _b("response.sequence", "`response.created`, then per item `response.output_item.added` and "
+       "`conversation.item.added`, content part, deltas, done events, `response.output_item.done` and "
+       "`conversation.item.done`, then `response.done`.", "iw-ref pipecat-events openai"),
+    _b("response.cancelled", "A cancelled response (client cancel or barge-in) closes its open items with "
+       "`response.output_item.done`/`conversation.item.done` (status incomplete, the transcript spoken so far) "
+       "and `response.done` (cancelled, with the reason); the cut part gets no audio/transcript/part done events.",
+       "ex-browser openai ours"),
+    _b("response.top_level_usage", "`response.done` carries `usage` on top as well as in the response.",
+       "pipecat-llm"),
+    _b("response.already_active", "`response.create` during a response gets "
+       "`conversation_already_has_active_response`.", "pipecat-llm openai"),
+    _b("response.cancel_idle", "`response.cancel` with nothing to cancel is ignored (Inworld's clients send it "
+       "on every `speech_started` and fail on any `error`); the option gives OpenAI's "
+       "`response_cancel_not_active`.", "ex-android-session ex-android-vm ex-browser",
+       "cancel_without_response_error"),
+    _b("response.auto_tool_response", "After the outputs of a response's calls arrive, the server responds by "
+       "itself unless `providerData.auto_tool_response` is false.", "pipecat-llm"),
+    _b("response.function_name_omitted", "`name` may be left out of `response.function_call_arguments.done`.",
+       "pipecat-llm", "omit_function_call_name"),
+    _b("response.beta_names", "Beta event names (`response.audio.delta`...) on request.", "ex-browser",
+       "beta_event_names"),
+    _b("backchannel.emit", "With `providerData.backchannel.enabled`, speech longer than `min_speech_ms` gets "
+       "`response.backchannel.audio.delta` (`backchannel_id`, `delta` in the output format) and `.done` "
+       "(`backchannel_id`, `phrase`), at most `max_per_turn`, `min_gap_ms` apart, scaled by `volume_gain`.",
+       "iw-backchannel ex-android-server ex-android-tests ex-android-bc"),
+    _b("backchannel.skipped", "`response.backchannel.skipped` is never sent (no rule in the sources says when).",
+       "ours"),
+    _b("responsiveness.accepted", "`providerData.responsiveness` is accepted; no filler is spoken (the sources "
+       "show no filler event shape).", "iw-responsiveness ours"),
+    _b("ping.default", "Inworld's `ping` event (`timestamp` in ms) is sent every `ping_interval_s` (15 s; the "
+       "cadence is ours).", "pipecat-events pipecat-llm ours", "ping_interval_s"),
+    _b("expiry.openai", "`session_expired` error and close 1000 after `session_ttl_s` (OpenAI's 30 minutes); "
+       "off by default.", "openai", "session_ttl_s"),
+    _b("extras.openai", "`output_audio_buffer.cleared` and transcription `usage`, only on request.", "openai",
+       "openai_extras"),
+    _b("errors.shape", "Errors are sent nested (`error: {type, code, message, param, event_id}`); clients "
+       "also read a flat `message`.", "iw-ref ex-android-server ex-android-tests"),
+    _b("errors.event_id", "An error about a client event carries its `event_id`; for a client that sent none "
+       "(Inworld's own), the id the core's parser gave it.", "iw-ref ours"),
+    _b("errors.untyped", "A message without `type` (`{\"errorType\": ...}`), as a fault.", "ex-browser",
+       "untyped_after"),
+)
+
+#: Every model class and field. ``Class: sources`` covers the class, its ``type`` and an inherited
+#: ``event_id``; ``Class.a b: sources`` covers fields ``a`` and ``b``.
+FIELDS = """
+ClientEvent: iw-ref
+ClientEvent.event_id: iw-ref
+SessionUpdate: iw-ref ex-browser ex-twilio ex-android-client
+SessionUpdate.session: iw-ref ex-browser ex-twilio ex-android-client
+InputAudioBufferAppend: iw-ref ex-browser ex-twilio
+InputAudioBufferAppend.audio: iw-ref ex-browser ex-twilio
+InputAudioBufferCommit: iw-ref pipecat-events
+InputAudioBufferClear: iw-ref pipecat-events
+OutputAudioBufferClear: openai
+ConversationItemCreate: iw-ref ex-browser ex-android-client
+ConversationItemCreate.item: iw-ref ex-browser ex-android-client
+ConversationItemCreate.previous_item_id: pipecat-events openai
+ConversationItemTruncate: iw-ref
+ConversationItemTruncate.item_id content_index audio_end_ms: iw-ref
+ConversationItemDelete: iw-ref
+ConversationItemDelete.item_id: iw-ref
+ConversationItemRetrieve: iw-ref
+ConversationItemRetrieve.item_id: iw-ref
+ResponseOutputAudio: openai
+ResponseOutputAudio.format voice: openai
+ResponseAudioSettings: openai
+ResponseAudioSettings.output: openai
+ResponseProperties: iw-ref
+ResponseProperties.output_modalities instructions: iw-ref
+ResponseProperties.conversation max_output_tokens tool_choice tools metadata input audio temperature: openai
+ResponseCreate: iw-ref ex-browser ex-twilio ex-android-client
+ResponseCreate.response: iw-ref
+ResponseCancel: iw-ref ex-browser ex-twilio ex-android-client
+ResponseCancel.response_id: iw-ref
+ServerEvent: iw-ref
+ServerEvent.event_id: iw-ref
+ErrorEvent: iw-ref ex-twilio ex-android-server
+ErrorEvent.error: iw-ref ex-android-server
+Ping: pipecat-events
+Ping.timestamp: pipecat-events
+SessionCreated: iw-ref ex-browser ex-twilio
+SessionCreated.session: iw-ref ex-twilio
+SessionUpdated: iw-ref ex-browser ex-twilio
+SessionUpdated.session: iw-ref
+ConversationCreated: pipecat-events openai
+ConversationCreated.conversation: pipecat-events
+ConversationItemAdded: iw-ref pipecat-events
+ConversationItemAdded.previous_item_id item: pipecat-events
+ConversationItemDone: iw-ref
+ConversationItemDone.previous_item_id item: openai
+ConversationItemRetrieved: openai
+ConversationItemRetrieved.item: openai
+ConversationItemTruncated: openai
+ConversationItemTruncated.item_id content_index audio_end_ms: openai
+ConversationItemDeleted: openai
+ConversationItemDeleted.item_id: openai
+InputAudioTranscriptionDelta: iw-ref ex-browser ex-android-server
+InputAudioTranscriptionDelta.item_id content_index delta: iw-ref
+InputAudioTranscriptionCompleted: iw-ref ex-browser ex-twilio ex-android-server
+InputAudioTranscriptionCompleted.item_id content_index transcript: iw-ref
+InputAudioTranscriptionCompleted.usage: openai
+InputAudioTranscriptionFailed: openai
+InputAudioTranscriptionFailed.item_id content_index error: openai
+InputAudioBufferCommitted: pipecat-events
+InputAudioBufferCommitted.previous_item_id item_id: pipecat-events
+InputAudioBufferCleared: pipecat-events
+InputAudioBufferSpeechStarted: ex-browser ex-twilio ex-android-server pipecat-events
+InputAudioBufferSpeechStarted.item_id: pipecat-events
+InputAudioBufferSpeechStarted.audio_start_ms: openai
+InputAudioBufferSpeechStopped: pipecat-events
+InputAudioBufferSpeechStopped.item_id: pipecat-events
+InputAudioBufferSpeechStopped.audio_end_ms: openai
+InputAudioBufferTimeoutTriggered: openai
+InputAudioBufferTimeoutTriggered.audio_start_ms audio_end_ms item_id: openai
+OutputAudioBufferStarted: openai
+OutputAudioBufferStarted.response_id: openai
+OutputAudioBufferStopped: openai
+OutputAudioBufferStopped.response_id: openai
+OutputAudioBufferCleared: openai
+OutputAudioBufferCleared.response_id: openai
+ResponseCreated: iw-ref pipecat-events
+ResponseCreated.response: iw-ref pipecat-events
+ResponseDone: iw-ref ex-browser ex-android-server
+ResponseDone.response: pipecat-events ex-android-tests
+ResponseDone.usage: pipecat-llm
+ResponseOutputItemAdded: iw-ref ex-browser ex-android-server
+ResponseOutputItemAdded.response_id output_index item: pipecat-events
+ResponseOutputItemDone: iw-ref
+ResponseOutputItemDone.response_id output_index item: openai
+ResponseContentPartAdded: iw-ref pipecat-events
+ResponseContentPartAdded.response_id item_id output_index content_index part: pipecat-events
+ResponseContentPartDone: iw-ref ex-browser ex-android-server
+ResponseContentPartDone.response_id item_id output_index content_index: pipecat-events
+ResponseContentPartDone.part: ex-browser ex-android-tests
+ResponseOutputTextDelta: iw-ref ex-browser ex-android-server
+ResponseOutputTextDelta.delta: ex-browser ex-android-tests
+ResponseOutputTextDelta.response_id item_id output_index content_index: openai
+ResponseOutputTextDone: iw-ref
+ResponseOutputTextDone.response_id item_id output_index content_index text: openai
+ResponseOutputAudioDelta: ex-browser ex-twilio pipecat-events
+ResponseOutputAudioDelta.delta: ex-browser ex-twilio
+ResponseOutputAudioDelta.response_id item_id output_index content_index: pipecat-events
+ResponseOutputAudioDelta.pcm: ours
+ResponseOutputAudioDone: ex-twilio pipecat-events
+ResponseOutputAudioDone.response_id item_id output_index content_index: pipecat-events
+ResponseOutputAudioTranscriptDelta: ex-browser ex-android-server pipecat-events
+ResponseOutputAudioTranscriptDelta.delta: ex-browser
+ResponseOutputAudioTranscriptDelta.response_id item_id output_index content_index: pipecat-events
+ResponseOutputAudioTranscriptDone: ex-browser ex-android-server
+ResponseOutputAudioTranscriptDone.transcript: ex-browser ex-android-tests
+ResponseOutputAudioTranscriptDone.response_id item_id output_index content_index: pipecat-events
+ResponseFunctionCallArgumentsDelta: pipecat-events
+ResponseFunctionCallArgumentsDelta.response_id item_id call_id delta previous_item_id: pipecat-events
+ResponseFunctionCallArgumentsDelta.output_index: openai
+ResponseFunctionCallArgumentsDone: pipecat-events
+ResponseFunctionCallArgumentsDone.call_id name arguments: pipecat-events
+ResponseFunctionCallArgumentsDone.response_id item_id output_index: openai
+RateLimitsUpdated: openai
+RateLimitsUpdated.rate_limits: openai
+ResponseBackchannelAudioDelta: iw-backchannel ex-android-server ex-ios-server
+ResponseBackchannelAudioDelta.delta: ex-android-server ex-android-tests ex-android-bc
+ResponseBackchannelAudioDelta.response_id item_id: ours
+ResponseBackchannelAudioDelta.pcm: ours
+ResponseBackchannelAudioDone: iw-backchannel ex-android-server ex-ios-server
+ResponseBackchannelAudioDone.response_id item_id: ours
+ResponseBackchannelSkipped: ex-android-server ex-ios-server
+ResponseBackchannelSkipped.reason: ex-android-server ex-android-tests
+UnknownServerEvent: ours
+UntypedServerMessage: ex-browser
+UntypedServerMessage.error_type: ex-browser
+UntypedServerMessage.message: ours
+PCMAudioFormat: pipecat-events
+PCMAudioFormat.rate: pipecat-events
+PCMUAudioFormat: pipecat-events ex-twilio
+PCMAAudioFormat: pipecat-events
+TurnDetection: iw-ref ex-browser ex-android-client
+TurnDetection.eagerness create_response interrupt_response: ex-browser ex-twilio ex-android-client iw-ref
+TurnDetection.threshold prefix_padding_ms silence_duration_ms idle_timeout_ms: ex-ios-client
+InputTranscription: iw-ref ex-twilio
+InputTranscription.model: iw-ref ex-twilio ex-android-client
+InputTranscription.language: ex-android-client ex-ios-client
+InputTranscription.prompt: openai
+AudioInput: iw-ref
+AudioInput.format: ex-twilio pipecat-events
+AudioInput.transcription turn_detection: iw-ref ex-twilio
+AudioOutput: iw-ref
+AudioOutput.format: ex-twilio pipecat-events
+AudioOutput.model voice: iw-ref ex-browser ex-twilio
+AudioOutput.speed: iw-ref ex-android-client
+AudioConfiguration: iw-ref
+AudioConfiguration.input output: iw-ref ex-browser
+FunctionTool: pipecat-events
+FunctionTool.name description parameters: pipecat-events
+SessionProperties: iw-ref ex-browser
+SessionProperties.model instructions output_modalities audio: iw-ref ex-browser ex-twilio
+SessionProperties.temperature max_output_tokens: ex-android-client ex-ios-client
+SessionProperties.tools: ex-android-client pipecat-events
+SessionProperties.provider_data: iw-provider-data ex-android-client ex-android-json
+SessionProperties.id: ex-twilio
+SessionProperties.expires_at: iw-ref
+SessionProperties.object tool_choice: openai
+ItemContent: iw-ref ex-browser
+ItemContent.text: ex-browser ex-android-client
+ItemContent.audio transcript: pipecat-events iw-conversations
+ConversationItem: iw-ref ex-browser ex-android-client
+ConversationItem.role content: ex-browser ex-android-client
+ConversationItem.id object status call_id name arguments output: pipecat-events
+Usage: pipecat-events
+Usage.total_tokens input_tokens output_tokens: pipecat-events
+Response: pipecat-events
+Response.status: pipecat-events ex-android-tests
+Response.id object status_details output usage: pipecat-events
+RealtimeError: iw-ref
+RealtimeError.code message param event_id: iw-ref
+ContentPart: pipecat-events
+ContentPart.transcript: pipecat-events ex-browser
+ContentPart.text audio: openai
+RateLimit: openai
+RateLimit.name limit remaining reset_seconds: openai
+"""
+
+MODEL_MODULES = ("protocol.events", "protocol.session", "protocol.items")
+EMULATOR = Path(__file__).resolve().parent.parent / "io_adapters" / "emulator"
+
+
+def field_table() -> dict[str, tuple[str, ...]]:
+    """``Class`` and ``Class.field`` -> source ids, from ``FIELDS``."""
+    out: dict[str, tuple[str, ...]] = {}
+    for line in FIELDS.strip().splitlines():
+        head, _, srcs = line.partition(":")
+        cls, dot, names = head.partition(".")
+        keys = [f"{cls}.{n}" for n in names.split()] if dot else [cls]
+        for key in keys:
+            if key in out:
+                raise ValueError(f"{key} listed twice")
+            out[key] = tuple(srcs.split())
+    return out
+
+
+def model_fields() -> dict[str, list[str]]:
+    """Every pydantic model of the core and its fields, introspected (so new fields show up at once)."""
+    import importlib
+
+    from pydantic import BaseModel
+
+    out: dict[str, list[str]] = {}
+    for name in MODEL_MODULES:
+        module = importlib.import_module(name)
+        for cls_name, cls in vars(module).items():
+            if inspect.isclass(cls) and issubclass(cls, BaseModel) and cls.__module__ == module.__name__:
+                out[cls_name] = list(cls.model_fields)
+    return out
+
+
+def field_sources(cls: str, name: str, table: dict[str, tuple[str, ...]]) -> tuple[str, ...] | None:
+    """The sources of one field: its own row, or the class row for ``type`` and an inherited ``event_id``."""
+    if f"{cls}.{name}" in table:
+        return table[f"{cls}.{name}"]
+    if name in ("type", "event_id"):
+        return table.get(cls)
+    return None
+
+
+def emulator_behaviour_keys() -> set[str]:
+    """What the emulator does, read from its code: handlers, events it sends, options and faults."""
+    from io_adapters.emulator.faults import Faults
+    from io_adapters.emulator.options import EmulatorOptions
+    from io_adapters.emulator.session import RealtimeSession
+    from protocol import events as ev
+
+    client_types = _client_types()
+    keys = {f"handler:{client_types.get(name[3:], name[3:])}"
+            for name, _ in inspect.getmembers(RealtimeSession, inspect.isfunction) if name.startswith("on_")}
+    keys |= {f"option:{f.name}" for f in fields(EmulatorOptions)}
+    keys |= {f"fault:{f.name}" for f in fields(Faults)}
+    for path in sorted(EMULATOR.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "ev":
+                cls: Any = getattr(ev, node.func.attr, None)
+                if inspect.isclass(cls) and issubclass(cls, ev.ServerEvent):
+                    keys.add(f"emits:{cls.model_fields['type'].default}")
+            elif isinstance(node, ast.Dict):
+                for k, v in zip(node.keys, node.values, strict=True):
+                    if isinstance(k, ast.Constant) and k.value == "type" and isinstance(v, ast.Constant) \
+                            and isinstance(v.value, str) and v.value.startswith("response."):
+                        keys.add(f"emits:{v.value}")
+    return keys
+
+
+def _client_types() -> dict[str, str]:
+    from protocol import events as ev
+
+    out: dict[str, str] = {}
+    for cls in vars(ev).values():
+        if inspect.isclass(cls) and issubclass(cls, ev.ClientEvent) and cls is not ev.ClientEvent:
+            kind = cls.model_fields["type"].default
+            if isinstance(kind, str):
+                out[kind.replace(".", "_")] = kind
+    return out
+
+
+#: Sources of the behaviours read from the code (handlers, events sent, options, faults).
+CODE_BEHAVIOURS: dict[str, tuple[str, str]] = {
+    "handler:session.update": ("iw-ref ex-browser ex-twilio ex-android-client", ""),
+    "handler:input_audio_buffer.append": ("iw-ref ex-browser ex-twilio", ""),
+    "handler:input_audio_buffer.commit": ("iw-ref pipecat-events", ""),
+    "handler:input_audio_buffer.clear": ("iw-ref pipecat-events", ""),
+    "handler:output_audio_buffer.clear": ("openai", "openai_extras"),
+    "handler:conversation.item.create": ("iw-ref ex-browser ex-android-client", ""),
+    "handler:conversation.item.truncate": ("iw-ref", ""),
+    "handler:conversation.item.delete": ("iw-ref", ""),
+    "handler:conversation.item.retrieve": ("iw-ref", ""),
+    "handler:response.create": ("iw-ref ex-browser ex-twilio ex-android-client", ""),
+    "handler:response.cancel": ("iw-ref ex-browser ex-android-session", "cancel_without_response_error"),
+    "emits:error": ("iw-ref", ""),
+    "emits:ping": ("pipecat-events", "ping_interval_s"),
+    "emits:session.created": ("iw-ref ex-browser", ""),
+    "emits:session.updated": ("iw-ref ex-browser", ""),
+    "emits:conversation.item.added": ("iw-ref pipecat-events", ""),
+    "emits:conversation.item.done": ("iw-ref", ""),
+    "emits:conversation.item.retrieved": ("openai", ""),
+    "emits:conversation.item.truncated": ("openai", ""),
+    "emits:conversation.item.deleted": ("openai", ""),
+    "emits:conversation.item.input_audio_transcription.delta": ("iw-ref ex-browser", ""),
+    "emits:conversation.item.input_audio_transcription.completed": ("iw-ref ex-browser ex-twilio", ""),
+    "emits:conversation.item.input_audio_transcription.failed": ("openai", ""),
+    "emits:input_audio_buffer.committed": ("pipecat-events", ""),
+    "emits:input_audio_buffer.cleared": ("pipecat-events", ""),
+    "emits:input_audio_buffer.speech_started": ("ex-browser ex-twilio ex-android-server pipecat-events", ""),
+    "emits:input_audio_buffer.speech_stopped": ("pipecat-events", ""),
+    "emits:output_audio_buffer.cleared": ("openai", "openai_extras"),
+    "emits:response.created": ("iw-ref pipecat-events", ""),
+    "emits:response.done": ("iw-ref ex-browser ex-android-server", ""),
+    "emits:response.output_item.added": ("iw-ref ex-browser ex-android-server", ""),
+    "emits:response.output_item.done": ("iw-ref", ""),
+    "emits:response.content_part.added": ("iw-ref pipecat-events", ""),
+    "emits:response.content_part.done": ("iw-ref ex-browser ex-android-server", ""),
+    "emits:response.output_text.delta": ("iw-ref ex-browser", ""),
+    "emits:response.output_text.done": ("iw-ref", ""),
+    "emits:response.output_audio.delta": ("ex-browser ex-twilio pipecat-events", ""),
+    "emits:response.output_audio.done": ("ex-twilio pipecat-events", ""),
+    "emits:response.output_audio_transcript.delta": ("ex-browser pipecat-events", ""),
+    "emits:response.output_audio_transcript.done": ("ex-browser ex-android-server", ""),
+    "emits:response.function_call_arguments.delta": ("pipecat-events", ""),
+    "emits:response.function_call_arguments.done": ("pipecat-events", ""),
+    "emits:response.backchannel.audio.delta": ("iw-backchannel ex-android-server ex-android-tests", ""),
+    "emits:response.backchannel.audio.done": ("iw-backchannel ex-android-server ex-android-tests", ""),
+    "option:host": ("ours", ""),
+    "option:port": ("ours", ""),
+    "option:api_key": ("iw-ref ex-proxy", ""),
+    "option:brain": ("ours", ""),
+    "option:faults": ("ours", ""),
+    "option:voice_engine": ("ours", ""),
+    "option:pace": ("ours", ""),
+    "option:audio_chunk_ms": ("ours", ""),
+    "option:response_delay_ms": ("ours", ""),
+    "option:session_ttl_s": ("openai", ""),
+    "option:ping_interval_s": ("pipecat-events ours", ""),
+    "option:strict": ("openai", ""),
+    "option:cancel_without_response_error": ("openai pipecat-llm", ""),
+    "option:openai_extras": ("openai", ""),
+    "option:omit_function_call_name": ("pipecat-llm", ""),
+    "option:beta_event_names": ("ex-browser ex-android-server", ""),
+    "option:keep_history": ("ours", ""),
+    "option:path": ("iw-connect", ""),
+    "option:handshake_timeout_s": ("ours", ""),
+    "fault:drop_after": ("ours", ""),
+    "fault:close_after": ("ours", ""),
+    "fault:close_code": ("ours", ""),
+    "fault:close_reason": ("ours", ""),
+    "fault:delay_ms": ("ours", ""),
+    "fault:fragment": ("ours", ""),
+    "fault:ws_ping_interval_s": ("pipecat-llm", ""),
+    "fault:ping_event_interval_s": ("pipecat-events", ""),
+    "fault:malformed_after": ("ours", ""),
+    "fault:untyped_after": ("ex-browser", ""),
+    "fault:untyped_error": ("ex-browser", ""),
+    "fault:refuse_status": ("ours", ""),
+    "fault:retry_after": ("ours", ""),
+    "fault:silent": ("ours", ""),
+    "fault:stop_reading_after": ("ours", ""),
+    "fault:first_connections": ("ours", ""),
+}
+
+
+def all_behaviours() -> list[Behaviour]:
+    """The behaviours written out above and those read from the code, in one list."""
+    out = list(BEHAVIOURS)
+    for key, (srcs, option) in CODE_BEHAVIOURS.items():
+        kind, _, name = key.partition(":")
+        what = {"handler": f"Handles `{name}`",
+                "emits": f"Sends `{name}`", "option": f"`EmulatorOptions.{name}`",
+                "fault": f"`Faults.{name}`"}[kind]
+        out.append(Behaviour(key, what, tuple(srcs.split()), option))
+    return out
+
+
+def counts(rows: list[tuple[str, ...]]) -> dict[str, int]:
+    """How many rows have each kind as their first (strongest) source."""
+    out = dict.fromkeys(KINDS, 0)
+    for srcs in rows:
+        out[SOURCES[srcs[0]][0]] += 1
+    return out
+
+
+def render() -> str:
+    """The Markdown table."""
+    behaviours = all_behaviours()
+    table = field_table()
+    models = model_fields()
+    field_rows: list[tuple[str, tuple[str, ...]]] = []
+    for cls, names in models.items():
+        for name in names:
+            srcs = field_sources(cls, name, table)
+            field_rows.append((f"{cls}.{name}", srcs or ("MISSING",)))
+    lines = [
+        "# Fidelity: where each behaviour and field comes from",
+        "",
+        "Generated by `python -m spec.fidelity` from `spec/fidelity.py`; `tests/test_fidelity.py` keeps it in "
+        "step with the emulator and the models. Sources are listed strongest first; the first one decides the "
+        "counts. Inworld's documentation and its published clients are the authority; pipecat's Inworld service "
+        "comes next; OpenAI's GA reference is a fallback, and behaviour that only it documents is behind an "
+        "emulator option where it could mislead.",
+        "",
+        "## Sources",
+        "",
+        "| id | kind | where |",
+        "|---|---|---|",
+        *(f"| `{sid}` | {kind} | {where} |" for sid, (kind, where) in SOURCES.items()),
+        "",
+        "## Counts (by first source)",
+        "",
+        "| kind | behaviours | model fields |",
+        "|---|---|---|",
+    ]
+    bc = counts([b.sources for b in behaviours])
+    fc = counts([s for _, s in field_rows if s[0] in SOURCES])
+    lines += [f"| {kind} | {bc[kind]} | {fc[kind]} |" for kind in KINDS]
+    lines += [f"| total | {sum(bc.values())} | {sum(fc.values())} |", "", "## Emulator behaviours", "",
+              "| key | behaviour | sources | option |", "|---|---|---|---|"]
+    for b in behaviours:
+        option = f"`{b.option}`" if b.option else ""
+        lines.append(f"| `{b.key}` | {b.what} | {', '.join(f'`{s}`' for s in b.sources)} | {option} |")
+    lines += ["", "## Model fields", "", "| field | sources |", "|---|---|"]
+    lines += [f"| `{key}` | {', '.join(f'`{s}`' for s in srcs)} |" for key, srcs in field_rows]
+    return "\n".join(lines) + "\n"
+
+
+def write(root: Path) -> None:
+    (root / "FIDELITY.md").write_text(render())
+
+
+if __name__ == "__main__":
+    write(Path(__file__).resolve().parent)
