@@ -27,7 +27,6 @@ class Message:
     audio: utils.aio.Chan[rtc.AudioFrame] = field(default_factory=utils.aio.Chan)
     modalities: asyncio.Future[list[Modality]] = field(default_factory=asyncio.Future)
     transcript: str = ""
-    audio_samples: int = 0
 
     def settle(self, modalities: list[Modality]) -> None:
         if not self.modalities.done():
