@@ -212,6 +212,8 @@ def test_reconnect_mid_answer_is_survived() -> None:
             session.generate_reply(user_input="Tell me a story")
             await recorder.until(lambda: recorder.assistant(lambda t: t == STORY))
             assert len(emulator.sessions) == 2
+            first = emulator.sessions[0].responses
+            assert first and first[0].status == "in_progress"  # the drop came in the middle of the answer
             assert not [e for e in recorder.errors if not e.error.recoverable]
             # the new session got the user's message back before answering it
             replayed = [c.item for c in client_events(emulator, ev.ConversationItemCreate, 1)]
@@ -219,6 +221,31 @@ def test_reconnect_mid_answer_is_survived() -> None:
             result = await session.run(user_input="Are you there?")
             result.expect.next_event().is_message(role="assistant")
             assert recorder.assistant(lambda t: t == "Still here.")
+
+    run(main())
+
+
+def test_driven_like_livekits_examples() -> None:
+    """``async with`` model and session, a greeting from ``generate_reply``, then ``session.run`` with a tool call.
+
+    The model is given a bare ``http://host:port`` as base URL, as LiveKit users give the OpenAI plugin.
+    """
+    async def main() -> None:
+        brain = ScriptedBrain(tools=[WEATHER])
+        async with Emulator(EmulatorOptions(brain=brain, voice_engine="tone", pace=0)) as emulator:
+            host = "http://" + emulator.url.split("/")[2]
+            async with RealtimeModel(api_key="test-key", base_url=host) as model, \
+                    AgentSession(llm=model) as session:
+                await session.start(Assistant())
+                await session.generate_reply(instructions="Greet the user.")
+                greeting = [i for i in session.history.items if isinstance(i, llm.ChatMessage)]
+                assert [(m.role, m.text_content) for m in greeting] == [("assistant", brain.greeting)]
+                result = await session.run(user_input="What's the weather in Paris?")
+                result.expect.next_event().is_function_call(name="get_weather")
+                result.expect.next_event().is_function_call_output()
+                message = result.expect.next_event().is_message(role="assistant").event().item
+                assert "sunny and 21 degrees in Paris" in (message.text_content or "")
+            assert emulator.sessions[0].path == "/api/v1/realtime/session"
 
     run(main())
 

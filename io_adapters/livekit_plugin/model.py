@@ -23,6 +23,7 @@ from .options import (
     Modality,
     Options,
     default_turn_detection,
+    realtime_url,
 )
 
 if TYPE_CHECKING:
@@ -53,7 +54,8 @@ class RealtimeModel(llm.RealtimeModel):
         provider_data: dict[str, Any] | None = None,
         client_options: dict[str, Any] | None = None,
     ) -> None:
-        """``api_key`` defaults to ``INWORLD_API_KEY``; ``turn_detection=None`` asks for manual turns;
+        """``api_key`` defaults to ``INWORLD_API_KEY``; ``base_url`` may be a bare ``ws``/``http`` host (Inworld's
+        path is added); ``turn_detection=None`` asks for manual turns;
         ``stt_model=None`` turns user transcription off; ``client_options`` go to ``AsyncRealtimeClient``."""
         key = api_key if api_key is not None else os.environ.get("INWORLD_API_KEY")
         if not key:
@@ -62,7 +64,7 @@ class RealtimeModel(llm.RealtimeModel):
         if not chosen or any(m not in ("text", "audio") for m in chosen):
             raise ValueError(f"modalities must be 'text' and/or 'audio', not {chosen!r}")
         self._opts = Options(
-            api_key=key, base_url=base_url, auth_type=auth_type, llm_model=llm_model, voice=voice,
+            api_key=key, base_url=realtime_url(base_url), auth_type=auth_type, llm_model=llm_model, voice=voice,
             tts_model=tts_model, stt_model=stt_model,
             turn_detection=turn_detection if is_given(turn_detection) else default_turn_detection(),
             modalities=chosen, temperature=temperature, speed=speed, max_output_tokens=max_output_tokens,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from livekit.agents import llm
 
@@ -16,6 +17,7 @@ from protocol import (
     SessionProperties,
     TurnDetection,
 )
+from protocol.handshake import DEFAULT_URL
 
 from .convert import to_tool_choice
 
@@ -27,6 +29,14 @@ DEFAULT_STT_MODEL = "inworld/inworld-stt-1"
 SAMPLE_RATE = 24000
 
 Modality = Literal["text", "audio"]
+
+
+def realtime_url(base_url: str) -> str:
+    """The session URL from what LiveKit users pass: ``http(s)`` as ``ws(s)``, a bare host gets Inworld's path."""
+    parts = urlsplit(base_url)
+    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
+    path = parts.path if parts.path.strip("/") else urlsplit(DEFAULT_URL).path
+    return urlunsplit((scheme, parts.netloc, path, parts.query, ""))
 
 
 def default_turn_detection() -> TurnDetection:
