@@ -432,3 +432,25 @@ def test_input_audio_resamples_any_rate_and_channel_count() -> None:
     assert rms(out) > 4000
     same = audio.convert(rtc.AudioFrame(tone[:240].tobytes(), 24000, 1, 240))
     assert same == tone[:240].tobytes()
+
+
+def test_the_example_agent_runs_against_the_emulator(tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+    import wave
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("INWORLD_API_KEY", "INWORLD_URL")}
+    env["PYTHONPATH"] = str(root)
+    out = tmp_path / "agent.wav"
+    result = subprocess.run([sys.executable, str(root / "examples" / "livekit_agent.py"), "--out", str(out)],
+                            capture_output=True, text=True, env=env, timeout=90, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert "user: What is the weather like in Paris today?" in lines
+    assert "(tool) get_weather(city='Paris')" in lines
+    assert "assistant: The get_weather tool returned sunny and 21 degrees in Paris." in lines
+    with wave.open(str(out), "rb") as w:
+        assert w.getframerate() == 24000 and w.getnframes() > 24000
