@@ -61,7 +61,7 @@ class Recorder:
         return [i for i in self.items if isinstance(i, llm.ChatMessage) and i.role == "assistant"
                 and where(i.text_content or "")]
 
-    async def until(self, check: Callable[[], Any], timeout: float = 15.0) -> Any:
+    async def until(self, check: Callable[[], Any], timeout: float = 15.0, why: Callable[[], Any] = lambda: "") -> Any:
         async def poll() -> Any:
             while not (value := check()):
                 await asyncio.sleep(0.02)
@@ -70,7 +70,7 @@ class Recorder:
         try:
             return await asyncio.wait_for(poll(), timeout)
         except TimeoutError:
-            raise AssertionError(f"timed out; items: {self.items}; errors: {self.errors}") from None
+            raise AssertionError(f"timed out; items: {self.items}; errors: {self.errors}; {why()}") from None
 
 
 @asynccontextmanager
@@ -197,7 +197,8 @@ def test_interruption_truncates_at_what_was_heard() -> None:
             assert abs(truncate.audio_end_ms - cut * 1000) < 50
             story = await recorder.until(lambda: recorder.assistant(lambda t: t and STORY.startswith(t)))
             assert story[0].interrupted and len(story[0].text_content or "") < len(STORY)
-            await recorder.until(lambda: recorder.assistant(lambda t: t == "Sure."))
+            await recorder.until(lambda: recorder.assistant(lambda t: t == "Sure."),
+                                 why=lambda: emulator.sessions[0].responses)
 
     run(main())
 
@@ -268,7 +269,7 @@ async def bare_session(brain: ScriptedBrain | None = None, **model_kw: Any) -> A
 
 
 async def _configured(emulator: Emulator) -> None:
-    while not emulator.sessions or emulator.sessions[0].config is None:
+    while not emulator.sessions or not emulator.sessions[0].updates:  # our session.update has been applied
         await asyncio.sleep(0.01)
 
 

@@ -72,7 +72,6 @@ class RealtimeSession(llm.RealtimeSession[Literal["inworld_server_event_received
         self._item_response: dict[str, str] = {}  # output item id -> its response id
         self._partial_transcripts: dict[str, str] = {}
         self._speech_started_at: dict[str, float] = {}
-        self._last_audio_item: str | None = None
         self._spoken_ms: dict[str, float] = {}  # audio received per recent assistant message, to clamp truncates
         self._closing = False
         self._failed = False
@@ -337,7 +336,11 @@ class RealtimeSession(llm.RealtimeSession[Literal["inworld_server_event_received
         return fut
 
     def interrupt(self) -> None:
-        if self._generation is not None or self._replies:
+        """Cancel the response generating now: by its id, so a cancel sent late cannot hit the next one."""
+        gen = self._generation
+        if gen is not None:
+            self._ops.put_nowait(ev.ResponseCancel(response_id=gen.response_id))
+        elif self._replies:
             self._ops.put_nowait(self._client.cancel_response)
 
     def truncate(
@@ -359,15 +362,8 @@ class RealtimeSession(llm.RealtimeSession[Literal["inworld_server_event_received
             return
         if audio_end_ms <= 0:
             self._ops.put_nowait(ev.ConversationItemDelete(item_id=message_id))
-        elif message_id == self._last_audio_item:
-            client = self._client
-
-            async def cut() -> None:
-                await client.truncate(audio_end_ms)  # the core clamps to the audio it received
-
-            self._ops.put_nowait(cut)
         elif message_id in self._spoken_ms:
-            # an earlier message (the next answer has begun): clamp to the audio it had
+            # Named by id and clamped here: by the time it is sent the next answer may be the core's current one.
             end = min(audio_end_ms, int(self._spoken_ms[message_id]))
             self._ops.put_nowait(ev.ConversationItemTruncate(item_id=message_id, audio_end_ms=end))
         else:
@@ -457,7 +453,7 @@ class RealtimeSession(llm.RealtimeSession[Literal["inworld_server_event_received
         if request in self._discarded:
             self._discarded.discard(request)
             gen.discarded = True
-            self._ops.put_nowait(self._client.cancel_response)
+            self._ops.put_nowait(ev.ResponseCancel(response_id=gen.response_id))
             return
         fut = self._replies.pop(request, None) if request else None
         if fut is None and metadata is None and self._replies:
@@ -504,8 +500,7 @@ class RealtimeSession(llm.RealtimeSession[Literal["inworld_server_event_received
         msg.settle(["audio", "text"])
         if gen.first_output_at is None:
             gen.first_output_at = time.time()
-        if self._last_audio_item != event.item_id:
-            self._last_audio_item = event.item_id
+        if event.item_id not in self._spoken_ms:
             while len(self._spoken_ms) >= KEEP_SPOKEN:
                 del self._spoken_ms[next(iter(self._spoken_ms))]
         self._spoken_ms[event.item_id] = self._spoken_ms.get(event.item_id, 0.0) + \
