@@ -389,6 +389,25 @@ def test_options_instructions_and_text_modality() -> None:
     run(main())
 
 
+def test_turn_detection_can_be_disabled_per_session() -> None:
+    """``session(turn_detection_disabled=True)`` sends manual turns for that session only."""
+    async def main() -> None:
+        async with Emulator(EmulatorOptions(voice_engine="tone")) as emulator:
+            model = RealtimeModel(api_key="test-key", base_url=emulator.url)
+            assert model.capabilities.can_disable_turn_detection and model.capabilities.turn_detection
+            sess = model.session(turn_detection_disabled=True)
+            try:
+                await asyncio.wait_for(_configured(emulator), 5)
+                assert not sess.capabilities.turn_detection and model.capabilities.turn_detection
+                config = emulator.sessions[0].config
+                assert config is not None and config.audio is not None and config.audio.input is not None
+                assert config.audio.input.turn_detection is None
+            finally:
+                await sess.aclose()
+
+    run(main())
+
+
 def test_connect_failure_is_an_unrecoverable_error() -> None:
     async def main() -> None:
         options = EmulatorOptions(api_key="right-key", voice_engine="tone")

@@ -21,7 +21,7 @@ from livekit.agents.types import NOT_GIVEN, NotGivenOr
 from livekit.agents.utils import is_given
 from livekit.agents.voice.generation import remove_instructions
 
-from protocol import SessionProperties
+from protocol import AudioConfiguration, SessionProperties
 from protocol import events as ev
 
 from ..aio import AsyncRealtimeClient
@@ -201,8 +201,10 @@ class RealtimeSession(llm.RealtimeSession[Literal["inworld_server_event_received
         if is_given(speed):
             self._opts.speed = speed
         if any(is_given(v) for v in (tool_choice, voice, temperature, speed)):
-            session = self._opts.session()
-            update = SessionProperties(audio=session.audio)
+            update = SessionProperties()
+            if is_given(voice) or is_given(speed):
+                audio = self._opts.session().audio
+                update.audio = AudioConfiguration(output=audio.output if audio else None)
             if is_given(tool_choice):
                 update.tool_choice = to_tool_choice(tool_choice)
             if is_given(temperature):
