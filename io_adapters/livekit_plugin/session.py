@@ -387,7 +387,7 @@ class RealtimeSession(llm.RealtimeSession[Literal["inworld_server_event_received
             handler(self, event)
 
     def _on_speech_started(self, event: ev.InputAudioBufferSpeechStarted) -> None:
-        if event.item_id:
+        if event.item_id and self._opts.stt_model is not None:  # kept until the transcript comes
             self._speech_started_at[event.item_id] = time.time()
         self.emit("input_speech_started", llm.InputSpeechStartedEvent())
 
@@ -535,6 +535,8 @@ class RealtimeSession(llm.RealtimeSession[Literal["inworld_server_event_received
             return
         self._generation = None
         gen.close()
+        for item in event.response.output:
+            self._item_response.pop(item.id, None)
         if gen.discarded:
             return
         for item_id, msg in gen.messages.items():
@@ -581,6 +583,9 @@ class RealtimeSession(llm.RealtimeSession[Literal["inworld_server_event_received
         log.error("Inworld Realtime error: %s (%s)", error.message, error.code)
         self._emit_error(llm.RealtimeError(error.message, code=error.code), recoverable=True)
 
+    def _on_audio_dropped(self, event: ev.AudioDropped) -> None:
+        log.warning("%d ms of input audio were dropped: %s", event.duration_ms, event.reason)
+
     def _on_untyped(self, event: ev.UntypedServerMessage) -> None:
         self._emit_error(llm.RealtimeError(f"Inworld reported {event.error_type or 'an untyped message'}",
                                            code=event.error_type), recoverable=True)
@@ -619,6 +624,7 @@ _HANDLERS: dict[type, Callable[[RealtimeSession, Any], None]] = {
     ev.ResponseAborted: RealtimeSession._on_response_aborted,
     ev.ErrorEvent: RealtimeSession._on_error,
     ev.UntypedServerMessage: RealtimeSession._on_untyped,
+    ev.AudioDropped: RealtimeSession._on_audio_dropped,
     Reconnecting: RealtimeSession._on_reconnecting,
     Reconnected: RealtimeSession._on_reconnected,
     ReconnectFailed: RealtimeSession._on_reconnect_failed,
