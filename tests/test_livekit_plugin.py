@@ -209,13 +209,15 @@ def test_reconnect_mid_answer_is_survived() -> None:
         faults = Faults(drop_after=14, first_connections=1)
         brain = ScriptedBrain(replies=[STORY, "Still here."])
         async with agent_session(brain, pace=4.0, faults=faults, speaker=ClockSpeaker(speed=16.0)) as (
-                emulator, session, recorder, _):
+                emulator, session, recorder, agent):
+            reconnected: list[llm.RealtimeSessionReconnectedEvent] = []
+            agent.realtime_llm_session.on("session_reconnected", reconnected.append)
             session.generate_reply(user_input="Tell me a story")
             await recorder.until(lambda: recorder.assistant(lambda t: t == STORY))
-            assert len(emulator.sessions) == 2
+            assert len(emulator.sessions) == 2 and len(reconnected) == 1
             first = emulator.sessions[0].responses
             assert first and first[0].status == "in_progress"  # the drop came in the middle of the answer
-            assert not [e for e in recorder.errors if not e.error.recoverable]
+            assert [e.error.recoverable for e in recorder.errors] == [True]  # the drop, reported as recoverable
             # the new session got the user's message back before answering it
             replayed = [c.item for c in client_events(emulator, ev.ConversationItemCreate, 1)]
             assert any(i.role == "user" and i.content and i.content[0].text == "Tell me a story" for i in replayed)
