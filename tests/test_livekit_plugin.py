@@ -387,6 +387,17 @@ def test_options_instructions_and_text_modality() -> None:
             assert config.audio.output.voice == "Olivia"
             [create] = client_events(emulator, ev.ResponseCreate)
             assert create.response is not None and create.response.instructions == "Be brief.\nSay hi."
+            # the model's options reach its open sessions; an empty change sends nothing
+            before = len(emulator.sessions[0].updates)
+            sess.update_options()
+            model = sess.realtime_model
+            assert isinstance(model, RealtimeModel)
+            model.update_options(voice="Ashley", speed=1.2)
+            await asyncio.sleep(0.3)
+            [update] = emulator.sessions[0].updates[before:]
+            assert update.audio is not None and update.audio.output is not None
+            assert (update.audio.output.voice, update.audio.output.speed) == ("Ashley", 1.2)
+            assert update.tools is None and update.instructions is None
 
     run(main())
 

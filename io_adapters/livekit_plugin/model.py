@@ -103,14 +103,7 @@ class RealtimeModel(llm.RealtimeModel):
         tool_choice: NotGivenOr[llm.ToolChoice | None] = NOT_GIVEN,
     ) -> None:
         """Change these for later sessions and every open one."""
-        if is_given(voice):
-            self._opts.voice = voice
-        if is_given(temperature):
-            self._opts.temperature = temperature
-        if is_given(speed):
-            self._opts.speed = speed
-        if is_given(tool_choice):
-            self._opts.tool_choice = tool_choice
+        self._opts.change(voice=voice, temperature=temperature, speed=speed, tool_choice=tool_choice)
         for sess in self._sessions:
             sess.update_options(voice=voice, temperature=temperature, speed=speed, tool_choice=tool_choice)
 

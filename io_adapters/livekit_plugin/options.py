@@ -7,6 +7,8 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from livekit.agents import llm
+from livekit.agents.types import NOT_GIVEN, NotGivenOr
+from livekit.agents.utils import is_given
 
 from protocol import (
     AudioConfiguration,
@@ -93,6 +95,29 @@ class Options:
         # (pipecat's Inworld service sends the same; Inworld does not document the key).
         props.provider_data = {"auto_tool_response": False, **self.provider_data}
         return props
+
+    def change(
+        self,
+        *,
+        voice: NotGivenOr[str] = NOT_GIVEN,
+        temperature: NotGivenOr[float] = NOT_GIVEN,
+        speed: NotGivenOr[float] = NOT_GIVEN,
+        tool_choice: NotGivenOr[llm.ToolChoice | None] = NOT_GIVEN,
+    ) -> SessionProperties | None:
+        """Apply what is given; the ``session.update`` that carries it to a live session (None: nothing)."""
+        update = SessionProperties()
+        if is_given(voice) or is_given(speed):
+            if is_given(voice):
+                self.voice = voice
+            if is_given(speed):
+                self.speed = speed
+            update.audio = AudioConfiguration(output=self.session().audio.output)  # type: ignore[union-attr]
+        if is_given(temperature):
+            self.temperature = update.temperature = temperature
+        if is_given(tool_choice):
+            self.tool_choice = tool_choice
+            update.tool_choice = to_tool_choice(tool_choice)
+        return update if update.model_fields_set - {"type"} else None
 
     def capabilities(self, *, turn_detection_given: bool) -> llm.RealtimeCapabilities:
         """What LiveKit may rely on, as far as Inworld supports it."""

@@ -21,7 +21,7 @@ from livekit.agents.types import NOT_GIVEN, NotGivenOr
 from livekit.agents.utils import is_given
 from livekit.agents.voice.generation import remove_instructions
 
-from protocol import AudioConfiguration, SessionProperties
+from protocol import SessionProperties
 from protocol import events as ev
 
 from ..aio import AsyncRealtimeClient
@@ -192,23 +192,8 @@ class RealtimeSession(llm.RealtimeSession[Literal["inworld_server_event_received
         speed: NotGivenOr[float] = NOT_GIVEN,
     ) -> None:
         """Change the live session: tool choice, voice, temperature, speech speed."""
-        if is_given(tool_choice):
-            self._opts.tool_choice = tool_choice
-        if is_given(voice):
-            self._opts.voice = voice
-        if is_given(temperature):
-            self._opts.temperature = temperature
-        if is_given(speed):
-            self._opts.speed = speed
-        if any(is_given(v) for v in (tool_choice, voice, temperature, speed)):
-            update = SessionProperties()
-            if is_given(voice) or is_given(speed):
-                audio = self._opts.session().audio
-                update.audio = AudioConfiguration(output=audio.output if audio else None)
-            if is_given(tool_choice):
-                update.tool_choice = to_tool_choice(tool_choice)
-            if is_given(temperature):
-                update.temperature = temperature
+        update = self._opts.change(voice=voice, temperature=temperature, speed=speed, tool_choice=tool_choice)
+        if update is not None:
             self._ops.put_nowait(ev.SessionUpdate(session=update))
 
     async def update_chat_ctx(self, chat_ctx: llm.ChatContext) -> None:
