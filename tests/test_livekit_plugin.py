@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+import os
+import subprocess
+import sys
+import wave
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -467,23 +472,53 @@ def test_input_audio_resamples_any_rate_and_channel_count() -> None:
     assert same == tone[:240].tobytes()
 
 
-def test_the_example_agent_runs_against_the_emulator(tmp_path: Any) -> None:
-    import os
-    import subprocess
-    import sys
-    import wave
-    from pathlib import Path
+ROOT = Path(__file__).resolve().parents[1]
 
-    root = Path(__file__).resolve().parents[1]
+
+@pytest.fixture
+def cli_emulator(tmp_path: Path) -> Iterator[str]:
+    """``python -m io_adapters.emulator`` in its own process, scripted to hear the question and call the tool."""
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({
+        "transcripts": [(ROOT / "examples" / "question.txt").read_text().strip()],
+        "tools": [{"name": "get_weather", "keywords": ["weather"], "arguments": {"city": "Paris"}}],
+    }))
+    proc = subprocess.Popen([sys.executable, "-m", "io_adapters.emulator", "--port", "0", "--script", str(script)],
+                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "listening on " in line, line
+        yield line.split("listening on ")[1].split()[0]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def run_example(tmp_path: Path, **env_extra: str) -> list[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("INWORLD_API_KEY", "INWORLD_URL")}
-    env["PYTHONPATH"] = str(root)
+    env.update(PYTHONPATH=str(ROOT), **env_extra)
     out = tmp_path / "agent.wav"
-    result = subprocess.run([sys.executable, str(root / "examples" / "livekit_agent.py"), "--out", str(out)],
+    result = subprocess.run([sys.executable, str(ROOT / "examples" / "livekit_agent.py"), "--out", str(out)],
                             capture_output=True, text=True, env=env, timeout=90, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    lines = result.stdout.splitlines()
+    with wave.open(str(out), "rb") as w:
+        assert w.getframerate() == 24000 and w.getnframes() > 24000
+    return result.stdout.splitlines()
+
+
+def test_the_example_agent_runs_against_the_embedded_emulator(tmp_path: Path) -> None:
+    lines = run_example(tmp_path)
     assert "user: What is the weather like in Paris today?" in lines
     assert "(tool) get_weather(city='Paris')" in lines
     assert "assistant: The get_weather tool returned sunny and 21 degrees in Paris." in lines
-    with wave.open(str(out), "rb") as w:
-        assert w.getframerate() == 24000 and w.getnframes() > 24000
+
+
+def test_a_spoken_exchange_with_a_tool_call_against_the_emulator_process(tmp_path: Path, cli_emulator: str) -> None:
+    """The example agent, pointed at ``python -m io_adapters.emulator`` (INWORLD_URL, no key) as at Inworld."""
+    lines = run_example(tmp_path, INWORLD_URL=cli_emulator)
+    assert not any(line.startswith("(local emulator") for line in lines)
+    assert lines[0].startswith("assistant: ")  # the greeting
+    assert "user: What is the weather like in Paris today?" in lines
+    assert "(tool) get_weather(city='Paris')" in lines
+    assert "assistant: The get_weather tool returned sunny and 21 degrees in Paris." in lines
