@@ -211,7 +211,7 @@ def test_interruption_truncates_at_what_was_heard() -> None:
 def test_reconnect_mid_answer_is_survived() -> None:
     """The socket drops while the answer streams; the client reconnects, replays, and the answer comes again."""
     async def main() -> None:
-        faults = Faults(drop_after=14, first_connections=1)
+        faults = Faults(drop_after=60, first_connections=1)  # of ~165 events: mid-answer
         brain = ScriptedBrain(replies=[STORY, "Still here."])
         async with agent_session(brain, pace=4.0, faults=faults, speaker=ClockSpeaker(speed=16.0)) as (
                 emulator, session, recorder, agent):
