@@ -56,8 +56,7 @@ async def main() -> None:
             emulator = await stack.enter_async_context(Emulator(EmulatorOptions(brain=brain)))
             url = emulator.url
             print(f"(local emulator at {url})")
-        model = RealtimeModel(api_key=key or "local", base_url=url or "wss://api.inworld.ai",
-                              llm_model="openai/gpt-4.1-nano", voice="Sarah")
+        model = RealtimeModel(base_url=url, llm_model="openai/gpt-4.1-nano", voice="Sarah")  # key: INWORLD_API_KEY
         session: AgentSession[Any] = AgentSession(llm=model)
         mic, speaker = FrameFeed(), ClockSpeaker()
         session.input.audio, session.output.audio = mic, speaker

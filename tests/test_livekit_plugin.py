@@ -446,8 +446,14 @@ def test_connect_failure_is_an_unrecoverable_error() -> None:
 
 def test_api_key_from_environment_and_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("INWORLD_API_KEY", raising=False)
+    monkeypatch.delenv("INWORLD_URL", raising=False)
     with pytest.raises(ValueError, match="INWORLD_API_KEY"):
         RealtimeModel()
+    monkeypatch.setenv("INWORLD_URL", "wss://realtime.example.com")
+    with pytest.raises(ValueError, match="INWORLD_API_KEY"):
+        RealtimeModel()
+    monkeypatch.setenv("INWORLD_URL", "ws://localhost:8765")  # the local emulator takes any key
+    assert "ws://localhost:8765/api/v1/realtime/session" in repr(RealtimeModel())
     monkeypatch.setenv("INWORLD_API_KEY", "env-secret")
     model = RealtimeModel(turn_detection=TurnDetection(type="server_vad", create_response=False))
     assert "env-secret" not in repr(model)

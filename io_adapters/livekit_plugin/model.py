@@ -6,6 +6,7 @@ import os
 import weakref
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 from livekit.agents import llm
 from livekit.agents.types import NOT_GIVEN, NotGivenOr
@@ -14,6 +15,7 @@ from livekit.agents.utils import is_given
 from protocol import TurnDetection
 from protocol.handshake import DEFAULT_URL
 
+from ..policy import is_loopback
 from .options import (
     DEFAULT_LLM_MODEL,
     DEFAULT_STT_MODEL,
@@ -41,7 +43,7 @@ class RealtimeModel(llm.RealtimeModel):
         voice: str = DEFAULT_VOICE,
         tts_model: str = DEFAULT_TTS_MODEL,
         stt_model: str | None = DEFAULT_STT_MODEL,
-        base_url: str = DEFAULT_URL,
+        base_url: str | None = None,
         auth_type: Literal["basic", "bearer"] = "basic",
         turn_detection: NotGivenOr[TurnDetection | None] = NOT_GIVEN,
         modalities: NotGivenOr[list[Modality]] = NOT_GIVEN,
@@ -54,17 +56,21 @@ class RealtimeModel(llm.RealtimeModel):
         provider_data: dict[str, Any] | None = None,
         client_options: dict[str, Any] | None = None,
     ) -> None:
-        """``api_key`` defaults to ``INWORLD_API_KEY``; ``base_url`` may be a bare ``ws``/``http`` host (Inworld's
-        path is added); ``turn_detection=None`` asks for manual turns;
+        """``api_key`` defaults to ``INWORLD_API_KEY`` (a loopback URL, the local emulator, needs none);
+        ``base_url`` defaults to ``INWORLD_URL``, else Inworld's, and may be a bare ``ws``/``http`` host
+        (Inworld's path is added); ``turn_detection=None`` asks for manual turns;
         ``stt_model=None`` turns user transcription off; ``client_options`` go to ``AsyncRealtimeClient``."""
+        url = realtime_url(base_url or os.environ.get("INWORLD_URL") or DEFAULT_URL)
         key = api_key if api_key is not None else os.environ.get("INWORLD_API_KEY")
+        if not key and is_loopback(urlsplit(url).hostname or ""):
+            key = "local-emulator"  # the local emulator accepts any key
         if not key:
             raise ValueError("no Inworld API key: pass api_key or set INWORLD_API_KEY")
         chosen: list[Modality] = list(modalities) if is_given(modalities) else ["audio", "text"]
         if not chosen or any(m not in ("text", "audio") for m in chosen):
             raise ValueError(f"modalities must be 'text' and/or 'audio', not {chosen!r}")
         self._opts = Options(
-            api_key=key, base_url=realtime_url(base_url), auth_type=auth_type, llm_model=llm_model, voice=voice,
+            api_key=key, base_url=url, auth_type=auth_type, llm_model=llm_model, voice=voice,
             tts_model=tts_model, stt_model=stt_model,
             turn_detection=turn_detection if is_given(turn_detection) else default_turn_detection(),
             modalities=chosen, temperature=temperature, speed=speed, max_output_tokens=max_output_tokens,
