@@ -12,8 +12,9 @@ from livekit.agents import llm
 from livekit.agents.types import NOT_GIVEN, NotGivenOr
 from livekit.agents.utils import is_given
 
-from protocol import TurnDetection
+from protocol import ConfigurationError, TurnDetection
 from protocol.handshake import DEFAULT_URL
+from protocol.session import SUPPORTED_SAMPLE_RATES
 
 from ..policy import is_loopback
 from .options import (
@@ -65,10 +66,14 @@ class RealtimeModel(llm.RealtimeModel):
         if not key and is_loopback(urlsplit(url).hostname or ""):
             key = "local-emulator"  # the local emulator accepts any key
         if not key:
-            raise ValueError("no Inworld API key: pass api_key or set INWORLD_API_KEY")
+            raise ConfigurationError("no Inworld API key: pass api_key or set INWORLD_API_KEY")
         chosen: list[Modality] = list(modalities) if is_given(modalities) else ["audio", "text"]
         if not chosen or any(m not in ("text", "audio") for m in chosen):
-            raise ValueError(f"modalities must be 'text' and/or 'audio', not {chosen!r}")
+            raise ConfigurationError(f"modalities must be 'text' and/or 'audio', not {chosen!r}")
+        for rate in (input_sample_rate, output_sample_rate):
+            if rate not in SUPPORTED_SAMPLE_RATES:
+                raise ConfigurationError(f"sample rate {rate} is not one Inworld takes: "
+                                         f"{', '.join(map(str, SUPPORTED_SAMPLE_RATES))}")
         self._opts = Options(
             api_key=key, base_url=url, auth_type=auth_type, llm_model=llm_model, voice=voice,
             tts_model=tts_model, stt_model=stt_model,
@@ -77,7 +82,7 @@ class RealtimeModel(llm.RealtimeModel):
             tool_choice=tool_choice, input_sample_rate=input_sample_rate, output_sample_rate=output_sample_rate,
             provider_data=dict(provider_data or {}), client_options=dict(client_options or {}),
         )
-        self._opts.session()  # a bad rate or option fails here, not in the first session
+        self._opts.session()  # a bad option fails here, not in the first session
         super().__init__(capabilities=self._opts.capabilities(turn_detection_given=is_given(turn_detection)))
         self._sessions: weakref.WeakSet[RealtimeSession] = weakref.WeakSet()
 
