@@ -539,26 +539,26 @@ class ResponseBackchannelAudioDelta(ServerEvent):
     model_config = ConfigDict(extra="allow")
     _needed: ClassVar[tuple[str, ...]] = ("delta",)
     type: Literal["response.backchannel.audio.delta"] = "response.backchannel.audio.delta"
-    response_id: str | None = None
-    item_id: str | None = None
+    backchannel_id: str | None = None
     delta: str = ""
     pcm: bytes = Field(default=b"", exclude=True)
 
 
 class ResponseBackchannelAudioDone(ServerEvent):
-    """A back-channel utterance is complete."""
+    """A back-channel utterance is complete; ``phrase`` is what was said."""
 
     model_config = ConfigDict(extra="allow")
     type: Literal["response.backchannel.audio.done"] = "response.backchannel.audio.done"
-    response_id: str | None = None
-    item_id: str | None = None
+    backchannel_id: str | None = None
+    phrase: str | None = None
 
 
 class ResponseBackchannelSkipped(ServerEvent):
-    """The server decided not to back-channel."""
+    """The server decided not to back-channel, and why (e.g. ``deadline_missed``)."""
 
     model_config = ConfigDict(extra="allow")
     type: Literal["response.backchannel.skipped"] = "response.backchannel.skipped"
+    backchannel_id: str | None = None
     reason: str | None = None
 
 

@@ -118,11 +118,18 @@ class InputTranscription(WireModel):
     prompt: str | None = None
 
 
+class NoiseReduction(WireModel):
+    """Input noise reduction for the microphone's distance (Inworld's mobile apps send it)."""
+
+    type: Literal["near_field", "far_field"] | str
+
+
 class AudioInput(WireModel):
-    """What the client sends: format, transcription, turn detection."""
+    """What the client sends: format, transcription, noise reduction, turn detection."""
 
     format: AudioFormat | None = None
     transcription: InputTranscription | None = None
+    noise_reduction: NoiseReduction | None = None
     turn_detection: TurnDetection | None = None
 
 

@@ -49,6 +49,7 @@ SOURCES: dict[str, tuple[str, str]] = {
                                                 "ClientEvents.swift"),
     "ex-ios-server": ("Inworld example client", f"{EXAMPLES} realtime/ios/webrtc/Sources/Realtime/Events/"
                                                 "ServerEvent.swift"),
+    "ex-ios-tests": ("Inworld example client", f"{EXAMPLES} realtime/ios/webrtc/Tests/ServerEventDecodingTests.swift"),
     "pipecat-events": ("pipecat service", f"{PIPECAT}/events.py"),
     "pipecat-llm": ("pipecat service", f"{PIPECAT}/llm.py"),
     "openai": ("OpenAI GA reference (fallback)", "https://platform.openai.com/docs/api-reference/realtime"),
@@ -285,12 +286,14 @@ RateLimitsUpdated: openai
 RateLimitsUpdated.rate_limits: openai
 ResponseBackchannelAudioDelta: iw-backchannel ex-android-server ex-ios-server
 ResponseBackchannelAudioDelta.delta: ex-android-server ex-android-tests ex-android-bc
-ResponseBackchannelAudioDelta.response_id item_id: ours
+ResponseBackchannelAudioDelta.backchannel_id: ex-android-tests ex-ios-tests
 ResponseBackchannelAudioDelta.pcm: ours
 ResponseBackchannelAudioDone: iw-backchannel ex-android-server ex-ios-server
-ResponseBackchannelAudioDone.response_id item_id: ours
+ResponseBackchannelAudioDone.backchannel_id: ex-android-tests ex-ios-tests
+ResponseBackchannelAudioDone.phrase: ex-android-server ex-ios-server ex-android-tests ex-ios-tests
 ResponseBackchannelSkipped: ex-android-server ex-ios-server
-ResponseBackchannelSkipped.reason: ex-android-server ex-android-tests
+ResponseBackchannelSkipped.backchannel_id: ex-android-tests ex-ios-tests
+ResponseBackchannelSkipped.reason: ex-android-server ex-ios-server ex-android-tests ex-ios-tests
 UnknownServerEvent: ours
 UntypedServerMessage: ex-browser
 UntypedServerMessage.error_type: ex-browser
@@ -299,6 +302,7 @@ PCMAudioFormat: pipecat-events
 PCMAudioFormat.rate: pipecat-events
 PCMUAudioFormat: pipecat-events ex-twilio
 PCMAAudioFormat: pipecat-events
+OtherAudioFormat: ours
 TurnDetection: iw-ref ex-browser ex-android-client
 TurnDetection.eagerness create_response interrupt_response: ex-browser ex-twilio ex-android-client iw-ref
 TurnDetection.threshold prefix_padding_ms silence_duration_ms idle_timeout_ms: ex-ios-client
@@ -309,6 +313,8 @@ InputTranscription.prompt: openai
 AudioInput: iw-ref
 AudioInput.format: ex-twilio pipecat-events
 AudioInput.transcription turn_detection: iw-ref ex-twilio
+AudioInput.noise_reduction: ex-android-client ex-ios-client
+NoiseReduction: ex-android-client ex-ios-client
 AudioOutput: iw-ref
 AudioOutput.format: ex-twilio pipecat-events
 AudioOutput.model voice: iw-ref ex-browser ex-twilio

@@ -24,7 +24,7 @@ from io_adapters.emulator.brain import ScriptedBrain, ToolRule
 from io_adapters.emulator.formats import resolve
 from protocol import events as ev
 from protocol import g711
-from protocol.session import AudioInput
+from protocol.session import NoiseReduction
 from spec import examples, fidelity
 from tests.emulator_helpers import rms, run, speech_like, speech_ms
 
@@ -33,8 +33,6 @@ CLIENT_FLOWS = sorted((SPEC / "events" / "client" / "inworld").glob("*.json"))
 SERVER_SHAPES = sorted((SPEC / "events" / "server" / "inworld").glob("*.json"))
 GREETING = "Hello and welcome, this greeting is long enough to be interrupted by the caller. " * 3
 TIMEOUT = 8.0
-CORE_KEEPS_NOISE_REDUCTION = "noise_reduction" in AudioInput.model_fields \
-    or AudioInput.model_config.get("extra") == "allow"
 
 
 # ---------------------------------------------------------------- the table
@@ -102,37 +100,8 @@ def _flow(path: Path) -> list[dict[str, Any]]:
     return flow
 
 
-def _parses(kind: str, data: dict[str, Any]) -> bool:
-    """Whether the core reads a shape at all: a probe of its capability, so the marks below lift by themselves
-    once the core reshape and the listed model changes are merged (the tests then check the whole shape)."""
-    try:
-        if kind == "client":
-            ev.client_event_adapter.validate_python(data)
-        else:
-            return not isinstance(ev.parse_server_event(json.dumps(data)), ev.UnknownServerEvent)
-    except ValueError:
-        return False
-    return True
-
-
-CORE_READS_STRING_FORMATS = _parses("client", {"type": "session.update",
-                                               "session": {"audio": {"input": {"format": "g711_ulaw"}}}})
-
-
-def _pending_core_reshape(event: dict[str, Any]) -> bool:
-    """Shapes the core reshape (open formats, noise_reduction in SessionProperties) reads and today's core not."""
-    audio = (event.get("session") or {}).get("audio") or {}
-    strings = any(isinstance((audio.get(side) or {}).get("format"), str) for side in ("input", "output"))
-    return (strings and not CORE_READS_STRING_FORMATS) or (
-        "noise_reduction" in (audio.get("input") or {}) and not CORE_KEEPS_NOISE_REDUCTION)
-
-
-CORE_CASES = [
-    pytest.param(event, id=f"{path.stem}-{i}-{event['type']}", marks=[pytest.mark.xfail(
-        strict=True, reason="string audio formats and noise_reduction: the core reshape reads them")]
-        if _pending_core_reshape(event) else [])
-    for path in CLIENT_FLOWS for i, event in enumerate(_flow(path))
-]
+CORE_CASES = [pytest.param(event, id=f"{path.stem}-{i}-{event['type']}")
+              for path in CLIENT_FLOWS for i, event in enumerate(_flow(path))]
 
 
 @pytest.mark.parametrize("event", CORE_CASES)
@@ -148,17 +117,7 @@ def test_core_parses_what_inworlds_clients_send(event: dict[str, Any]) -> None:
             (sent.get("audio") or {}).get("input", {}).get("noise_reduction")
 
 
-PENDING_MODEL_CHANGES = {
-    "error_flat": "flat error shape: ErrorEvent.error must become optional, filled from a top-level message",
-    "alias_input_audio_transcription_delta": "alias of conversation.item.input_audio_transcription.delta",
-    "alias_input_audio_buffer_transcription_delta": "alias of conversation.item.input_audio_transcription.delta",
-}
-SERVER_CASES = [
-    pytest.param(path, id=path.stem, marks=[pytest.mark.xfail(
-        strict=True, reason=f"{PENDING_MODEL_CHANGES[path.stem]} (model change listed for the coordinator)")]
-        if path.stem in PENDING_MODEL_CHANGES and not _parses("server", json.loads(path.read_text())) else [])
-    for path in SERVER_SHAPES
-]
+SERVER_CASES = [pytest.param(path, id=path.stem) for path in SERVER_SHAPES]
 
 
 @pytest.mark.parametrize("path", SERVER_CASES)
@@ -174,6 +133,42 @@ def test_core_reads_what_inworlds_clients_read(path: Path) -> None:
     if event.type == "error":
         assert isinstance(event, ev.ErrorEvent)
         assert event.error.message == (sent.get("error") or sent)["message"]
+
+
+def _read(name: str) -> Any:
+    return ev.parse_server_event((SPEC / "events" / "server" / "inworld" / f"{name}.json").read_text())
+
+
+def test_the_fields_inworlds_clients_read_are_typed_not_only_kept() -> None:
+    """The model changes asked for after the merge: back-channel ids and phrase, flat errors, the transcript
+    aliases and noise_reduction are fields of the models (attributes a caller can type), not extras."""
+    delta, done, skipped = _read("backchannel_delta"), _read("backchannel_done"), _read("backchannel_skipped")
+    assert isinstance(delta, ev.ResponseBackchannelAudioDelta) and delta.backchannel_id == "bc_7"
+    assert isinstance(done, ev.ResponseBackchannelAudioDone) and (done.backchannel_id, done.phrase) == ("bc_7", "mm-hm")
+    assert isinstance(skipped, ev.ResponseBackchannelSkipped)
+    assert (skipped.backchannel_id, skipped.reason) == ("bc_8", "deadline_missed")
+    assert delta.model_extra == done.model_extra == skipped.model_extra == {}
+    for cls in (ev.ResponseBackchannelAudioDelta, ev.ResponseBackchannelAudioDone):
+        assert not {"response_id", "item_id"} & set(cls.model_fields), "no source sends them"
+    # A server that does send them loses nothing (the model keeps unknown fields).
+    kept = ev.parse_server_event(json.dumps({"type": "response.backchannel.audio.done", "backchannel_id": "b",
+                                             "response_id": "resp_1"}))
+    assert kept.model_extra == {"response_id": "resp_1"}
+
+    flat = _read("error_flat")
+    assert isinstance(flat, ev.ErrorEvent) and flat.error.message == "Upstream model unavailable"
+    for name in ("alias_input_audio_transcription_delta", "alias_input_audio_buffer_transcription_delta"):
+        alias = _read(name)
+        assert isinstance(alias, ev.InputAudioTranscriptionDelta)
+        assert alias.type == "conversation.item.input_audio_transcription.delta" and alias.delta
+
+    mobile = ev.client_event_adapter.validate_python(flow("mobile")[0])
+    assert isinstance(mobile, ev.SessionUpdate)
+    audio = mobile.session.audio
+    assert audio is not None and audio.input is not None
+    assert isinstance(audio.input.noise_reduction, NoiseReduction) and audio.input.noise_reduction.type == "far_field"
+    assert audio.input.model_extra == {}
+    assert json.loads(mobile.to_json())["session"]["audio"]["input"]["noise_reduction"] == {"type": "far_field"}
 
 
 def test_examples_module_writes_the_inworld_shapes(tmp_path: Path) -> None:
@@ -339,8 +334,7 @@ def test_mobile_app_options_and_back_channel() -> None:
             assert updated["session"]["expires_at"] >= created["session"]["expires_at"]
             session = updated["session"]
             assert session["tools"] == update["session"]["tools"]
-            if CORE_KEEPS_NOISE_REDUCTION:  # the core reshape models it; until then the core drops it on parsing
-                assert session["audio"]["input"]["noise_reduction"] == {"type": "far_field"}
+            assert session["audio"]["input"]["noise_reduction"] == {"type": "far_field"}
             assert session["providerData"]["backchannel"]["max_per_turn"] == 2
             assert session["audio"]["input"]["transcription"]["language"] == "en"
             assert (await w.until("response.done"))["response"]["status"] == "completed"

@@ -195,13 +195,6 @@ class RealtimeSession:
         log.debug("session %s -> %s", self.session_id, event.type)
         self._send_text(serialize(event, self.options))
 
-    def emit_raw(self, payload: dict[str, Any]) -> None:
-        """Queue an event written as a dict, for shapes the models do not carry field for field."""
-        if self.closed:
-            return
-        log.debug("session %s -> %s", self.session_id, payload.get("type"))
-        self._send_text(json.dumps({"event_id": new_id("event"), **payload}, separators=(",", ":")))
-
     def _expires_at(self) -> int:
         return int(time.time() + (self.options.session_ttl_s or ADVERTISED_TTL_S))
 
@@ -357,10 +350,10 @@ class RealtimeSession:
             wire = fmt.encode(samples.tobytes())
             chunk = max(fmt.width, int(self.options.audio_chunk_ms * fmt.rate / 1000) * fmt.width)
             for offset in range(0, len(wire), chunk):
-                self.emit_raw({"type": "response.backchannel.audio.delta", "backchannel_id": bc_id,
-                               "delta": base64.b64encode(wire[offset : offset + chunk]).decode("ascii")})
+                self.emit(ev.ResponseBackchannelAudioDelta(
+                    backchannel_id=bc_id, delta=base64.b64encode(wire[offset : offset + chunk]).decode("ascii")))
                 await asyncio.sleep(0)
-        self.emit_raw({"type": "response.backchannel.audio.done", "backchannel_id": bc_id, "phrase": phrase})
+        self.emit(ev.ResponseBackchannelAudioDone(backchannel_id=bc_id, phrase=phrase))
 
     def on_input_audio_buffer_commit(self, event: ev.InputAudioBufferCommit) -> None:
         buffered = len(self.buffer) / 2 * 1000 / self.input_rate
