@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import ipaddress
 import os
 import struct
@@ -20,6 +21,7 @@ from typing import Any, NoReturn, TextIO
 from urllib.parse import urlsplit
 
 from protocol import (
+    DEFAULT_URL,
     AudioConfiguration,
     AudioInput,
     AudioOutput,
@@ -40,7 +42,6 @@ NO_SPEECH_GRACE_S = 4.0
 MAX_DROPS_WITHOUT_ANSWER = 5
 """Reconnects in a row without a completed answer before the command gives up (the client retries a session
 that opens and drops again forever: each successful reconnect counts as progress to it)."""
-INWORLD_URL = "wss://api.inworld.ai/api/v1/realtime/session"
 REALTIME_PATH = "/api/v1/realtime/session"
 
 # Exit codes: one per way an exchange can end, so that scripts can tell them apart.
@@ -391,8 +392,14 @@ def build_session(args: argparse.Namespace, input_rate: int) -> SessionPropertie
     )
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults shown, descriptions kept as written."""
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions kept as written; every default that is a value (not None or a flag's False) shown."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "%(default)" not in text and text:
+            text += " (default: %(default)s)"
+        return text
 
 
 class _Parser(argparse.ArgumentParser):
@@ -411,9 +418,10 @@ again) present once.
 
 Where it talks:
   --url URL                    that server (also read from INWORLD_URL)
-  INWORLD_API_KEY set          Inworld ({INWORLD_URL})
-  neither                      a local emulator started inside the command; it hears the
-                               transcript in the WAV's .txt sibling (or --transcript)
+  INWORLD_API_KEY set          Inworld ({DEFAULT_URL})
+  neither                      a local emulator started inside the command: it recognises
+                               the speech with the [speech] extra installed, else it takes
+                               the transcript from the WAV's .txt sibling (or --transcript)
 
 INWORLD_API_KEY holds the key (Basic auth by default); it is never printed."""
 
@@ -445,7 +453,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="who ends the user's turn (manual: one turn, committed at the end of the WAV)")
     talk.add_argument("--eagerness", choices=["low", "medium", "high", "auto"], default=None,
                       help="semantic_vad eagerness")
-    talk.add_argument("--transcript", help="local emulator only: what it hears (default: the WAV's .txt sibling)")
+    talk.add_argument("--transcript", help="local emulator only: what it hears (default: what it recognises with "
+                                           "the [speech] extra, else the WAV's .txt sibling)")
     talk.add_argument("--script", type=Path, help="local emulator only: a JSON script for its scripted brain")
     talk.add_argument("--connect-timeout", type=float, default=10.0,
                       help="seconds to wait for the connection and the WebSocket upgrade")
@@ -478,7 +487,7 @@ def _emulator_brain(args: argparse.Namespace) -> Any:
             raise CliError(f"--script {args.script}: {exc}") from None
     transcript = args.transcript
     sidecar = args.wav.with_suffix(".txt")
-    if transcript is None and sidecar.is_file():
+    if transcript is None and sidecar.is_file() and importlib.util.find_spec("pocketsphinx") is None:
         try:
             transcript = sidecar.read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
@@ -496,10 +505,10 @@ async def talk(args: argparse.Namespace, out: TextIO | None = None) -> Report:
     pcm, rate = read_wav(args.wav)
     check_output(args.out)
     api_key = os.environ.get("INWORLD_API_KEY") or None
-    url = args.url if args.url is not None else (INWORLD_URL if api_key else None)
+    url = args.url if args.url is not None else (DEFAULT_URL if api_key else None)
     if url is not None:
         check_url(url, args.insecure)
-    brain = _emulator_brain(args) if url is None else None  # its script is checked before connecting
+    brain = _emulator_brain(args) if url is None or args.script else None  # a bad --script fails before connecting
     session = build_session(args, rate)
     exchange = Exchange(args.rate, realtime=not args.fast)
     async with AsyncExitStack() as stack:
