@@ -132,7 +132,10 @@ class Exchange:
         self.report = Report()
         self.active: dict[str | None, Reply] = {}
         self.turns = 0
+        """User turns the server ended: a speech_stopped, or a commit that none announced."""
         self.answered = 0
+        self.completed = 0
+        self.closed: ev.ConnectionClosed | None = None
         self.in_speech = False
         self.heard_speech = False
         self.reconnecting = False
@@ -142,11 +145,16 @@ class Exchange:
         self.failed: str | None = None
         self._speaker_free = 0.0
         self._turn_end: float | None = None
+        self._turn_counted = False  # the current turn's speech_stopped was counted; its commit is not another
 
     def complete(self, input_ended: bool) -> bool:
         """The whole input was sent and its last turn was answered, with nothing still under way."""
-        return (input_ended and self.turns > 0 and self.answered == self.turns and not self.active
+        return (input_ended and self.completed > 0 and self.answered == self.turns and not self.active
                 and not self.in_speech and not self.reconnecting)
+
+    def heard_nothing(self) -> bool:
+        """No sign that the server heard a turn: no speech, no commit, no response."""
+        return not self.heard_speech and self.turns == 0 and not self.active and not self.report.replies
 
     def heard_ms(self, reply: Reply, at: float) -> float:
         received = len(reply.audio) / 2 / self.rate * 1000
@@ -183,18 +191,28 @@ class Exchange:
             return []
         if isinstance(event, ev.InputAudioBufferSpeechStarted):
             self.in_speech = self.heard_speech = True
+            self._turn_counted = False
             for reply in self.active.values():
                 if reply.cut_at is None and reply.audio:
                     reply.cut_at = now
             return []
         if isinstance(event, ev.InputAudioBufferSpeechStopped):
             self.in_speech = False
-            self._turn_end = now
+            if not self._turn_counted:
+                self.turns += 1
+                self._turn_end = now
+                self._turn_counted = True
             return []
         if isinstance(event, ev.InputAudioBufferCommitted):
-            self.turns += 1
             self.in_speech = False
-            self._turn_end = self._turn_end or now
+            if self._turn_counted:
+                self._turn_counted = False  # the commit of the turn speech_stopped ended
+            else:
+                self.turns += 1
+                self._turn_end = now
+            return []
+        if isinstance(event, ev.ConnectionClosed):
+            self.closed = event
             return []
         if isinstance(event, ev.InputAudioTranscriptionCompleted):
             self.report.user_transcripts.append(event.transcript)
@@ -237,22 +255,23 @@ class Exchange:
         if reply.cut_at is not None:
             heard = self.heard_ms(reply, reply.cut_at)
             del reply.audio[int(heard * self.rate / 1000) * 2 :]
-            suffix = f" [interrupted after {heard / 1000:.1f} s]"
+            suffix = f"[interrupted after {heard / 1000:.1f} s]"
         elif reply.status == "cancelled":
-            suffix = " [cancelled]"
+            suffix = "[cancelled]"
         else:
             suffix = ""
         if reply.start is not None:
             self._speaker_free = reply.start + len(reply.audio) / 2 / self.rate
         if reply.words or reply.audio:
             self.report.replies.append(reply)
-            lines.append(f"assistant: {reply.words}{suffix}")
+            lines.append("assistant: " + " ".join(part for part in (reply.words.strip(), suffix) if part))
         if reply.status == "failed":
             details = event.response.status_details
             self.failed = str(getattr(details, "error", None) or details or "no reason given")
             lines.append(f"(the response failed: {self.failed})")
         elif reply.status in ("completed", "incomplete"):
             self.answered = self.turns
+            self.completed += 1
             self.drops = 0
             if self._turn_end is not None and reply.start is not None:
                 self.report.latency = (reply.start - self._turn_end, now - self._turn_end)
@@ -576,6 +595,9 @@ async def _connect(client: Any, url: str, timeout: float) -> None:
         raise CliError(f"{host} does not speak the realtime WebSocket protocol ({_first_line(exc)}); check --url",
                        EXIT_UNREACHABLE) from None
     except (ConnectError, OSError) as exc:
+        if "rejected the session" in str(exc):  # an error event answered our session.update
+            raise CliError(f"{_first_line(exc)}: check --model, --voice, --tts-model and --stt-model",
+                           EXIT_UNREACHABLE) from None
         raise CliError(f"cannot connect to {host} ({_first_line(exc)}); check --url and that the server is up",
                        EXIT_UNREACHABLE) from None
 
@@ -620,7 +642,7 @@ async def _converse(client: Any, exchange: Exchange, sender: asyncio.Task[None],
             return
         if input_end is not None:
             waited = now - input_end
-            if not exchange.heard_speech and exchange.turns == 0 and waited >= min(args.timeout, NO_SPEECH_GRACE_S):
+            if exchange.heard_nothing() and waited >= min(args.timeout, NO_SPEECH_GRACE_S):
                 raise CliError(f"no speech heard in {args.wav}: the server detected no turn in it (silent or too "
                                "quiet?); try a louder recording, or --turn-detection manual", EXIT_NO_SPEECH)
             if waited >= args.timeout:
@@ -632,7 +654,9 @@ async def _converse(client: Any, exchange: Exchange, sender: asyncio.Task[None],
             continue
         except ConnectionError:
             if exchange.gave_up is None:
-                raise CliError("the server closed the session before the exchange completed; try again",
+                closed = exchange.closed
+                how = f" (close code {closed.code}{': ' + closed.reason if closed.reason else ''})" if closed else ""
+                raise CliError(f"the server closed the session before the exchange completed{how}; try again",
                                EXIT_DROPPED) from None
             continue
         lines = exchange.feed(event, time.monotonic())
