@@ -8,6 +8,8 @@ import contextlib
 import importlib.util
 import ipaddress
 import os
+import socket
+import ssl
 import struct
 import sys
 import tempfile
@@ -227,23 +229,24 @@ class Exchange:
             return self._done(event, now)
         if isinstance(event, ev.ResponseAborted):
             self.active.pop(event.response_id, None)
-            return [f"(connection lost mid-answer: {event.reason}; that answer is discarded and asked for again)"]
+            return [f"(connection lost mid-answer: {_short(event.reason)}; "
+                    "that answer is discarded and asked for again)"]
         if isinstance(event, Reconnecting):
             self.reconnecting = True
             self.report.reconnects += 1
             self.drops += 1
             if self.drops > MAX_DROPS_WITHOUT_ANSWER:
-                self.gave_up = f"{self.drops} drops in a row without an answer, the last: {event.reason}"
-            return [f"reconnecting (attempt {event.attempt}, in {event.delay:.1f} s): {event.reason}"]
+                self.gave_up = f"{self.drops} drops in a row without an answer, the last: {_short(event.reason)}"
+            return [f"reconnecting (attempt {event.attempt}, in {event.delay:.1f} s): {_short(event.reason)}"]
         if isinstance(event, Reconnected):
             self.reconnecting = False
             return [f"reconnected: {event.replayed_items} conversation items and "
                     f"{event.replayed_audio_ms} ms of your audio replayed"]
         if isinstance(event, ReconnectFailed):
-            self.gave_up = event.error
+            self.gave_up = _short(event.error)
             return []
         if isinstance(event, ev.ErrorEvent):
-            return [f"(server error: {event.error.message})"]
+            return [f"(server error: {_short(event.error.message)})"]
         if isinstance(event, ev.AudioDropped):
             return [f"({event.duration_ms} ms of your audio dropped: {event.reason})"]
         return []
@@ -539,7 +542,7 @@ async def talk(args: argparse.Namespace, out: TextIO | None = None) -> Report:
                 Emulator(EmulatorOptions(brain=brain, pace=0 if args.fast else 1.0)))
             url = emulator.url
             print(f"(no INWORLD_API_KEY: talking to the local emulator at {url})", file=out)
-        print(f"connecting to {url}", file=out, flush=True)
+        print(f"connecting to {_shown(url)}", file=out, flush=True)
         client = AsyncRealtimeClient(api_key or "local-emulator", session, url=url, auth_type=args.auth,
                                      connect_timeout=args.connect_timeout, allow_insecure=args.insecure)
         stack.push_async_callback(client.close)
@@ -569,7 +572,7 @@ async def _connect(client: Any, url: str, timeout: float) -> None:
     """Open the session, or one line saying why not and what to do."""
     from . import ConnectError, ConnectTimeout
 
-    host = urlsplit(url).netloc
+    host = urlsplit(url).netloc.rpartition("@")[2]  # never a user:password
     try:
         # The client bounds each step; this bounds them all, however many attempts the client makes.
         async with asyncio.timeout(2 * timeout + 1):
@@ -585,8 +588,8 @@ async def _connect(client: Any, url: str, timeout: float) -> None:
         if exc.status == 404:
             raise CliError(f"{host} has no realtime endpoint at {urlsplit(url).path} ({status}); "
                            f"Inworld's is {REALTIME_PATH}: check --url", EXIT_UNREACHABLE) from None
-        raise CliError(f"{host} refused the session ({status}); try again later or check --url",
-                       EXIT_UNREACHABLE) from None
+        later = f"try again in {exc.retry_after:g} s" if exc.retry_after is not None else "try again later"
+        raise CliError(f"{host} refused the session ({status}); {later} or check --url", EXIT_UNREACHABLE) from None
     except (ConnectTimeout, TimeoutError) as exc:
         detail = str(exc) if isinstance(exc, ConnectTimeout) and str(exc) else f"no session within {timeout:g} s"
         raise CliError(f"{detail}: is --url a realtime WebSocket server? (or raise --connect-timeout)",
@@ -598,14 +601,39 @@ async def _connect(client: Any, url: str, timeout: float) -> None:
         if "rejected the session" in str(exc):  # an error event answered our session.update
             raise CliError(f"{_first_line(exc)}: check --model, --voice, --tts-model and --stt-model",
                            EXIT_UNREACHABLE) from None
-        raise CliError(f"cannot connect to {host} ({_first_line(exc)}); check --url and that the server is up",
+        raise CliError(f"cannot connect to {host} ({_why(exc)}); check --url and that the server is up",
                        EXIT_UNREACHABLE) from None
 
 
+def _why(exc: BaseException) -> str:
+    """What went wrong under a connect error, in a few words."""
+    cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
+    if isinstance(cause, ConnectionRefusedError):
+        return "connection refused: nothing listens there"
+    if isinstance(cause, socket.gaierror):
+        return f"unknown host: {cause.strerror or cause}"
+    if isinstance(cause, ssl.SSLError):
+        return f"TLS failed ({_short(cause.reason or str(cause)) or 'no details'}); a plain server needs ws://, not wss://"
+    return _first_line(cause)
+
+
+def _shown(url: str) -> str:
+    """The URL without any user:password in it."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    line = text[0] if text else type(exc).__name__
-    return line if len(line) <= 160 else line[:157] + "..."
+    return _short(str(exc)) or type(exc).__name__
+
+
+def _short(text: str, limit: int = 160) -> str:
+    """The first line of ``text``, cut to ``limit`` characters: a server's words never flood the terminal."""
+    lines = text.strip().splitlines()
+    line = lines[0] if lines else ""
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 async def _stream(client: Any, pcm: bytes, rate: int, args: argparse.Namespace) -> None:

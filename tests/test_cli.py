@@ -231,8 +231,10 @@ def test_no_server_is_one_clear_line(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     result = run_cli("talk", str(QUESTION), "--out", str(tmp_path / "x.wav"), "--url",
-                     f"ws://127.0.0.1:{port}{PATH}", env={"INWORLD_API_KEY": "k"})
-    assert "cannot connect to" in one_line_error(result, EXIT_UNREACHABLE)
+                     f"ws://user:s3cret@127.0.0.1:{port}{PATH}", env={"INWORLD_API_KEY": "k"})
+    line = one_line_error(result, EXIT_UNREACHABLE)
+    assert f"cannot connect to 127.0.0.1:{port}" in line and "connection refused" in line
+    assert "s3cret" not in result.stdout + result.stderr
 
 
 def test_a_plain_http_server_is_not_a_websocket_server(tmp_path: Path) -> None:
