@@ -90,6 +90,8 @@ class Reply:
     """When its playback starts: its first audio, or the end of the previous reply's playback."""
     cut_at: float | None = None
     """When the user's speech interrupted it; nothing after that is heard."""
+    unheard: int = 0
+    """Bytes of audio that arrived after the interruption."""
     status: str = "in_progress"
 
     @property
@@ -176,10 +178,12 @@ class Exchange:
 
         if isinstance(event, ev.ResponseOutputAudioDelta):
             reply = self._reply(event.response_id)
-            if reply.cut_at is None:
-                if reply.start is None:
-                    reply.start = max(now, self._speaker_free)
-                reply.audio += event.pcm
+            if reply.cut_at is not None:
+                reply.unheard += len(event.pcm)
+                return []
+            if reply.start is None:
+                reply.start = max(now, self._speaker_free)
+            reply.audio += event.pcm
             return []
         if isinstance(event, ev.ResponseOutputAudioTranscriptDelta):
             reply = self._reply(event.response_id)
@@ -194,8 +198,8 @@ class Exchange:
         if isinstance(event, ev.InputAudioBufferSpeechStarted):
             self.in_speech = self.heard_speech = True
             self._turn_counted = False
-            for reply in self.active.values():
-                if reply.cut_at is None and reply.audio:
+            for reply in self.active.values():  # a listener's player stops when the user speaks
+                if reply.cut_at is None:
                     reply.cut_at = now
             return []
         if isinstance(event, ev.InputAudioBufferSpeechStopped):
@@ -255,18 +259,20 @@ class Exchange:
         reply = self.active.pop(event.response.id, None) or Reply(event.response.id)
         reply.status = str(event.response.status or "completed")
         lines: list[str] = []
-        if reply.cut_at is not None:
-            heard = self.heard_ms(reply, reply.cut_at)
-            del reply.audio[int(heard * self.rate / 1000) * 2 :]
-            suffix = f"[interrupted after {heard / 1000:.1f} s]"
+        heard = self.heard_ms(reply, reply.cut_at) if reply.cut_at is not None else 0.0
+        keep = int(heard * self.rate / 1000) * 2
+        if reply.cut_at is not None and (reply.unheard or len(reply.audio) > keep):
+            del reply.audio[keep:]
+            suffix = f"[interrupted after {heard / 1000:.1f} s]" if keep else "[interrupted before it was heard]"
         elif reply.status == "cancelled":
             suffix = "[cancelled]"
         else:
             suffix = ""
         if reply.start is not None:
             self._speaker_free = reply.start + len(reply.audio) / 2 / self.rate
-        if reply.words or reply.audio:
+        if reply.audio:
             self.report.replies.append(reply)
+        if reply.words or reply.audio or suffix:
             lines.append("assistant: " + " ".join(part for part in (reply.words.strip(), suffix) if part))
         if reply.status == "failed":
             details = event.response.status_details

@@ -107,3 +107,25 @@ def test_repeated_drops_without_an_answer_give_up() -> None:
     y = Exchange(RATE, realtime=False)
     y.feed(ReconnectFailed("HandshakeError: 503"), 0)
     assert y.gave_up == "HandshakeError: 503"
+
+
+def test_speech_after_a_reply_was_heard_whole_cuts_nothing() -> None:
+    x = Exchange(RATE, realtime=True)
+    turn(x, 0)
+    x.feed(created("a"), 1.0)
+    x.feed(words("a", "Sunny."), 1.0)
+    x.feed(audio("a", SECOND), 1.0)
+    x.feed(ev.InputAudioBufferSpeechStarted(), 2.5)  # the second of audio was over at 2.0
+    assert x.feed(done("a"), 2.6) == ["assistant: Sunny."]
+    assert x.report.audio == SECOND
+
+
+def test_speech_before_any_audio_means_none_of_it_is_heard() -> None:
+    x = Exchange(RATE, realtime=True)
+    turn(x, 0)
+    x.feed(created("a"), 1.0)
+    x.feed(words("a", "Once upon"), 1.0)
+    x.feed(ev.InputAudioBufferSpeechStarted(), 1.1)
+    x.feed(audio("a", SECOND), 1.2)  # the player had stopped: never heard
+    assert x.feed(done("a", "cancelled"), 1.3) == ["assistant: Once upon [interrupted before it was heard]"]
+    assert x.report.audio == b"" and x.report.replies == []
