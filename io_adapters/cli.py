@@ -185,14 +185,11 @@ class Exchange:
                 reply.start = max(now, self._speaker_free)
             reply.audio += event.pcm
             return []
-        if isinstance(event, ev.ResponseOutputAudioTranscriptDelta):
+        if isinstance(event, ev.ResponseOutputAudioTranscriptDelta | ev.ResponseOutputTextDelta):
             reply = self._reply(event.response_id)
-            if reply.cut_at is None:
+            if reply.cut_at is None and isinstance(event, ev.ResponseOutputAudioTranscriptDelta):
                 reply.transcript += event.delta
-            return []
-        if isinstance(event, ev.ResponseOutputTextDelta):
-            reply = self._reply(event.response_id)
-            if reply.cut_at is None:
+            elif reply.cut_at is None:
                 reply.text += event.delta
             return []
         if isinstance(event, ev.InputAudioBufferSpeechStarted):
@@ -332,6 +329,7 @@ def _resample(samples: Sequence[int], src: int, dst: int) -> tuple[int, ...]:
 
 
 def _is_loopback(host: str) -> bool:
+    # The clients' own check (policy.is_loopback) words its refusal for Python callers; this one runs first.
     if host == "localhost":
         return True
     try:
