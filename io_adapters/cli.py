@@ -589,6 +589,9 @@ async def _connect(client: Any, url: str, timeout: float) -> None:
         if 200 <= exc.status < 400:
             raise CliError(f"{host} is not a WebSocket server (it answered the upgrade with {status}); "
                            "check --url", EXIT_UNREACHABLE) from None
+        if exc.status == 404 and urlsplit(url).path.rstrip("/") == REALTIME_PATH:
+            raise CliError(f"{host} has no realtime endpoint ({status}): is --url a realtime server?",
+                           EXIT_UNREACHABLE) from None
         if exc.status == 404:
             raise CliError(f"{host} has no realtime endpoint at {urlsplit(url).path} ({status}); "
                            f"Inworld's is {REALTIME_PATH}: check --url", EXIT_UNREACHABLE) from None

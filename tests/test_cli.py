@@ -79,29 +79,36 @@ def question_speech() -> tuple[bytes, int]:
 def tcp_server(reply: bytes | None) -> Iterator[int]:
     """A TCP server on loopback: answers every request with ``reply``, or (None) accepts and says nothing."""
     server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.05)
     held: list[socket.socket] = []
+    stop = threading.Event()
 
     def serve() -> None:
-        while True:
+        while not stop.is_set():
             try:
                 conn, _ = server.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return
+            conn.settimeout(5)
             held.append(conn)
             if reply is not None:
                 with contextlib.suppress(OSError):
                     conn.recv(65536)
                     conn.sendall(reply)
+                    conn.close()
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
         yield server.getsockname()[1]
     finally:
+        stop.set()
+        thread.join(5)
         server.close()
         for conn in held:
             conn.close()
-        thread.join(5)
 
 
 # ---------------------------------------------------------------- the exchange
@@ -237,14 +244,24 @@ def test_no_server_is_one_clear_line(tmp_path: Path) -> None:
     assert "s3cret" not in result.stdout + result.stderr
 
 
-def test_a_plain_http_server_is_not_a_websocket_server(tmp_path: Path) -> None:
-    body = b"<html>\n<head><title>Welcome</title></head>\n<body>\n<h1>It works</h1>\n</body>\n</html>\n"
-    reply = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+HTML = b"<html>\n<head><title>Welcome</title></head>\n<body>\n<h1>It works</h1>\n</body>\n</html>\n"
+
+
+@pytest.mark.parametrize(("reply", "expected"), [
+    (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n%s" % (len(HTML), HTML),
+     "is not a WebSocket server (it answered the upgrade with HTTP 200 OK)"),
+    (b"HTTP/1.1 301 Moved Permanently\r\nLocation: https://example.com/\r\nContent-Length: 0\r\n\r\n",
+     "is not a WebSocket server (it answered the upgrade with HTTP 301"),
+    (b"HTTP/1.0 404 Not Found\r\nContent-Type: text/html\r\n\r\n" + HTML, "has no realtime endpoint (HTTP 404"),
+    (b"", "does not speak the realtime WebSocket protocol"),
+], ids=["html-200", "redirect", "html-404", "closes"])
+def test_a_server_that_is_not_a_websocket_server(reply: bytes, expected: str, tmp_path: Path) -> None:
+    """Finding 5: an 11-line error quoting the HTML, calling a 200 OK "refused"."""
     with tcp_server(reply) as port:
         result = run_cli("talk", str(QUESTION), "--out", str(tmp_path / "x.wav"), "--fast", "--url",
                          f"ws://127.0.0.1:{port}{PATH}")
     line = one_line_error(result, EXIT_UNREACHABLE)
-    assert "not a WebSocket server" in line and "200" in line
+    assert expected in line and "--url" in line
     assert "<" not in line and "refused" not in line
 
 
