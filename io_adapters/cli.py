@@ -579,7 +579,7 @@ async def _connect(client: Any, url: str, timeout: float) -> None:
     host = urlsplit(url).netloc.rpartition("@")[2]  # never a user:password
     try:
         # The client bounds each step; this bounds them all, however many attempts the client makes.
-        async with asyncio.timeout(2 * timeout + 1):
+        async with asyncio.timeout(bound := 2 * timeout + 1):
             await client.connect()
     except HandshakeError as exc:
         status = f"HTTP {exc.status}" + (f" {exc.reason}" if exc.reason else "")
@@ -598,7 +598,8 @@ async def _connect(client: Any, url: str, timeout: float) -> None:
         later = f"try again in {exc.retry_after:g} s" if exc.retry_after is not None else "try again later"
         raise CliError(f"{host} refused the session ({status}); {later} or check --url", EXIT_UNREACHABLE) from None
     except (ConnectTimeout, TimeoutError) as exc:
-        detail = str(exc) if isinstance(exc, ConnectTimeout) and str(exc) else f"no session within {timeout:g} s"
+        detail = (_short(str(exc)) if isinstance(exc, ConnectTimeout) and str(exc)
+                  else f"no realtime session from {host} within {bound:g} s")
         raise CliError(f"{detail}: is --url a realtime WebSocket server? (or raise --connect-timeout)",
                        EXIT_UNREACHABLE) from None
     except ProtocolError as exc:
