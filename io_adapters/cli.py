@@ -602,14 +602,14 @@ async def _connect(client: Any, url: str, timeout: float) -> None:
                   else f"no realtime session from {host} within {bound:g} s")
         raise CliError(f"{detail}: is --url a realtime WebSocket server? (or raise --connect-timeout)",
                        EXIT_UNREACHABLE) from None
-    except ProtocolError as exc:
-        raise CliError(f"{host} does not speak the realtime WebSocket protocol ({_first_line(exc)}); check --url",
-                       EXIT_UNREACHABLE) from None
-    except (ConnectError, OSError) as exc:
+    except (ConnectError, OSError) as exc:  # before ProtocolError: ConnectError is one too
         if "rejected the session" in str(exc):  # an error event answered our session.update
             raise CliError(f"{_first_line(exc)}: check --model, --voice, --tts-model and --stt-model",
                            EXIT_UNREACHABLE) from None
         raise CliError(f"cannot connect to {host} ({_why(exc)}); check --url and that the server is up",
+                       EXIT_UNREACHABLE) from None
+    except ProtocolError as exc:
+        raise CliError(f"{host} does not speak the realtime WebSocket protocol ({_first_line(exc)}); check --url",
                        EXIT_UNREACHABLE) from None
 
 
