@@ -60,3 +60,10 @@ def test_the_readme_stands_on_its_own() -> None:
         assert (ROOT / path).exists(), path
     assert "INWORLD_URL" in README and "INWORLD_API_KEY" in README
     assert "Offline and with Inworld" in README
+
+
+def test_the_readme_lists_every_exit_code_of_the_cli() -> None:
+    from io_adapters.cli import EXIT_CODES
+
+    rows = set(re.findall(r"^\| (\d+) \|", README, flags=re.M))
+    assert rows == {str(code) for code in EXIT_CODES if code != 0}
