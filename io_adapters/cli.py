@@ -40,7 +40,8 @@ from protocol.session import SUPPORTED_SAMPLE_RATES
 FRAME_MS = 20
 TRAILING_SILENCE_MS = 1500
 NO_SPEECH_GRACE_S = 4.0
-"""How long after the end of the input a server that heard no speech at all gets to start a turn."""
+"""How long after the end of the input a server that heard no speech at all gets to start a turn (with
+--fast, plus the input's duration: a server may listen to it in real time however fast it arrived)."""
 MAX_DROPS_WITHOUT_ANSWER = 5
 """Reconnects in a row without a completed answer before the command gives up (the client retries a session
 that opens and drops again forever: each successful reconnect counts as progress to it)."""
@@ -555,7 +556,8 @@ async def talk(args: argparse.Namespace, out: TextIO | None = None) -> Report:
               flush=True)
         sender = asyncio.create_task(_stream(client, pcm, rate, args))
         try:
-            await _converse(client, exchange, sender, args, out)
+            grace = NO_SPEECH_GRACE_S + (len(pcm) / 2 / rate if args.fast else 0.0)
+            await _converse(client, exchange, sender, args, out, min(args.timeout, grace))
         finally:
             sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
@@ -664,7 +666,7 @@ async def _stream(client: Any, pcm: bytes, rate: int, args: argparse.Namespace) 
 
 
 async def _converse(client: Any, exchange: Exchange, sender: asyncio.Task[None], args: argparse.Namespace,
-                    out: TextIO) -> None:
+                    out: TextIO, no_speech_after: float) -> None:
     """Show events until the exchange is complete, or raise the one line that says why it is not."""
     input_end: float | None = None
     while True:
@@ -678,7 +680,7 @@ async def _converse(client: Any, exchange: Exchange, sender: asyncio.Task[None],
             return
         if input_end is not None:
             waited = now - input_end
-            if exchange.heard_nothing() and waited >= min(args.timeout, NO_SPEECH_GRACE_S):
+            if exchange.heard_nothing() and waited >= no_speech_after:
                 raise CliError(f"no speech heard in {args.wav}: the server detected no turn in it (silent or too "
                                "quiet?); try a louder recording, or --turn-detection manual", EXIT_NO_SPEECH)
             if waited >= args.timeout:
