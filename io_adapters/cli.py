@@ -384,10 +384,17 @@ def write_output(path: Path, pcm: bytes, rate: int) -> None:
     if path.exists() and not path.is_file():  # /dev/null and the like
         write_wav(path, pcm, rate)
         return
+    if path.exists():
+        mode = path.stat().st_mode & 0o777
+    else:
+        umask = os.umask(0)  # read it back: there is no other way
+        os.umask(umask)
+        mode = 0o666 & ~umask  # what open() would have given it (mkstemp makes 0600 files)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         write_wav(tmp, pcm, rate)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

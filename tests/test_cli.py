@@ -130,6 +130,10 @@ def test_talk_against_the_embedded_emulator(tmp_path: Path) -> None:
     assert rate == 24000
     assert seconds > 0.5
     assert level > 300  # audible, not silence
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # written whole through a temp file, as open() would
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["answer.wav"]
 
 
 def test_talk_in_manual_turn_mode_at_16k(tmp_path: Path) -> None:
