@@ -1,7 +1,8 @@
 """Generate examples/question.wav: a spoken question with silence around it, 16 kHz mono 16-bit.
 
-Uses espeak-ng when installed; otherwise a voiced, speech-like signal (harmonics with a syllable
-envelope) so that voice activity detection still hears a turn. Run: python examples/make_question_wav.py
+Uses espeak-ng when installed. Without it, the committed recording is left alone; given another path, it
+writes a voiced, speech-like signal there (harmonics with a syllable envelope, so that voice activity
+detection still hears a turn). Run: python examples/make_question_wav.py [OUT.wav]
 """
 
 from __future__ import annotations
@@ -57,8 +58,17 @@ def _synthetic(seconds: float = 2.0) -> bytes:
     return struct.pack(f"<{len(out)}h", *out)
 
 
+COMMITTED = Path(__file__).resolve().with_name("question.wav")
+
+
 def make(path: Path) -> Path:
-    speech = _espeak(TEXT) or _synthetic()
+    """Write the question to ``path``; without espeak-ng, never over the committed recording."""
+    speech = _espeak(TEXT)
+    if speech is None:
+        if path.resolve() == COMMITTED:
+            raise SystemExit(f"espeak-ng is not installed: {COMMITTED} is left as it is (give another path to "
+                             "write a synthetic, speech-like signal there)")
+        speech = _synthetic()
     silence = bytes(int(0.5 * RATE) * 2)
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
@@ -69,5 +79,5 @@ def make(path: Path) -> Path:
 
 
 if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).with_name("question.wav")
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else COMMITTED
     print(make(target))

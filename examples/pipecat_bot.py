@@ -1,8 +1,9 @@
 """A pipecat voice bot on the shim: speaks examples/question.wav to the model and records the answer.
 
-Run: python examples/pipecat_bot.py [IN.wav] [--out bot.wav]. Without INWORLD_API_KEY it starts the local
-emulator in the process; with it, it talks to Inworld. The only line that differs from a bot on pipecat's
-own service is the import of InworldRealtimeLLMService.
+Run: python examples/pipecat_bot.py [IN.wav] [--out FILE.wav]. It talks to INWORLD_URL when set, else to Inworld
+with INWORLD_API_KEY, else to a local emulator it starts in the process. The answer goes to --out (default: a
+fresh temporary directory, printed at the end). The only line that differs from a bot on pipecat's own service
+is the import of InworldRealtimeLLMService.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import tempfile
 import wave
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -67,8 +69,9 @@ class Recorder(FrameProcessor):
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("wav", nargs="?", type=Path, default=HERE / "question.wav")
-    parser.add_argument("--out", type=Path, default=Path("bot.wav"))
+    parser.add_argument("--out", type=Path, default=None, help="where to write the bot's voice")
     args = parser.parse_args()
+    out = args.out or Path(tempfile.mkdtemp(prefix="pipecat-bot-")) / "bot.wav"
     with wave.open(str(args.wav), "rb") as w:
         rate, pcm = w.getframerate(), w.readframes(w.getnframes())
     async with AsyncExitStack() as stack:
@@ -106,8 +109,8 @@ async def main() -> None:
         await asyncio.wait_for(recorder.answered.wait(), 30)
         await worker.queue_frame(EndFrame())
         await asyncio.wait_for(running, 30)
-    write_wav(args.out, bytes(recorder.audio), recorder.rate)
-    print(f"wrote {args.out} ({len(recorder.audio) / 2 / recorder.rate:.1f} s of the bot's voice)")
+    write_wav(out, bytes(recorder.audio), recorder.rate)
+    print(f"wrote {out} ({len(recorder.audio) / 2 / recorder.rate:.1f} s of the bot's voice)")
 
 
 if __name__ == "__main__":

@@ -143,6 +143,8 @@ class Emulator:
         if refusal is not None:
             status, body, headers = refusal
             record.status = status
+            if status != 401:
+                log.info("connection %d: refused the upgrade with %d", record.index, status)
             conn.refuse(status, body, headers)
             writer.write(conn.data_to_send())
             with contextlib.suppress(ConnectionError):
@@ -248,6 +250,9 @@ class Emulator:
         key = self.options.api_key
         if key is not None and (record.auth_scheme is None
                                 or not hmac.compare_digest(credential.strip().encode(), key.encode())):
+            why = "no Basic or Bearer Authorization header" if record.auth_scheme is None else (
+                f"a {record.auth_scheme.capitalize()} key that is not the one --api-key names")
+            log.info("connection %d: refused with 401: %s", record.index, why)  # never the key itself
             return 401, error_body(401, "Invalid authorization credentials"), {}
         if not request.query.get("key"):
             return 400, error_body(400, "missing required query parameter 'key'"), {}

@@ -5,6 +5,14 @@ Change ``from pipecat.services.inworld.realtime.llm import InworldRealtimeLLMSer
 has the same names as ``pipecat.services.inworld.realtime.events``.
 """
 
+try:
+    import pipecat  # noqa: F401  (the shim subclasses pipecat's own service)
+except ModuleNotFoundError as exc:
+    raise ModuleNotFoundError(
+        "io_adapters.pipecat_shim needs pipecat-ai 1.14, which is an optional extra: "
+        "pip install 'inworld-realtime[pipecat]' (in a checkout: pip install -e \".[pipecat]\")",
+        name=exc.name) from exc
+
 from . import events
 from .llm import CurrentAudioResponse, InworldRealtimeLLMService, InworldRealtimeLLMSettings
 

@@ -1,0 +1,69 @@
+"""The examples and the optional parts as a newcomer meets them: nothing overwritten, left behind or unexplained."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from io_adapters import RealtimeClient
+from io_adapters.emulator import EmulatorOptions, EmulatorThread
+from protocol import HandshakeError
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("INWORLD_API_KEY", "INWORLD_URL")}
+    return {**env, "PYTHONPATH": str(ROOT), **extra}
+
+
+def test_make_question_wav_never_overwrites_the_recording_without_espeak(tmp_path: Path) -> None:
+    committed = EXAMPLES / "question.wav"
+    before = hashlib.sha256(committed.read_bytes()).hexdigest()
+    no_espeak = _env(PATH=str(tmp_path))  # an empty PATH: neither espeak-ng nor espeak
+    result = subprocess.run([sys.executable, str(EXAMPLES / "make_question_wav.py")], capture_output=True,
+                            text=True, env=no_espeak, timeout=60)
+    assert result.returncode == 1
+    assert "espeak-ng is not installed" in result.stderr and "Traceback" not in result.stderr
+    assert hashlib.sha256(committed.read_bytes()).hexdigest() == before
+    elsewhere = tmp_path / "synthetic.wav"
+    result = subprocess.run([sys.executable, str(EXAMPLES / "make_question_wav.py"), str(elsewhere)],
+                            capture_output=True, text=True, env=no_espeak, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert elsewhere.stat().st_size > 16000  # a synthetic question, written where it was asked for
+
+
+def test_the_pipecat_bot_leaves_nothing_where_it_runs(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, str(EXAMPLES / "pipecat_bot.py")], capture_output=True, text=True,
+                            env=_env(), timeout=90, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == []
+    wrote = [line for line in result.stdout.splitlines() if line.startswith("wrote ")]
+    assert len(wrote) == 1
+    out = Path(wrote[0].split()[1])
+    assert out.is_file() and out.is_relative_to(tempfile.gettempdir())
+
+
+def test_importing_the_shim_without_pipecat_names_the_extra() -> None:
+    code = "import sys; sys.modules['pipecat'] = None; import io_adapters.pipecat_shim"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=60)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("ModuleNotFoundError: ") and "[pipecat]" in last and "pip install" in last
+
+
+def test_the_emulator_logs_a_refused_key_without_the_key(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="io_adapters.emulator")
+    with EmulatorThread(EmulatorOptions(api_key="the-right-key")) as emulator, pytest.raises(HandshakeError):
+        RealtimeClient("a-wrong-key", url=emulator.url, reconnect=False, connect_timeout=5).connect()
+    refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert refused and "401" in refused[0]
+    assert not any("the-right-key" in r.getMessage() or "a-wrong-key" in r.getMessage() for r in caplog.records)
