@@ -3,7 +3,7 @@
 from . import events
 from .connection import NON_FATAL_ERROR_CODES, RealtimeConnection
 from .conversation import AudioResponse, Conversation, FunctionCall
-from .errors import HandshakeError, LocalProtocolError, ProtocolError, RemoteProtocolError
+from .errors import ConnectError, ConnectTimeout, HandshakeError, LocalProtocolError, ProtocolError, RemoteProtocolError
 from .handshake import DEFAULT_URL
 from .items import ConversationItem, ItemContent, RealtimeError, Response, Usage
 from .session import (
@@ -27,6 +27,8 @@ __all__ = [
     "AudioInput",
     "AudioOutput",
     "AudioResponse",
+    "ConnectError",
+    "ConnectTimeout",
     "ConnectionState",
     "Conversation",
     "ConversationItem",

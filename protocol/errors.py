@@ -1,4 +1,4 @@
-"""The two error classes: misuse by the caller, and faults of the peer."""
+"""The one error tree: misuse by the caller, faults of the peer, and sessions that could not be opened."""
 
 from __future__ import annotations
 
@@ -58,3 +58,11 @@ class HandshakeError(RemoteProtocolError):
             snippet = self.body if len(self.body) <= 300 else self.body[:300] + "..."
             text += f" ({snippet})"
         return text
+
+
+class ConnectError(ProtocolError, ConnectionError):
+    """The session could not be opened (unreachable host, TLS failure, no session.updated)."""
+
+
+class ConnectTimeout(ConnectError, TimeoutError):
+    """Opening the session took longer than the caller's connect deadline."""
