@@ -194,10 +194,10 @@ class Supervisor:
         """Due at ``next_tick()``: ``"dead"`` after ``keepalive_timeout`` of silence, ``"ping"`` after
         ``ping_interval`` of quiet since the last byte or ping, else nothing."""
         options = self.options
-        if now - self.last_rx >= options.keepalive_timeout:
+        if now >= self.last_rx + options.keepalive_timeout:  # sums, as in next_tick(): due means due
             self.stalled = True
             return "dead"
-        if now - max(self.last_rx, self.last_ping) >= options.ping_interval:
+        if now >= max(self.last_rx, self.last_ping) + options.ping_interval:
             self.last_ping = now
             return "ping"
         return None

@@ -104,6 +104,7 @@ class RealtimeClient(ClientBase):
         self._write_lock = threading.Lock()  # one writer at a time on the socket: the writer thread or a caller
         self._configured: ev.SessionConfigured | BaseException | None = None
         self._sock: socket.socket | None = None
+        self._ended_by: BaseException | None = None  # a protocol error that arrived with session.updated
         self._reader: threading.Thread | None = None
         self._writer: threading.Thread | None = None
         self._stop = threading.Event()  # set by close(): ends back-off waits at once
@@ -376,8 +377,15 @@ class RealtimeClient(ClientBase):
                     raise TimeoutError
                 sock.settimeout(remaining)
                 data = sock.recv(_READ_SIZE)
-                with self._lock:
-                    conn.receive_data(data)
+                try:
+                    with self._lock:
+                        conn.receive_data(data)
+                except RemoteProtocolError as exc:
+                    self._dispatch()
+                    if self._configured is None:
+                        raise
+                    self._ended_by = exc  # the same read configured the session and broke it: _run reports it
+                    break
                 if not upgraded and conn.state is not S.CONNECTING:
                     upgraded, step = True, "no configured session (session.updated) from"
                     self._sup.session_started(_now())
@@ -463,6 +471,9 @@ class RealtimeClient(ClientBase):
     def _run(self, sock: socket.socket) -> BaseException | None:
         """Feed the core until the socket ends; the supervisor's keepalive runs on the read timeouts."""
         conn, sup = self.connection, self._sup
+        if self._ended_by is not None:
+            error, self._ended_by = self._ended_by, None
+            return error
         while conn.state not in ENDED_STATES:
             try:
                 data = sock.recv(_READ_SIZE)

@@ -60,9 +60,10 @@ class ScriptedServer:
     """Runs ``scripts[i]`` for the i-th connection (the last one repeats) on a background loop."""
 
     def __init__(self, *scripts: Script, refuse: tuple[int, dict[str, str]] | None = None,
-                 ssl_context: Any = None) -> None:
+                 ssl_context: Any = None, refusals: list[tuple[int, dict[str, str]]] | None = None) -> None:
         self.scripts = scripts
         self.refuse = refuse
+        self.refusals = list(refusals or [])  # answers for the first attempts, one each, before ``refuse``
         self.ssl_context = ssl_context
         self.peers: list[Peer] = []
         self.attempts = 0
@@ -91,8 +92,9 @@ class ScriptedServer:
 
     def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
         self.attempts += 1
-        if self.refuse is not None:
-            status, headers = self.refuse
+        refusal = self.refusals.pop(0) if self.refusals else self.refuse
+        if refusal is not None:
+            status, headers = refusal
             response = conn.respond(status, json.dumps({"error": {"message": "refused by test"}}))
             for k, v in headers.items():
                 response.headers[k] = v
