@@ -21,7 +21,6 @@ from protocol import events as ev
 from protocol.states import ENDED_STATES, OPEN_STATES
 
 from .client import ATTEMPT_ERRORS, ClientBase, Route
-from .supervisor import GiveUp
 from .transport import check_connect_reply
 
 S = ConnectionState
@@ -308,16 +307,8 @@ class AsyncRealtimeClient(ClientBase):
                 await self._attempt(route, sup.attempt_deadline(loop.time()))
                 return
             except ATTEMPT_ERRORS as exc:
-                decision = sup.failed(loop.time(), exc, self._unsent_ms())
-            while not sup.reconnecting and self._events.qsize():
-                self._events.get_nowait()  # nothing of a failed first attempt reaches the caller
-            if isinstance(decision, GiveUp):
-                for event in decision.events:
-                    self._events.put_nowait(event)
-                raise decision.error
-            if decision.event is not None:
-                self._events.put_nowait(decision.event)
-            await asyncio.sleep(decision.delay)
+                delay = self._next_attempt(sup.failed(loop.time(), exc, self._unsent_ms()))
+            await asyncio.sleep(delay)
 
     async def _attempt(self, route: Route, deadline: float) -> None:
         """One attempt: TCP (+TLS), the upgrade, then the feed runs the socket until the session is configured."""
@@ -406,6 +397,13 @@ class AsyncRealtimeClient(ClientBase):
 
     # ------------------------------------------------------------ reading
 
+    def _surface(self, event: Any) -> None:
+        self._events.put_nowait(event)
+
+    def _forget_events(self) -> None:
+        while self._events.qsize():
+            self._events.get_nowait()
+
     def _discard_events(self) -> None:
         for _ in self.connection.events():
             pass
@@ -489,17 +487,11 @@ class AsyncRealtimeClient(ClientBase):
                 if decision is None:
                     break
                 await self._drop_socket()
-                if isinstance(decision, GiveUp):
-                    for event in decision.events:
-                        self._events.put_nowait(event)
-                    break
-                if decision.event is not None:
-                    self._events.put_nowait(decision.event)
-                await asyncio.sleep(decision.delay)
                 try:
+                    await asyncio.sleep(self._next_attempt(decision))
                     await self._establish(route)  # _dispatch says Reconnected, right after SessionConfigured
-                except ATTEMPT_ERRORS:
-                    break  # _establish queued ReconnectFailed
+                except Exception:
+                    break  # ReconnectFailed is queued
         finally:
             if not sup.closing:
                 await self._drop_socket()

@@ -5,12 +5,12 @@ from __future__ import annotations
 import random
 import ssl
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from protocol import ConnectError, ConnectionState, RealtimeConnection, RemoteProtocolError, SessionProperties
 from protocol.handshake import DEFAULT_URL, Target, parse_target
 
-from .supervisor import Options, Supervisor
+from .supervisor import GiveUp, Options, Retry, Supervisor
 from .transport import Proxy, check_target, proxy_for, tls_context
 
 #: What one attempt to open a session may raise; the supervisor decides whether another attempt follows.
@@ -68,6 +68,26 @@ class ClientBase:
     def _init_io(self) -> None:
         """The adapter's own state: queues, locks, sockets."""
         raise NotImplementedError
+
+    def _surface(self, event: Any) -> None:
+        """Queue an event for the caller."""
+        raise NotImplementedError
+
+    def _forget_events(self) -> None:
+        """Empty the caller's queue (nothing of a failed first attempt reaches the caller)."""
+        raise NotImplementedError
+
+    def _next_attempt(self, decision: Retry | GiveUp) -> float:
+        """Act on the supervisor's decision: surface its events, then the seconds to wait, or raise its error."""
+        if not self._sup.reconnecting:
+            self._forget_events()
+        if isinstance(decision, GiveUp):
+            for event in decision.events:
+                self._surface(event)
+            raise decision.error
+        if decision.event is not None:
+            self._surface(decision.event)
+        return decision.delay
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.connection!r}>"

@@ -18,7 +18,6 @@ from protocol import events as ev
 from protocol.states import ENDED_STATES, OPEN_STATES
 
 from .client import ATTEMPT_ERRORS, ClientBase, Route
-from .supervisor import GiveUp
 from .transport import check_connect_reply
 
 S = ConnectionState
@@ -44,52 +43,59 @@ class _EventQueue:
     def __init__(self, limit: int) -> None:
         self._items: deque[Any] = deque()
         self._limit = limit
-        self._cond = threading.Condition()
-        self._ended = False
-        self._unbounded = False
+        lock = threading.Lock()
+        self._not_empty = threading.Condition(lock)
+        self._not_full = threading.Condition(lock)
+        self._ended = self._unbounded = False
 
     def put(self, event: Any) -> None:
-        with self._cond:
+        with self._not_full:
             while len(self._items) >= self._limit and not self._unbounded:
-                self._cond.wait()
+                self._not_full.wait()
             self._items.append(event)
-            self._cond.notify_all()
+            self._not_empty.notify()
 
     def put_nowait(self, event: Any) -> None:
         """Past the bound: for what must not wait on the caller (opening a session, which has a deadline)."""
-        with self._cond:
+        with self._not_empty:
             self._items.append(event)
-            self._cond.notify_all()
-
-    def unblock(self) -> None:
-        """No more waiting for room (the client is closing and the caller may never read again)."""
-        with self._cond:
-            self._unbounded = True
-            self._cond.notify_all()
+            self._not_empty.notify()
 
     def get(self, timeout: float | None) -> Any:
         """The next event; ``None`` once the stream ended and is drained; ``queue.Empty`` after ``timeout``."""
-        with self._cond:
-            if not self._cond.wait_for(lambda: self._items or self._ended, timeout):
-                raise queue.Empty
+        with self._not_empty:
+            if not self._items and not self._ended:
+                deadline = None if timeout is None else _now() + timeout
+                while not self._items and not self._ended:
+                    remaining = None if deadline is None else deadline - _now()
+                    if remaining is not None and remaining <= 0:
+                        raise queue.Empty
+                    self._not_empty.wait(remaining)
             if not self._items:
                 return None
-            self._cond.notify_all()
+            self._not_full.notify()
             return self._items.popleft()
 
+    def unblock(self) -> None:
+        """No more waiting for room (the client is closing and the caller may never read again)."""
+        with self._not_full:
+            self._unbounded = True
+            self._not_full.notify_all()
+
     def end(self) -> None:
-        with self._cond:
+        with self._not_full:
             self._ended = self._unbounded = True
-            self._cond.notify_all()
+            self._not_full.notify_all()
+            self._not_empty.notify_all()
 
     def reopen(self) -> None:
-        with self._cond:
+        with self._not_full:
             self._ended = self._unbounded = False
 
     def clear(self) -> None:
-        with self._cond:
+        with self._not_full:
             self._items.clear()
-            self._cond.notify_all()
+            self._not_full.notify_all()
 
 
 class RealtimeClient(ClientBase):
@@ -345,15 +351,7 @@ class RealtimeClient(ClientBase):
             except ATTEMPT_ERRORS as exc:
                 with self._lock:
                     decision = sup.failed(_now(), exc, self._unsent_ms())
-            if not sup.reconnecting:
-                self._events.clear()  # nothing of a failed first attempt reaches the caller
-            if isinstance(decision, GiveUp):
-                for event in decision.events:
-                    self._events.put(event)
-                raise decision.error
-            if decision.event is not None:
-                self._events.put(decision.event)
-            if self._stop.wait(decision.delay):
+            if self._stop.wait(self._next_attempt(decision)):
                 raise ConnectError("the client is closed")
 
     def _attempt(self, route: Route, deadline: float) -> None:
@@ -450,6 +448,12 @@ class RealtimeClient(ClientBase):
 
     # ------------------------------------------------------------ reading
 
+    def _surface(self, event: Any) -> None:
+        self._events.put(event)
+
+    def _forget_events(self) -> None:
+        self._events.clear()
+
     def _dispatch(self) -> None:
         """Hand the core's events to the caller; settle the configuration as soon as its answer is seen."""
         with self._lock:
@@ -514,18 +518,12 @@ class RealtimeClient(ClientBase):
                 if decision is None:
                     break
                 self._close_socket()
-                if isinstance(decision, GiveUp):
-                    for event in decision.events:
-                        self._events.put(event)
-                    break
-                if decision.event is not None:
-                    self._events.put(decision.event)
-                if self._stop.wait(decision.delay):
-                    break
                 try:
+                    if self._stop.wait(self._next_attempt(decision)):
+                        break
                     self._establish(route)  # _dispatch says Reconnected, right after SessionConfigured
-                except ATTEMPT_ERRORS:
-                    break  # _establish queued ReconnectFailed
+                except Exception:
+                    break  # ReconnectFailed is queued
         finally:
             if not sup.closing:
                 self._close_socket()

@@ -309,7 +309,7 @@ def test_a_12_mib_message_over_the_limit_fails_the_socket_and_the_session_recove
 def test_an_abrupt_drop_while_audio_streams_loses_nothing_silently() -> None:
     async def drop_while_streaming(peer: Peer) -> None:
         await peer.open_session()
-        while len(peer.appended()) < 16000:  # half a second of 16 kHz audio
+        while len(peer.appended()) < 24000:  # half a second of 24 kHz audio
             await peer.recv()
         peer.ws.transport.abort()
 
@@ -344,6 +344,27 @@ def test_an_abrupt_drop_while_audio_streams_loses_nothing_silently() -> None:
             return [n for n in names(seen) if n != "AudioDropped"]
 
     assert both(scenario) == [*OPENING, "ConnectionClosed", "Reconnecting", *REOPENING]
+
+
+def test_giving_up_reports_the_audio_no_session_will_carry() -> None:
+    async def drop_after_audio(peer: Peer) -> None:
+        await peer.open_session()
+        while len(peer.appended()) < 5760:  # 120 ms of 24 kHz audio (the default input rate)
+            await peer.recv()
+        peer.ws.transport.abort()
+
+    def scenario(adapter: str) -> tuple[list[str], int]:
+        with ScriptedServer(drop_after_audio) as server, driver(adapter, "k", TEXT, server.url, **FAST) as d:
+            d.call("connect")
+            server.refuse = (401, {})  # the key was revoked while we were connected
+            d.call("send_audio", bytes(6400))  # 133 ms: two 60 ms chunks go out, the rest waits for more
+            seen = to_the_end(d)
+            dropped = [e for e in seen if isinstance(e, ev.AudioDropped)]
+            return names(seen), sum(e.duration_ms for e in dropped)
+
+    seen, dropped_ms = both(scenario)
+    assert seen == [*OPENING, "ConnectionClosed", "Reconnecting", "AudioDropped", "ReconnectFailed"]
+    assert dropped_ms == 120  # the uncommitted turn, which only a new session could have replayed
 
 
 def test_close_from_another_thread_ends_a_waiting_reader_and_a_streaming_sender() -> None:
