@@ -116,7 +116,6 @@ class AsyncRealtimeClient(ClientBase):
         buffered = self._writer.get_write_buffer_size() if self._writer is not None else 0
         return self.connection.queued_audio_seconds(self._queued + buffered)
 
-    # ------------------------------------------------------------ lifecycle
 
     async def __aenter__(self) -> AsyncRealtimeClient:
         await self.connect()
@@ -167,7 +166,6 @@ class AsyncRealtimeClient(ClientBase):
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    # ------------------------------------------------------------ events
 
     def __aiter__(self) -> AsyncIterator[Any]:
         return self._iterate()
@@ -196,7 +194,6 @@ class AsyncRealtimeClient(ClientBase):
             raise ConnectionError("the realtime session has ended")
         return event
 
-    # ------------------------------------------------------------ sending
 
     async def send(self, event: ev.ClientEvent) -> None:
         """Send any client event (held by the core while the session is not configured)."""
@@ -259,7 +256,6 @@ class AsyncRealtimeClient(ClientBase):
         self._ended = False
         await self.connect()
 
-    # ------------------------------------------------------------ writing
 
     async def _capacity(self) -> None:
         if self._sup.closing:
@@ -297,7 +293,6 @@ class AsyncRealtimeClient(ClientBase):
                 if self._queued <= self.options.max_queue_bytes:
                     self._drained.set()
 
-    # ------------------------------------------------------------ opening
 
     async def _establish(self, route: Route) -> None:
         """Attempts until a session is configured, waiting between them as the supervisor says."""
@@ -395,7 +390,6 @@ class AsyncRealtimeClient(ClientBase):
         self._timer = loop.call_at(self._sup.next_tick(), self._tick)
         return feed
 
-    # ------------------------------------------------------------ reading
 
     def _surface(self, event: Any) -> None:
         self._events.put_nowait(event)
@@ -475,7 +469,6 @@ class AsyncRealtimeClient(ClientBase):
             self._flush()
         self._timer = feed.loop.call_at(self._sup.next_tick(), self._tick)
 
-    # ------------------------------------------------------------ supervising
 
     async def _supervise(self, route: Route) -> None:
         """Wait while the feed runs the socket; when it ends, reconnect as the supervisor decides."""

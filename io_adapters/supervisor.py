@@ -107,7 +107,6 @@ class Supervisor:
         self.last_ping = 0.0
         self.stalled = False
 
-    # ------------------------------------------------------------ opening
 
     def start(self, now: float) -> None:
         """The caller asked to connect: every attempt of this first opening ends by ``connect_timeout``."""
@@ -179,7 +178,6 @@ class Supervisor:
         dropped = AudioDropped(unsent_ms, "reconnecting gave up: no session left to carry it")
         return GiveUp(error or ConnectError("connection lost"), (dropped, failed))
 
-    # ------------------------------------------------------------ keepalive
 
     def session_started(self, now: float) -> None:
         """A socket was upgraded: the keepalive clock starts."""

@@ -120,7 +120,6 @@ class RealtimeClient(ClientBase):
         """Audio not yet on the wire: held by the core plus what waits in the write queue."""
         return self.connection.queued_audio_seconds(self._queued)
 
-    # ------------------------------------------------------------ lifecycle
 
     def __enter__(self) -> RealtimeClient:
         self.connect()
@@ -180,7 +179,6 @@ class RealtimeClient(ClientBase):
         self._reader = self._writer = None
         self._close_socket()
 
-    # ------------------------------------------------------------ events
 
     def events(self, timeout: float | None = None) -> Iterator[Any]:
         """Yield events as they come; stops after ``timeout`` seconds without one, or at the end."""
@@ -203,7 +201,6 @@ class RealtimeClient(ClientBase):
             raise ConnectionError("the realtime session has ended")
         return event
 
-    # ------------------------------------------------------------ sending
 
     def send(self, event: ev.ClientEvent) -> None:
         """Send any client event (held by the core while the session is not configured)."""
@@ -291,7 +288,6 @@ class RealtimeClient(ClientBase):
             self._events.reopen()
         self.connect()
 
-    # ------------------------------------------------------------ writing
 
     def _wait_for_space(self) -> None:
         if self._sup.closing:
@@ -339,7 +335,6 @@ class RealtimeClient(ClientBase):
                 if self._sock is not sock or self._sup.closing:
                     raise ConnectionError("the socket was replaced or closed mid-write") from None
 
-    # ------------------------------------------------------------ opening
 
     def _establish(self, route: Route) -> None:
         """Attempts until a session is configured, waiting between them as the supervisor says."""
@@ -446,7 +441,6 @@ class RealtimeClient(ClientBase):
             raise
         return sock
 
-    # ------------------------------------------------------------ reading
 
     def _surface(self, event: Any) -> None:
         self._events.put(event)

@@ -119,7 +119,6 @@ def failure(call: Callable[[], object]) -> tuple[str, str]:
     return "no error", ""
 
 
-# ------------------------------------------------------------ scenarios
 
 
 def test_a_normal_turn() -> None:
@@ -466,7 +465,6 @@ def test_an_untrusted_certificate_fails_at_once_without_a_retry(tls_listener: tu
     assert both(scenario) == ("ConnectError", True, 1)
 
 
-# ------------------------------------------------------------ regressions: the drift between the two clients
 
 
 def test_reconnected_comes_right_after_the_new_session_is_configured() -> None:

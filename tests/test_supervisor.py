@@ -44,7 +44,6 @@ class Fixed(random.Random):
         return a + (b - a) * self.fraction
 
 
-# ------------------------------------------------------------ what is worth another try
 
 
 @pytest.mark.parametrize("status", [408, 425, 429, 500, 502, 503, 504, 599])
@@ -85,7 +84,6 @@ def test_timeouts_unknown_errors_and_proxy_5xx_are_retried() -> None:
     assert retryable(None)
 
 
-# ------------------------------------------------------------ the first connect
 
 
 def test_first_connect_retries_a_503_within_its_deadline_and_emits_nothing() -> None:
@@ -128,7 +126,6 @@ def test_first_connect_gives_up_after_max_attempts() -> None:
     assert [type(d) for d in decisions] == [Retry, Retry, Retry, GiveUp]
 
 
-# ------------------------------------------------------------ reconnecting
 
 
 def test_a_drop_reconnects_with_events_and_announces_the_new_session() -> None:
@@ -204,7 +201,6 @@ def test_describe_names_the_error() -> None:
     assert describe(HandshakeError(503)).startswith("HandshakeError: HTTP 503")
 
 
-# ------------------------------------------------------------ keepalive
 
 
 def test_keepalive_pings_after_a_quiet_spell_and_declares_a_silent_peer_dead() -> None:
@@ -242,7 +238,6 @@ def test_the_next_tick_is_never_later_than_the_keepalive_deadline(start: float, 
     assert sup.tick(start + keepalive) == "dead"
 
 
-# ------------------------------------------------------------ back-off bounds
 
 
 @given(attempt=st.integers(1, 10_000), initial=st.floats(0.001, 10.0), cap=st.floats(0.001, 120.0),
