@@ -146,6 +146,7 @@ class AsyncRealtimeClient(ClientBase):
         if self._sup.closing and not tasks:
             return
         self._sup.closing = True
+        self._drained.set()  # senders waiting for room raise ConnectionError now
         conn = self.connection
         if conn.state in OPEN_STATES:
             conn.close()
@@ -258,11 +259,11 @@ class AsyncRealtimeClient(ClientBase):
 
 
     async def _capacity(self) -> None:
+        while self._queued > self.options.max_queue_bytes and not self._sup.closing:
+            self._drained.clear()
+            await self._drained.wait()  # the writer task and a dropped socket both set it
         if self._sup.closing:
             raise ConnectionError("the client is closed")
-        while self._queued > self.options.max_queue_bytes:
-            self._drained.clear()
-            await self._drained.wait()
 
     def _flush(self) -> None:
         writer = self._writer

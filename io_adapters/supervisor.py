@@ -13,7 +13,7 @@ import ssl
 from dataclasses import dataclass
 from typing import Literal
 
-from protocol import ConnectError, HandshakeError
+from protocol import ConnectError, ConnectTimeout, HandshakeError
 from protocol import events as ev
 
 from .events import AudioDropped, Reconnected, ReconnectFailed, Reconnecting
@@ -102,6 +102,7 @@ class Supervisor:
         self.attempt = 0  # failed attempts in the current opening (first connect or reconnect)
         self.reconnecting = False  # opening a replacement session (events are surfaced)
         self.deadline = 0.0  # the first connect's deadline
+        self.last_error: BaseException | None = None  # the last failure of the first connect
         self.closing = False
         self.last_rx = 0.0
         self.last_ping = 0.0
@@ -114,6 +115,7 @@ class Supervisor:
         self.reconnecting = False
         self.closing = False
         self.deadline = now + self.options.connect_timeout
+        self.last_error = None
 
     def attempt_deadline(self, now: float) -> float:
         """When the attempt starting ``now`` must have produced a configured session."""
@@ -134,6 +136,10 @@ class Supervisor:
         audio that only a new session could still carry (reported as dropped if we give up)."""
         self.attempt += 1
         options = self.options
+        if not self.reconnecting:
+            if isinstance(error, ConnectTimeout) and self.last_error is not None and now >= self.deadline:
+                error = self.last_error  # the deadline cut this attempt short: the previous answer says more
+            self.last_error = error
         if self.closing:
             return GiveUp(error or ConnectError("the client is closed"), ())
         if not retryable(error) or self.attempt > options.max_reconnect_attempts:

@@ -153,6 +153,7 @@ class RealtimeClient(ClientBase):
             if self._sup.closing and self._writer is None:
                 return
             self._sup.closing = True
+            self._space.notify_all()  # senders waiting for room raise ConnectionError now
             conn = self.connection
             if conn.state in OPEN_STATES:
                 conn.close()
@@ -290,10 +291,10 @@ class RealtimeClient(ClientBase):
 
 
     def _wait_for_space(self) -> None:
-        if self._sup.closing:
-            raise ConnectionError("the client is closed")
         while self._queued > self.options.max_queue_bytes and not self._sup.closing:
             self._space.wait()  # the writer thread, close() and a dropped socket all notify
+        if self._sup.closing:
+            raise ConnectionError("the client is closed")
 
     def _flush(self) -> None:
         if self._sock is None:

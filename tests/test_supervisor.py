@@ -109,6 +109,19 @@ def test_first_connect_raises_the_last_error_when_the_wait_would_pass_the_deadli
     assert sup.failed(0.1, error) == GiveUp(error, ())
 
 
+def test_an_attempt_cut_short_by_the_deadline_raises_the_previous_answer() -> None:
+    sup = Supervisor(OPTIONS, Fixed(0.0))
+    sup.start(0.0)
+    refused = HandshakeError(503)
+    assert isinstance(sup.failed(9.0, refused), Retry)
+    decision = sup.failed(10.0, ConnectTimeout("no WebSocket handshake"))
+    assert isinstance(decision, GiveUp) and decision.error is refused
+    alone = Supervisor(OPTIONS)
+    alone.start(0.0)
+    timeout = ConnectTimeout("no WebSocket handshake")
+    assert alone.failed(10.0, timeout) == GiveUp(timeout, ())  # nothing better to say
+
+
 def test_a_refused_key_fails_at_once_with_no_second_attempt() -> None:
     for status in (401, 403):
         sup = Supervisor(OPTIONS)
