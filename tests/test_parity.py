@@ -12,7 +12,6 @@ import json
 import socket
 import ssl
 import struct
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,7 +24,7 @@ from io_adapters import AsyncRealtimeClient, ConnectError, Reconnected, Reconnec
 from protocol import SessionProperties
 from protocol import events as ev
 from protocol.items import ConversationItem
-from tests.client_harness import AsyncDriver, Driver, Peer, ScriptedServer, driver
+from tests.client_harness import AsyncDriver, Driver, Peer, ScriptedServer, driver, raw_server, self_signed_certificate
 
 ADAPTERS = ["asyncio", "blocking"]
 FAST = {"connect_timeout": 3.0, "backoff_initial": 0.02, "backoff_max": 0.1, "keepalive_timeout": 5.0,
@@ -407,47 +406,24 @@ def test_close_from_another_thread_ends_a_waiting_reader_and_a_streaming_sender(
     assert both(scenario) == ([*OPENING, "ConnectionClosed"], True)
 
 
-@pytest.fixture(scope="module")
-def untrusted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("untrusted")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
-                    str(cert), "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
-                   check=True, capture_output=True)
-    return cert, key
-
-
 @pytest.fixture
-def tls_listener(untrusted: tuple[Path, Path]) -> Iterator[tuple[int, list[int]]]:
+def tls_listener(tmp_path: Path) -> Iterator[tuple[int, list[int]]]:
     """A TLS server with a self-signed certificate; counts the TCP connections it accepted."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(*untrusted)
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    listener.settimeout(0.1)
+    context.load_cert_chain(*self_signed_certificate(tmp_path))
     accepted = [0]
-    stop = threading.Event()
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            accepted[0] += 1
-            conn.settimeout(2)
-            try:
-                context.wrap_socket(conn, server_side=True).close()
-            except (OSError, ssl.SSLError):
-                conn.close()
+    def handshake(conn: socket.socket) -> None:
+        accepted[0] += 1
+        conn.settimeout(2)
+        try:
+            context.wrap_socket(conn, server_side=True).close()
+        except (OSError, ssl.SSLError):
+            conn.close()
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1], accepted
-    stop.set()
-    thread.join()
-    listener.close()
+    server = raw_server(handshake)
+    yield next(server), accepted
+    next(server, None)
 
 
 def test_an_untrusted_certificate_fails_at_once_without_a_retry(tls_listener: tuple[int, list[int]]) -> None:
