@@ -145,17 +145,11 @@ class AsyncRealtimeClient(ClientBase):
         tasks = [t for t in (self._supervisor, self._write_task) if t is not None]
         if self._sup.closing and not tasks:
             return
-        self._sup.closing = True
+        supervisor, answer = self._supervisor, self._start_close()
         self._drained.set()  # senders waiting for room raise ConnectionError now
-        conn = self.connection
-        if conn.state in OPEN_STATES:
-            conn.close()
-            self._flush()
-            if self._supervisor is not None and self._supervisor is not asyncio.current_task():
-                # The supervisor ends when the server's close frame (or EOF) ends the socket: no polling.
-                await asyncio.wait({self._supervisor}, timeout=self.options.close_timeout)
-        elif conn.state not in (S.CLOSED, S.CLOSING):
-            conn.close()
+        if answer and supervisor is not None and supervisor is not asyncio.current_task():
+            # The supervisor ends when the server's close frame (or EOF) ends the socket: no polling.
+            await asyncio.wait({supervisor}, timeout=self.options.close_timeout)
         await self._stop_tasks()
         await self._drop_socket()
         self._end()
@@ -239,21 +233,15 @@ class AsyncRealtimeClient(ClientBase):
 
     async def reset_conversation(self) -> None:
         """Close this session and open a fresh one with no history."""
-        conn = self.connection
         self._sup.closing = True  # the supervisor must not end the event stream
         await self._stop_tasks()
-        if conn.state in OPEN_STATES:
-            conn.close()
-            data = conn.data_to_send()
+        if self.connection.state in OPEN_STATES:
+            self.connection.close()
+            data = self.connection.data_to_send()
             if data and self._writer is not None and not self._writer.is_closing():
                 self._writer.write(data)
         await self._drop_socket()
-        if conn.state is S.CLOSING:
-            conn.connection_lost("conversation reset")
-        elif conn.state is not S.CLOSED:
-            conn.close()
-        self._discard_events()
-        conn.reset_conversation()
+        self._forget_conversation()
         self._ended = False
         await self.connect()
 

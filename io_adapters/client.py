@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from protocol import ConnectError, ConnectionState, RealtimeConnection, RemoteProtocolError, SessionProperties
 from protocol.handshake import DEFAULT_URL, Target, parse_target
+from protocol.states import OPEN_STATES
 
 from .supervisor import GiveUp, Options, Retry, Supervisor
 from .transport import Proxy, check_target, proxy_for, tls_context
@@ -69,6 +70,10 @@ class ClientBase:
         """The adapter's own state: queues, locks, sockets."""
         raise NotImplementedError
 
+    def _flush(self) -> None:
+        """Hand the core's outgoing bytes to the socket (or leave them in the core while there is none)."""
+        raise NotImplementedError
+
     def _surface(self, event: Any) -> None:
         """Queue an event for the caller."""
         raise NotImplementedError
@@ -102,6 +107,29 @@ class ClientBase:
         target = parse_target(self.connection.url)
         check_target(target, self.options.allow_insecure)
         return Route(target, tls_context(target, self._ssl_context), proxy_for(target))
+
+    def _start_close(self) -> bool:
+        """Mark the client closing and send the close frame; True when a server's answer is worth awaiting."""
+        self._sup.closing = True
+        conn = self.connection
+        if conn.state in OPEN_STATES:
+            conn.close()
+            self._flush()
+            return True
+        if conn.state not in (ConnectionState.CLOSED, ConnectionState.CLOSING):
+            conn.close()
+        return False
+
+    def _forget_conversation(self) -> None:
+        """After the socket is gone: end the core's connection and forget history, so the next session is fresh."""
+        conn = self.connection
+        if conn.state is ConnectionState.CLOSING:
+            conn.connection_lost("conversation reset")
+        elif conn.state is not ConnectionState.CLOSED:
+            conn.close()
+        for _ in conn.events():
+            pass
+        conn.reset_conversation()
 
     def _unsent_ms(self) -> int:
         """Input audio only a new session can still deliver: held by the core, or sent into the dead socket."""

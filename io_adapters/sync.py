@@ -152,18 +152,12 @@ class RealtimeClient(ClientBase):
         with self._lock:
             if self._sup.closing and self._writer is None:
                 return
-            self._sup.closing = True
+            answer = self._start_close()
             self._space.notify_all()  # senders waiting for room raise ConnectionError now
-            conn = self.connection
-            if conn.state in OPEN_STATES:
-                conn.close()
-                self._flush()
-            elif conn.state not in (S.CLOSED, S.CLOSING):
-                conn.close()
         self._stop.set()
         self._events.unblock()
         reader = self._reader
-        if reader is not None and reader is not threading.current_thread():
+        if answer and reader is not None and reader is not threading.current_thread():
             reader.join(self.options.close_timeout)  # it ends when the close frame (or EOF) ends the socket
         self._stop_threads()
         self._events.end()
@@ -279,13 +273,7 @@ class RealtimeClient(ClientBase):
         self._events.unblock()
         self._stop_threads()
         with self._lock:
-            if self.connection.state is S.CLOSING:
-                self.connection.connection_lost("conversation reset")
-            elif self.connection.state is not S.CLOSED:
-                self.connection.close()
-            for _ in self.connection.events():
-                pass
-            self.connection.reset_conversation()
+            self._forget_conversation()
             self._events.reopen()
         self.connect()
 
