@@ -109,6 +109,7 @@ class AsyncRealtimeClient(ClientBase):
         self._supervisor: asyncio.Task[None] | None = None
         self._write_task: asyncio.Task[None] | None = None
         self._ended = False
+        self._stopped = asyncio.Event()  # set by close(): ends a back-off at once
 
     @property
     def queued_audio_seconds(self) -> float:
@@ -132,6 +133,7 @@ class AsyncRealtimeClient(ClientBase):
             raise ConnectError("already connected")
         route = self._route()
         self._sup.start(asyncio.get_running_loop().time())
+        self._stopped.clear()
         self._write_task = asyncio.create_task(self._write_loop(), name="realtime-writer")
         try:
             await self._establish(route)
@@ -147,6 +149,7 @@ class AsyncRealtimeClient(ClientBase):
             return
         supervisor, answer = self._supervisor, self._start_close()
         self._drained.set()  # senders waiting for room raise ConnectionError now
+        self._stopped.set()
         if answer and supervisor is not None and supervisor is not asyncio.current_task():
             # The supervisor ends when the server's close frame (or EOF) ends the socket: no polling.
             await asyncio.wait({supervisor}, timeout=self.options.close_timeout)
@@ -292,7 +295,14 @@ class AsyncRealtimeClient(ClientBase):
                 return
             except ATTEMPT_ERRORS as exc:
                 delay = self._next_attempt(sup.failed(loop.time(), exc, self._unsent_ms()))
-            await asyncio.sleep(delay)
+            await self._pause(delay)
+
+    async def _pause(self, delay: float) -> None:
+        """The back-off before the next attempt; close() ends it at once."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), delay)
+        if self._sup.closing:
+            raise ConnectError("the client is closed")
 
     async def _attempt(self, route: Route, deadline: float) -> None:
         """One attempt: TCP (+TLS), the upgrade, then the feed runs the socket until the session is configured."""
@@ -470,7 +480,7 @@ class AsyncRealtimeClient(ClientBase):
                     break
                 await self._drop_socket()
                 try:
-                    await asyncio.sleep(self._next_attempt(decision))
+                    await self._pause(self._next_attempt(decision))
                     await self._establish(route)  # _dispatch says Reconnected, right after SessionConfigured
                 except Exception:
                     break  # ReconnectFailed is queued

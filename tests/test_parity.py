@@ -304,12 +304,17 @@ def test_a_12_mib_message_over_the_limit_fails_the_socket_and_the_session_recove
     assert both(scenario) == [*OPENING, "Reconnecting", *REOPENING]
 
 
-def test_an_abrupt_drop_while_audio_streams_loses_nothing_silently() -> None:
+@pytest.mark.parametrize("how", ["abort", "half-open"])
+def test_a_peer_lost_while_audio_streams_is_replaced(how: str) -> None:
     async def drop_while_streaming(peer: Peer) -> None:
         await peer.open_session()
         while len(peer.appended()) < 24000:  # half a second of 24 kHz audio
             await peer.recv()
-        peer.ws.transport.abort()
+        if how == "abort":
+            peer.ws.transport.abort()
+        else:  # neither reads nor writes again: the client's writes pile up, its keepalive must notice
+            peer.ws.transport.pause_reading()
+            await asyncio.sleep(30)
 
     async def take_it_all(peer: Peer) -> None:
         await peer.open_session()
@@ -318,8 +323,9 @@ def test_an_abrupt_drop_while_audio_streams_loses_nothing_silently() -> None:
 
     def scenario(adapter: str) -> list[str]:
         session = SessionProperties(output_modalities=["text"], turn_detection=None)
+        quick = {**FAST, "keepalive_timeout": 0.5, "ping_interval": 0.1, "max_queue_bytes": 64 * 1024}
         with ScriptedServer(drop_while_streaming, take_it_all) as server, \
-                driver(adapter, "k", session, server.url, **FAST) as d:
+                driver(adapter, "k", session, server.url, **quick) as d:
             d.call("connect")
             stop = threading.Event()
 
@@ -404,6 +410,45 @@ def test_close_from_another_thread_ends_a_waiting_reader_and_a_streaming_sender(
             return [n for n in names(seen) if n != "AudioDropped"], ended
 
     assert both(scenario) == ([*OPENING, "ConnectionClosed"], True)
+
+
+def test_close_from_another_thread_ends_a_reconnect_back_off_at_once() -> None:
+    async def drop(peer: Peer) -> None:
+        await peer.open_session()
+        peer.ws.transport.abort()
+
+    def scenario(adapter: str) -> tuple[list[str], bool]:
+        with ScriptedServer(drop) as server, driver(adapter, "k", TEXT, server.url, **FAST) as d:
+            d.call("connect")
+            server.refuse = (503, {"Retry-After": "30"})
+            seen = until(d, Reconnecting)
+            seen += until(d, Reconnecting)  # the second waits the 30 s the server asked for
+            closer = threading.Thread(target=d.close)
+            start = time.monotonic()
+            closer.start()
+            closer.join(10)
+            seen += to_the_end(d)
+            return names(seen), time.monotonic() - start < 5
+
+    assert both(scenario) == ([*OPENING, "ConnectionClosed", "Reconnecting", "Reconnecting"], True)
+
+
+def test_close_from_another_thread_ends_the_first_connect_at_once() -> None:
+    def scenario(adapter: str) -> tuple[tuple[str, str], bool]:
+        with ScriptedServer(idle, refusals=[(503, {"Retry-After": "2"})]) as server, \
+                driver(adapter, "k", TEXT, server.url, **{**FAST, "connect_timeout": 10.0}) as d:
+            result: list[tuple[str, str]] = []
+            connecting = threading.Thread(target=lambda: result.append(failure(lambda: d.call("connect"))))
+            connecting.start()
+            while server.attempts < 1:
+                time.sleep(0.01)
+            time.sleep(0.2)  # in the 2 s back-off now
+            start = time.monotonic()
+            d.close()
+            connecting.join(10)
+            return result[0], time.monotonic() - start < 1.5
+
+    assert both(scenario) == (("ConnectError", ""), True)
 
 
 @pytest.fixture
