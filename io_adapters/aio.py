@@ -339,6 +339,9 @@ class AsyncRealtimeClient(ClientBase):
             await self._failed_attempt("cancelled", feed)
             raise
         if configured.done() and not configured.exception():
+            loop = asyncio.get_running_loop()
+            self._sup.session_started(loop.time())  # keepalive from here on: until now the deadline ruled
+            self._timer = loop.call_at(self._sup.next_tick(), self._tick)
             return
         await self._failed_attempt("", feed)
         if configured.done():
@@ -376,8 +379,6 @@ class AsyncRealtimeClient(ClientBase):
 
     def _take_over(self, reader: asyncio.StreamReader, transport: asyncio.Transport) -> _Feed:
         """The feed replaces the stream (no await since the last read: the stream's buffer is empty)."""
-        loop = asyncio.get_running_loop()
-        self._sup.session_started(loop.time())
         self._feed = feed = _Feed(self, transport)
         transport.set_protocol(feed)
         if reader.exception() is not None:  # the socket died before the feed took over
@@ -386,9 +387,7 @@ class AsyncRealtimeClient(ClientBase):
         elif reader.at_eof():
             self._received(feed, b"")
         self._dispatch()
-        self._timer = loop.call_at(self._sup.next_tick(), self._tick)
         return feed
-
 
     def _surface(self, event: Any) -> None:
         self._events.put_nowait(event)

@@ -155,6 +155,7 @@ class Supervisor:
                 unsent_ms: int = 0) -> Retry | GiveUp | None:
         """The configured session ended; None when it should simply end (closed by us or cleanly by the server,
         or reconnecting is off)."""
+        self.stalled = False  # said already (lost_reason); the next socket starts afresh
         if self.closing or clean or not self.options.reconnect:
             return None
         self.reconnecting = True

@@ -370,7 +370,6 @@ class RealtimeClient(ClientBase):
                     break
                 if not upgraded and conn.state is not S.CONNECTING:
                     upgraded, step = True, "no configured session (session.updated) from"
-                    self._sup.session_started(_now())
                 self._dispatch()
                 if self._configured is None and (conn.state in ENDED_STATES or not data):
                     raise ConnectError("the connection dropped while the session was being configured")
@@ -390,6 +389,7 @@ class RealtimeClient(ClientBase):
         if isinstance(self._configured, BaseException):
             self._failed_attempt("", upgraded)
             raise self._configured  # SessionRejected
+        self._sup.session_started(_now())  # keepalive from here on: until now the deadline ruled
         sock.settimeout(max(_MIN_TIMEOUT, self._sup.next_tick() - _now()))
 
     def _failed_attempt(self, reason: str, upgraded: bool) -> None:

@@ -202,6 +202,18 @@ def test_a_503_until_the_deadline_raises_the_last_answer() -> None:
     assert both(scenario) == ("HandshakeError", "503")
 
 
+def test_a_server_that_upgrades_and_says_nothing_times_out_alike() -> None:
+    async def mute(peer: Peer) -> None:
+        await asyncio.sleep(30)  # no session.created: the connect deadline rules, not the keepalive
+
+    def scenario(adapter: str) -> tuple[tuple[str, str], int]:
+        quick = {**FAST, "connect_timeout": 1.0, "keepalive_timeout": 0.3, "ping_interval": 0.1}
+        with ScriptedServer(mute) as server, driver(adapter, "k", TEXT, server.url, **quick) as d:
+            return failure(lambda: d.call("connect")), server.attempts
+
+    assert both(scenario) == (("ConnectTimeout", ""), 1)
+
+
 def test_a_half_open_peer_is_declared_dead_and_replaced() -> None:
     async def vanish(peer: Peer) -> None:
         await peer.open_session()

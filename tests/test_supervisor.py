@@ -230,6 +230,17 @@ def test_keepalive_pings_after_a_quiet_spell_and_declares_a_silent_peer_dead() -
     assert sup.stalled and sup.lost_reason("connection lost") == "keepalive timeout: no data from the server"
 
 
+def test_a_dead_peer_is_named_once_then_the_next_socket_starts_afresh() -> None:
+    sup = Supervisor(OPTIONS)
+    sup.start(0.0)
+    sup.configured(0.0, configured())
+    sup.session_started(0.0)
+    assert sup.tick(3.0) == "dead"
+    assert sup.lost_reason("reset").startswith("keepalive timeout")
+    sup.dropped(3.0, None, clean=False)
+    assert sup.lost_reason("reset") == "reset"  # a failure of the next attempt is not a keepalive timeout
+
+
 def test_traffic_keeps_the_peer_alive_without_pings() -> None:
     sup = Supervisor(OPTIONS)
     sup.session_started(0.0)
