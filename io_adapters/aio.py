@@ -117,7 +117,6 @@ class AsyncRealtimeClient(ClientBase):
         buffered = self._writer.get_write_buffer_size() if self._writer is not None else 0
         return self.connection.queued_audio_seconds(self._queued + buffered)
 
-
     async def __aenter__(self) -> AsyncRealtimeClient:
         await self.connect()
         return self
@@ -164,7 +163,6 @@ class AsyncRealtimeClient(ClientBase):
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-
     def __aiter__(self) -> AsyncIterator[Any]:
         return self._iterate()
 
@@ -191,7 +189,6 @@ class AsyncRealtimeClient(ClientBase):
             self._events.put_nowait(_END)
             raise ConnectionError("the realtime session has ended")
         return event
-
 
     async def send(self, event: ev.ClientEvent) -> None:
         """Send any client event (held by the core while the session is not configured)."""
@@ -248,7 +245,6 @@ class AsyncRealtimeClient(ClientBase):
         self._ended = False
         await self.connect()
 
-
     async def _capacity(self) -> None:
         while self._queued > self.options.max_queue_bytes and not self._sup.closing:
             self._drained.clear()
@@ -284,7 +280,6 @@ class AsyncRealtimeClient(ClientBase):
                 self._queued -= len(data)
                 if self._queued <= self.options.max_queue_bytes:
                     self._drained.set()
-
 
     async def _establish(self, route: Route) -> None:
         """Attempts until a session is configured, waiting between them as the supervisor says."""
@@ -466,7 +461,6 @@ class AsyncRealtimeClient(ClientBase):
         if action == "ping" and self.connection.ping():
             self._flush()
         self._timer = feed.loop.call_at(self._sup.next_tick(), self._tick)
-
 
     async def _supervise(self, route: Route) -> None:
         """Wait while the feed runs the socket; when it ends, reconnect as the supervisor decides."""

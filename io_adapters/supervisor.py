@@ -108,7 +108,6 @@ class Supervisor:
         self.last_ping = 0.0
         self.stalled = False
 
-
     def start(self, now: float) -> None:
         """The caller asked to connect: every attempt of this first opening ends by ``connect_timeout``."""
         self.attempt = 0
@@ -184,7 +183,6 @@ class Supervisor:
             return GiveUp(error or ConnectError("connection lost"), (failed,))
         dropped = AudioDropped(unsent_ms, "reconnecting gave up: no session left to carry it")
         return GiveUp(error or ConnectError("connection lost"), (dropped, failed))
-
 
     def session_started(self, now: float) -> None:
         """A socket was upgraded: the keepalive clock starts."""

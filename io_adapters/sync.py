@@ -120,7 +120,6 @@ class RealtimeClient(ClientBase):
         """Audio not yet on the wire: held by the core plus what waits in the write queue."""
         return self.connection.queued_audio_seconds(self._queued)
 
-
     def __enter__(self) -> RealtimeClient:
         self.connect()
         return self
@@ -174,7 +173,6 @@ class RealtimeClient(ClientBase):
         self._reader = self._writer = None
         self._close_socket()
 
-
     def events(self, timeout: float | None = None) -> Iterator[Any]:
         """Yield events as they come; stops after ``timeout`` seconds without one, or at the end."""
         while True:
@@ -195,7 +193,6 @@ class RealtimeClient(ClientBase):
         if event is None:
             raise ConnectionError("the realtime session has ended")
         return event
-
 
     def send(self, event: ev.ClientEvent) -> None:
         """Send any client event (held by the core while the session is not configured)."""
@@ -277,7 +274,6 @@ class RealtimeClient(ClientBase):
             self._events.reopen()
         self.connect()
 
-
     def _wait_for_space(self) -> None:
         while self._queued > self.options.max_queue_bytes and not self._sup.closing:
             self._space.wait()  # the writer thread, close() and a dropped socket all notify
@@ -324,7 +320,6 @@ class RealtimeClient(ClientBase):
                 if self._sock is not sock or self._sup.closing:
                     raise ConnectionError("the socket was replaced or closed mid-write") from None
 
-
     def _establish(self, route: Route) -> None:
         """Attempts until a session is configured, waiting between them as the supervisor says."""
         sup = self._sup
@@ -353,11 +348,17 @@ class RealtimeClient(ClientBase):
             with self._lock:
                 self._sock = sock  # close() can now interrupt the reads
             step = "no WebSocket handshake from"
+            while conn.state is S.CONNECTING:
+                sock.settimeout(self._remaining(deadline))
+                data = sock.recv(_READ_SIZE)
+                with self._lock:
+                    conn.receive_data(data)
+            upgraded, step = True, "no configured session (session.updated) from"
+            self._dispatch()
             while self._configured is None:
-                remaining = deadline - _now()
-                if remaining <= 0:
-                    raise TimeoutError
-                sock.settimeout(remaining)
+                if conn.state in ENDED_STATES:
+                    raise ConnectError("the connection dropped while the session was being configured")
+                sock.settimeout(self._remaining(deadline))
                 data = sock.recv(_READ_SIZE)
                 try:
                     with self._lock:
@@ -368,11 +369,7 @@ class RealtimeClient(ClientBase):
                         raise
                     self._ended_by = exc  # the same read configured the session and broke it: _run reports it
                     break
-                if not upgraded and conn.state is not S.CONNECTING:
-                    upgraded, step = True, "no configured session (session.updated) from"
                 self._dispatch()
-                if self._configured is None and (conn.state in ENDED_STATES or not data):
-                    raise ConnectError("the connection dropped while the session was being configured")
         except TimeoutError:
             self._failed_attempt("connect timeout", upgraded)
             raise ConnectTimeout(f"{step} {target.host}:{target.port} within {self.options.connect_timeout} s"
@@ -391,6 +388,13 @@ class RealtimeClient(ClientBase):
             raise self._configured  # SessionRejected
         self._sup.session_started(_now())  # keepalive from here on: until now the deadline ruled
         sock.settimeout(max(_MIN_TIMEOUT, self._sup.next_tick() - _now()))
+
+    @staticmethod
+    def _remaining(deadline: float) -> float:
+        remaining = deadline - _now()
+        if remaining <= 0:
+            raise TimeoutError
+        return remaining
 
     def _failed_attempt(self, reason: str, upgraded: bool) -> None:
         """The socket goes; before the upgrade the core's events go too, after it they are the caller's."""
@@ -429,7 +433,6 @@ class RealtimeClient(ClientBase):
             sock.close()
             raise
         return sock
-
 
     def _surface(self, event: Any) -> None:
         self._events.put(event)
