@@ -214,6 +214,26 @@ def test_a_server_that_upgrades_and_says_nothing_times_out_alike() -> None:
     assert both(scenario) == (("ConnectTimeout", ""), 1)
 
 
+def test_refused_handshakes_on_reconnect_are_retried_then_the_session_resumes() -> None:
+    async def drop_first(peer: Peer) -> None:
+        await peer.open_session()
+        if peer.index == 0:
+            peer.ws.transport.abort()
+        else:
+            await peer.recv(timeout=30)
+
+    def scenario(adapter: str) -> tuple[list[str], list[int], int]:
+        with ScriptedServer(drop_first) as server, driver(adapter, "k", TEXT, server.url, **FAST) as d:
+            d.call("connect")
+            server.refusals = [(503, {}), (429, {"Retry-After": "0.2"}), (502, {})]
+            seen = until(d, Reconnected)
+            attempts = [e.attempt for e in seen if isinstance(e, Reconnecting | Reconnected)]
+            return names(seen), attempts, server.attempts
+
+    assert both(scenario) == ([*OPENING, "ConnectionClosed", *["Reconnecting"] * 4, *REOPENING],
+                              [1, 2, 3, 4, 4], 5)
+
+
 def test_a_half_open_peer_is_declared_dead_and_replaced() -> None:
     async def vanish(peer: Peer) -> None:
         await peer.open_session()
