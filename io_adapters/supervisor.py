@@ -139,8 +139,10 @@ class Supervisor:
             if isinstance(error, ConnectTimeout) and self.last_error is not None and now >= self.deadline:
                 error = self.last_error  # the deadline cut this attempt short: the previous answer says more
             self.last_error = error
-        if self.closing:
-            return GiveUp(error or ConnectError("the client is closed"), ())
+        if self.closing:  # whatever the attempt met, the reason it ends is the caller's close()
+            closed = ConnectError("the client is closed")
+            closed.__cause__ = error
+            return GiveUp(closed, ())
         if not retryable(error) or self.attempt > options.max_reconnect_attempts:
             return self._give_up(error, unsent_ms)
         delay = self.backoff(self.attempt, error)

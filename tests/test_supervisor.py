@@ -195,8 +195,10 @@ def test_closing_ends_an_opening_at_once() -> None:
     sup = Supervisor(OPTIONS)
     sup.start(0.0)
     sup.closing = True
-    decision = sup.failed(0.1, HandshakeError(503))
+    refused = HandshakeError(503)
+    decision = sup.failed(0.1, refused)
     assert isinstance(decision, GiveUp) and decision.events == ()
+    assert isinstance(decision.error, ConnectError) and decision.error.__cause__ is refused
 
 
 def test_a_rejected_configuration_is_a_connect_error_with_the_server_message() -> None:
