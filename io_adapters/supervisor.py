@@ -7,6 +7,7 @@ the decision it gets back (wait this long and try again, give up with this error
 
 from __future__ import annotations
 
+import math
 import random
 import socket
 import ssl
@@ -82,9 +83,7 @@ def retryable(error: BaseException | None) -> bool:
     """Whether trying again could help: load shedding and network hiccups yes; a refused key, a bad URL,
     an untrusted certificate or a rejected configuration no."""
     for cause in _causes(error) if error is not None else []:
-        if isinstance(cause, HandshakeError):
-            return cause.status in RETRY_STATUSES or cause.status >= 500
-        if isinstance(cause, ProxyRefused):
+        if isinstance(cause, HandshakeError | ProxyRefused):
             return cause.status in RETRY_STATUSES or cause.status >= 500
         if isinstance(cause, SessionRejected | ssl.SSLCertVerificationError):
             return False
@@ -125,8 +124,9 @@ class Supervisor:
     def backoff(self, attempt: int, error: BaseException | None) -> float:
         """Seconds before retry ``attempt`` (1-based): the server's Retry-After, else full jitter under a cap."""
         for cause in _causes(error) if error is not None else []:
-            if isinstance(cause, HandshakeError) and cause.retry_after is not None:
-                return min(max(cause.retry_after, 0.0), MAX_RETRY_AFTER)
+            wait = cause.retry_after if isinstance(cause, HandshakeError) else None
+            if wait is not None and not math.isnan(wait):  # "nan" parses as a float; it is not a wait
+                return min(max(wait, 0.0), MAX_RETRY_AFTER)
         ceiling = min(self.options.backoff_max, self.options.backoff_initial * 2 ** min(attempt - 1, 62))
         return self.rng.uniform(0.0, ceiling)
 
