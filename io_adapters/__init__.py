@@ -1,9 +1,11 @@
 """I/O around the sans-IO core: asyncio and blocking clients (the emulator, CLI and pipecat shim are submodules)."""
 
+from protocol import ConnectError, ConnectTimeout
+
 from .aio import AsyncRealtimeClient
-from .events import Reconnected, ReconnectFailed, Reconnecting
-from .policy import ConnectError, ConnectTimeout
+from .events import AudioDropped, Reconnected, ReconnectFailed, Reconnecting
+from .supervisor import SessionRejected
 from .sync import RealtimeClient
 
-__all__ = ["AsyncRealtimeClient", "ConnectError", "ConnectTimeout", "RealtimeClient", "ReconnectFailed",
-           "Reconnected", "Reconnecting"]
+__all__ = ["AsyncRealtimeClient", "AudioDropped", "ConnectError", "ConnectTimeout", "RealtimeClient",
+           "ReconnectFailed", "Reconnected", "Reconnecting", "SessionRejected"]

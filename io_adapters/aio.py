@@ -1,40 +1,32 @@
-"""``AsyncRealtimeClient``: the core on asyncio streams, with keepalive, back-pressure and reconnect."""
+"""``AsyncRealtimeClient``: the core and the supervisor on an asyncio transport; this module only does I/O."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
-import ssl
 import threading
 from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import Any, Literal, cast
+from typing import Any, cast
 
-from protocol import ConnectionState, HandshakeError, RealtimeConnection, RemoteProtocolError, SessionProperties
+from protocol import (
+    ConnectError,
+    ConnectionState,
+    ConnectTimeout,
+    HandshakeError,
+    RemoteProtocolError,
+    SessionProperties,
+)
 from protocol import events as ev
-from protocol.handshake import DEFAULT_URL, Target
 from protocol.states import ENDED_STATES, OPEN_STATES
 
-from .events import Reconnected, ReconnectFailed, Reconnecting
-from .policy import (
-    ConnectError,
-    ConnectTimeout,
-    Options,
-    backoff,
-    check_connect_reply,
-    check_target,
-    describe,
-    proxy_for,
-    retryable,
-    tls_context,
-)
+from .client import ATTEMPT_ERRORS, ClientBase, Route
+from .transport import check_connect_reply
 
 S = ConnectionState
 _READ_BUFFER = 65536
 _HANDSHAKE_READ = 1 << 22  # more than a stream reader can hold (its limit is 64 KiB, it pauses at twice that)
 _END = object()
-_JITTER = random.Random()
 
 
 class _ReadBuffer(threading.local):
@@ -99,44 +91,12 @@ class _Feed(asyncio.BufferedProtocol):
             await asyncio.shield(self._writable)
 
 
-class AsyncRealtimeClient:
+class AsyncRealtimeClient(ClientBase):
     """One realtime session over asyncio; survives drops by opening a new one and replaying."""
 
-    def __init__(
-        self,
-        api_key: str | None = None,
-        session: SessionProperties | None = None,
-        url: str = DEFAULT_URL,
-        auth_type: Literal["basic", "bearer"] = "basic",
-        *,
-        connect_timeout: float = 10.0,
-        keepalive_timeout: float = 30.0,
-        ping_interval: float = 10.0,
-        reconnect: bool = True,
-        max_reconnect_attempts: int = 5,
-        backoff_initial: float = 0.25,
-        backoff_max: float = 8.0,
-        max_queue_bytes: int = 1024 * 1024,
-        ssl_context: ssl.SSLContext | None = None,
-        allow_insecure: bool = False,
-        chunk_ms: int = 60,
-        max_message_bytes: int = 16 * 1024 * 1024,
-        max_replay_audio_ms: int = 10_000,
-        max_held_audio_ms: int = 10_000,
-        extra_headers: dict[str, str] | None = None,
-        max_events: int = 10_000,
-    ) -> None:
-        self.connection = RealtimeConnection(
-            api_key, session, url, auth_type, chunk_ms=chunk_ms, max_message_bytes=max_message_bytes,
-            max_replay_audio_ms=max_replay_audio_ms, max_held_audio_ms=max_held_audio_ms,
-            extra_headers=extra_headers)
-        self.options = Options(connect_timeout, keepalive_timeout, ping_interval, reconnect, max_reconnect_attempts,
-                               backoff_initial, backoff_max, max_queue_bytes, allow_insecure)
-        self._ssl_context = ssl_context
+    def _init_io(self) -> None:
         self._events: asyncio.Queue[Any] = asyncio.Queue()  # bounded by pausing the socket at max_events
-        self._max_events = max(1, max_events)
         self._reading_paused = False
-        self._reconnecting = 0  # the attempt under way, 0 when not reconnecting
         self._writes: asyncio.Queue[bytes] = asyncio.Queue()
         self._queued = 0
         self._drained = asyncio.Event()
@@ -145,28 +105,17 @@ class AsyncRealtimeClient:
         self._writer: asyncio.Transport | None = None  # the socket's transport once upgraded
         self._feed: _Feed | None = None
         self._stream: asyncio.StreamWriter | None = None  # kept alive: a collected StreamWriter closes its socket
-        self._tasks: list[asyncio.Task[None]] = []
-        self._closing = False
+        self._timer: asyncio.TimerHandle | None = None  # the supervisor's next keepalive tick
+        self._supervisor: asyncio.Task[None] | None = None
+        self._write_task: asyncio.Task[None] | None = None
         self._ended = False
-        self._rng = _JITTER  # shared: a Random's state is 2.5 KiB per client
-        self._last_rx = 0.0
-        self._stalled = False
-
-    def __repr__(self) -> str:
-        return f"<AsyncRealtimeClient {self.connection!r}>"
-
-    @property
-    def state(self) -> ConnectionState:
-        """The core's state."""
-        return self.connection.state
+        self._stopped = asyncio.Event()  # set by close(): ends a back-off at once
 
     @property
     def queued_audio_seconds(self) -> float:
         """Audio not yet on the wire: held by the core plus what waits in the write queue."""
         buffered = self._writer.get_write_buffer_size() if self._writer is not None else 0
         return self.connection.queued_audio_seconds(self._queued + buffered)
-
-    # ------------------------------------------------------------ lifecycle
 
     async def __aenter__(self) -> AsyncRealtimeClient:
         await self.connect()
@@ -177,42 +126,42 @@ class AsyncRealtimeClient:
         await self.close()
 
     async def connect(self) -> None:
-        """Open the session; returns once ``session.updated`` answered our configuration."""
-        if self._tasks:
+        """Open the session, retrying as the supervisor decides within ``connect_timeout``; returns once
+        ``session.updated`` answered our configuration, else raises the last error."""
+        if self._write_task is not None:
             raise ConnectError("already connected")
-        self._reconnecting = 0
-        await self._open()
-        self._tasks.append(asyncio.create_task(self._supervise(), name="realtime-supervisor"))
-        self._tasks.append(asyncio.create_task(self._write_loop(), name="realtime-writer"))
+        route = self._route()
+        self._sup.start(asyncio.get_running_loop().time())
+        self._stopped.clear()
+        self._write_task = asyncio.create_task(self._write_loop(), name="realtime-writer")
         try:
-            await self._await_configured()
+            await self._establish(route)
         except BaseException:
             await self.close()
             raise
+        self._supervisor = asyncio.create_task(self._supervise(route), name="realtime-supervisor")
 
     async def close(self) -> None:
         """Close the WebSocket politely, then stop every task and the socket. Idempotent."""
-        if self._closing and not self._tasks:
+        tasks = [t for t in (self._supervisor, self._write_task) if t is not None]
+        if self._sup.closing and not tasks:
             return
-        self._closing = True
-        conn = self.connection
-        if conn.state in OPEN_STATES:
-            conn.close()
-            self._flush()
-            supervisor = self._tasks[0] if self._tasks else None
-            if supervisor is not None and supervisor is not asyncio.current_task():
-                # The supervisor ends when the server's close frame (or EOF) ends the socket: no polling.
-                await asyncio.wait({supervisor}, timeout=self.options.close_timeout)
-        elif conn.state not in (S.CLOSED, S.CLOSING):
-            conn.close()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        supervisor, answer = self._supervisor, self._start_close()
+        self._drained.set()  # senders waiting for room raise ConnectionError now
+        self._stopped.set()
+        if answer and supervisor is not None and supervisor is not asyncio.current_task():
+            # The supervisor ends when the server's close frame (or EOF) ends the socket: no polling.
+            await asyncio.wait({supervisor}, timeout=self.options.close_timeout)
+        await self._stop_tasks()
         await self._drop_socket()
         self._end()
 
-    # ------------------------------------------------------------ events
+    async def _stop_tasks(self) -> None:
+        tasks = [t for t in (self._supervisor, self._write_task) if t is not None and t is not asyncio.current_task()]
+        self._supervisor = self._write_task = None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def __aiter__(self) -> AsyncIterator[Any]:
         return self._iterate()
@@ -229,16 +178,17 @@ class AsyncRealtimeClient:
             yield event
 
     async def recv(self, timeout: float | None = None) -> Any:
-        """The next event; raises ``ConnectionError`` once the stream has ended."""
-        event = await asyncio.wait_for(self._events.get(), timeout)
+        """The next event; ``TimeoutError`` after ``timeout``, ``ConnectionError`` once the stream ended."""
+        try:
+            event = await asyncio.wait_for(self._events.get(), timeout)
+        except TimeoutError:
+            raise TimeoutError(f"no event within {timeout} s") from None
         if self._reading_paused:
             self._resume_reading()
         if event is _END:
             self._events.put_nowait(_END)
             raise ConnectionError("the realtime session has ended")
         return event
-
-    # ------------------------------------------------------------ sending
 
     async def send(self, event: ev.ClientEvent) -> None:
         """Send any client event (held by the core while the session is not configured)."""
@@ -248,7 +198,7 @@ class AsyncRealtimeClient:
 
     async def send_audio(self, pcm: bytes | bytearray | memoryview) -> None:
         """Stream 16-bit PCM; waits while the write queue is full (back-pressure)."""
-        if self._closing or self._queued > self.options.max_queue_bytes:
+        if self._sup.closing or self._queued > self.options.max_queue_bytes:
             await self._capacity()  # the hot path skips this coroutine: once per 20 ms frame per session
         self.connection.send_audio(pcm)
         self._flush()
@@ -283,34 +233,24 @@ class AsyncRealtimeClient:
 
     async def reset_conversation(self) -> None:
         """Close this session and open a fresh one with no history."""
-        conn = self.connection
-        self._closing = True  # the supervisor must not end the event stream
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
-        if conn.state in OPEN_STATES:
-            conn.close()
-            self._flush_now()
+        self._sup.closing = True  # the supervisor must not end the event stream
+        await self._stop_tasks()
+        if self.connection.state in OPEN_STATES:
+            self.connection.close()
+            data = self.connection.data_to_send()
+            if data and self._writer is not None and not self._writer.is_closing():
+                self._writer.write(data)
         await self._drop_socket()
-        if conn.state is S.CLOSING:
-            conn.connection_lost("conversation reset")
-        elif conn.state is not S.CLOSED:
-            conn.close()
-        self._discard_events()
-        conn.reset_conversation()
-        self._closing = False
+        self._forget_conversation()
         self._ended = False
         await self.connect()
 
-    # ------------------------------------------------------------ internals
-
     async def _capacity(self) -> None:
-        if self._closing:
-            raise ConnectionError("the client is closed")
-        while self._queued > self.options.max_queue_bytes:
+        while self._queued > self.options.max_queue_bytes and not self._sup.closing:
             self._drained.clear()
-            await self._drained.wait()
+            await self._drained.wait()  # the writer task and a dropped socket both set it
+        if self._sup.closing:
+            raise ConnectionError("the client is closed")
 
     def _flush(self) -> None:
         writer = self._writer
@@ -325,11 +265,6 @@ class AsyncRealtimeClient:
             return
         self._queued += len(data)  # the network is slow: the writer task drains, senders wait
         self._writes.put_nowait(data)
-
-    def _flush_now(self) -> None:
-        data = self.connection.data_to_send()
-        if data and self._writer is not None and not self._writer.is_closing():
-            self._writer.write(data)
 
     async def _write_loop(self) -> None:
         while True:
@@ -346,64 +281,83 @@ class AsyncRealtimeClient:
                 if self._queued <= self.options.max_queue_bytes:
                     self._drained.set()
 
-    async def _open(self) -> None:
-        """One attempt: TCP (+TLS), the upgrade, and the first bytes after it."""
-        conn = self.connection
+    async def _establish(self, route: Route) -> None:
+        """Attempts until a session is configured, waiting between them as the supervisor says."""
+        loop, sup = asyncio.get_running_loop(), self._sup
+        while True:
+            try:
+                await self._attempt(route, sup.attempt_deadline(loop.time()))
+                return
+            except ATTEMPT_ERRORS as exc:
+                delay = self._next_attempt(sup.failed(loop.time(), exc, self._unsent_ms()))
+            await self._pause(delay)
+
+    async def _pause(self, delay: float) -> None:
+        """The back-off before the next attempt; close() ends it at once."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), delay)
+        if self._sup.closing:
+            raise ConnectError("the client is closed")
+
+    async def _attempt(self, route: Route, deadline: float) -> None:
+        """One attempt: TCP (+TLS), the upgrade, then the feed runs the socket until the session is configured."""
+        conn, target = self.connection, route.target
         conn.connect()
         request = conn.data_to_send()  # taken now: nothing else may drain it while we connect
-        target = conn.target
-        assert target is not None
-        check_target(target, self.options.allow_insecure)
-        context = tls_context(target, self._ssl_context)
-        self._configured = asyncio.get_running_loop().create_future()
+        self._configured = configured = asyncio.get_running_loop().create_future()
+        step, feed = "no connection to", None
         try:
-            reader, writer = await asyncio.wait_for(self._open_stream(target, context), self.options.connect_timeout)
-        except TimeoutError:
-            conn.connection_lost("connect timeout")
-            self._discard_events()
-            raise ConnectTimeout(f"no connection to {target.host}:{target.port} within "
-                                 f"{self.options.connect_timeout} s") from None
-        except (OSError, ssl.SSLError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
-            conn.connection_lost("connect failed")
-            self._discard_events()
-            raise ConnectError(f"cannot connect to {target.host}:{target.port}: {exc}") from exc
-        transport = cast(asyncio.Transport, writer.transport)  # uvloop's transports are not asyncio's subclasses
-        self._writer, self._stream = transport, writer
-        writer.write(request)
-        try:
-            # asyncio.timeout, not wait_for: the read must run in this task, so that nothing can arrive in the
-            # stream between the read that ends the handshake and the feed taking over the transport.
-            async with asyncio.timeout(self.options.connect_timeout):
+            # asyncio.timeout, not wait_for: the handshake's reads must run in this task, so that nothing can
+            # arrive in the stream between the read that ends the handshake and the feed taking over.
+            async with asyncio.timeout_at(deadline):
+                reader, writer = await self._open_stream(route)
+                transport = cast(asyncio.Transport, writer.transport)  # uvloop's are not asyncio's subclasses
+                self._writer, self._stream = transport, writer
+                writer.write(request)
+                step = "no WebSocket handshake from"
                 while conn.state is S.CONNECTING:
                     conn.receive_data(await reader.read(_HANDSHAKE_READ))  # all the stream holds
+                feed = self._take_over(reader, transport)
+                step = "no configured session (session.updated) from"
+                await asyncio.wait({feed.done, configured}, return_when=asyncio.FIRST_COMPLETED)
         except TimeoutError:
-            conn.connection_lost("handshake timeout")
-            await self._drop_socket()
-            self._discard_events()
-            raise ConnectTimeout(f"no WebSocket handshake from {target.host} within "
-                                 f"{self.options.connect_timeout} s") from None
+            await self._failed_attempt("connect timeout", feed)
+            raise ConnectTimeout(f"{step} {target.host}:{target.port} within {self.options.connect_timeout} s"
+                                 ) from None
         except RemoteProtocolError:
-            await self._drop_socket()
+            await self._failed_attempt("", feed)
             raise
-        except OSError as exc:
-            conn.connection_lost("connection reset during the handshake")
-            await self._drop_socket()
-            self._discard_events()
-            raise ConnectError(f"connection to {target.host} failed during the handshake: {exc}") from exc
-        self._last_rx = asyncio.get_running_loop().time()
-        self._feed = _Feed(self, transport)
-        transport.set_protocol(self._feed)  # no await since the last read: the stream's buffer is empty
-        if reader.exception() is not None:  # the socket died before the feed took over
-            self._transport_lost(self._feed, reader.exception())
-            self._feed.closed.set_result(None)
-        elif reader.at_eof():
-            self._received(self._feed, b"")
-        self._dispatch()
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+            await self._failed_attempt("connect failed", feed)
+            raise ConnectError(f"cannot connect to {target.host}:{target.port}: {exc}") from exc
+        except BaseException:
+            await self._failed_attempt("cancelled", feed)
+            raise
+        if configured.done() and not configured.exception():
+            loop = asyncio.get_running_loop()
+            self._sup.session_started(loop.time())  # keepalive from here on: until now the deadline ruled
+            self._timer = loop.call_at(self._sup.next_tick(), self._tick)
+            return
+        await self._failed_attempt("", feed)
+        if configured.done():
+            raise cast(BaseException, configured.exception())  # SessionRejected
+        assert feed is not None
+        raise ConnectError("the connection dropped while the session was being configured") from feed.done.result()
 
-    async def _open_stream(self, target: Target, context: ssl.SSLContext | None
-                           ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def _failed_attempt(self, reason: str, feed: _Feed | None) -> None:
+        """The socket goes; before the upgrade the core's events go too, after it they are the caller's."""
+        conn = self.connection
+        if conn.state not in ENDED_STATES:
+            conn.connection_lost(reason or "connect failed")
+        if feed is None:
+            self._discard_events()
+        else:
+            self._dispatch()
+        await self._drop_socket()
+
+    async def _open_stream(self, route: Route) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """TCP (+TLS) to the target, through the environment's HTTP proxy when one applies."""
-        proxy = proxy_for(target)
+        target, context, proxy = route.target, route.context, route.proxy
         if proxy is None:
             return await asyncio.open_connection(target.host, target.port, ssl=context,
                                                  server_hostname=target.host if context else None)
@@ -418,13 +372,24 @@ class AsyncRealtimeClient:
             raise
         return reader, writer
 
-    async def _await_configured(self) -> ev.SessionConfigured:
-        assert self._configured is not None
-        try:
-            return await asyncio.wait_for(asyncio.shield(self._configured), self.options.connect_timeout)
-        except TimeoutError:
-            raise ConnectTimeout(f"the session was not configured within {self.options.connect_timeout} s "
-                                 "(no session.updated)") from None
+    def _take_over(self, reader: asyncio.StreamReader, transport: asyncio.Transport) -> _Feed:
+        """The feed replaces the stream (no await since the last read: the stream's buffer is empty)."""
+        self._feed = feed = _Feed(self, transport)
+        transport.set_protocol(feed)
+        if reader.exception() is not None:  # the socket died before the feed took over
+            self._transport_lost(feed, reader.exception())
+            feed.closed.set_result(None)
+        elif reader.at_eof():
+            self._received(feed, b"")
+        self._dispatch()
+        return feed
+
+    def _surface(self, event: Any) -> None:
+        self._events.put_nowait(event)
+
+    def _forget_events(self) -> None:
+        while self._events.qsize():
+            self._events.get_nowait()
 
     def _discard_events(self) -> None:
         for _ in self.connection.events():
@@ -432,26 +397,24 @@ class AsyncRealtimeClient:
 
     def _dispatch(self) -> None:
         """Hand the core's events to the caller and settle the configuration future; pause reading when full."""
-        configured = self._configured
+        configured, put = self._configured, self._events.put_nowait
         for event in self.connection.events():
+            put(event)
             if configured is not None and not configured.done():
                 if isinstance(event, ev.SessionConfigured):
                     configured.set_result(event)
-                    if self._reconnecting:  # said here, before any later event of the new socket
-                        self._events.put_nowait(event)
-                        self._events.put_nowait(Reconnected(self._reconnecting, event.replayed_items,
-                                                            event.replayed_audio_ms))
-                        continue
+                    announce = self._sup.configured(asyncio.get_running_loop().time(), event)
+                    if announce is not None:
+                        put(announce)  # right after SessionConfigured, before any later event
                 elif isinstance(event, ev.ErrorEvent) and self.connection.state is S.CONFIGURING:
-                    configured.set_exception(ConnectError(f"the server rejected the session: {event.error.message}"))
-            self._events.put_nowait(event)
-        if self._events.qsize() >= self._max_events and not self._reading_paused and self._writer is not None:
+                    configured.set_exception(self._sup.rejected(event))
+        if self._events.qsize() >= self.options.max_events and not self._reading_paused and self._writer is not None:
             self._reading_paused = True  # the caller is behind: TCP flow control holds the server, nothing is lost
             self._writer.pause_reading()
         self._flush()
 
     def _resume_reading(self) -> None:
-        if self._events.qsize() <= self._max_events // 2:
+        if self._events.qsize() <= self.options.max_events // 2:
             self._reading_paused = False
             if self._writer is not None and not self._writer.is_closing():
                 self._writer.resume_reading()
@@ -461,12 +424,12 @@ class AsyncRealtimeClient:
         if feed is not self._feed or feed.done.done():
             return
         conn = self.connection
-        if not data and self._stalled:
-            conn.connection_lost(self._lost_reason(""))
+        if not data and self._sup.stalled:
+            conn.connection_lost(self._sup.lost_reason(""))
             self._dispatch()
             feed.finish(None)
             return
-        self._last_rx = feed.loop.time()
+        self._sup.heard(feed.loop.time())
         try:
             conn.receive_data(data)  # copies what it keeps: the buffer is reused by the next read
         except RemoteProtocolError as exc:
@@ -482,91 +445,49 @@ class AsyncRealtimeClient:
             return
         conn = self.connection
         if conn.state not in ENDED_STATES:
-            conn.connection_lost(self._lost_reason(f"connection lost: {exc}" if exc else "connection lost"))
+            conn.connection_lost(self._sup.lost_reason(f"connection lost: {exc}" if exc else "connection lost"))
             self._dispatch()
-        feed.finish(None if self._stalled else (exc or ConnectionResetError("connection lost")))
+        feed.finish(None if self._sup.stalled else (exc or ConnectionResetError("connection lost")))
 
-    async def _read_loop(self, until_configured: bool = False) -> BaseException | None:
-        """Wait while the feed runs the socket (or, with ``until_configured``, until the session is ready).
-
-        There is no read per message here: the transport calls the feed; a watchdog task pings and
-        enforces the keepalive. Returns the error that ended the socket, if any.
-        """
-        feed, configured = self._feed, self._configured
-        assert feed is not None and configured is not None
-        self._stalled = False
-        watchdog = asyncio.create_task(self._watchdog(), name="realtime-keepalive")
-        try:
-            if until_configured:
-                waiting: set[asyncio.Future[Any]] = {feed.done, configured}
-                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-                return feed.done.result() if feed.done.done() else None
-            return await asyncio.shield(feed.done)
-        finally:
-            watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watchdog
-
-    def _lost_reason(self, reason: str) -> str:
-        return "keepalive timeout: no data from the server" if self._stalled else reason
-
-    async def _watchdog(self) -> None:
-        """Ping every ``ping_interval``; abort the socket after ``keepalive_timeout`` without a byte."""
-        loop = asyncio.get_running_loop()
-        interval = min(self.options.ping_interval, self.options.keepalive_timeout)
-        while True:
-            await asyncio.sleep(interval)
-            if loop.time() - self._last_rx >= self.options.keepalive_timeout:
-                self._stalled = True
-                if self._writer is not None:
-                    self._writer.abort()  # the feed hears connection_lost and ends the socket
-                return
-            self.connection.ping()
+    def _tick(self) -> None:
+        """The supervisor's keepalive: ping after a quiet spell, abort the socket after a silent one."""
+        feed, writer = self._feed, self._writer
+        if feed is None or writer is None or feed.done.done():
+            return
+        action = self._sup.tick(feed.loop.time())
+        if action == "dead":
+            writer.abort()  # the feed hears connection_lost and ends the socket
+            return
+        if action == "ping" and self.connection.ping():
             self._flush()
+        self._timer = feed.loop.call_at(self._sup.next_tick(), self._tick)
 
-    async def _supervise(self) -> None:
-        """Run the socket; on a drop, reconnect with back-off until it works or we give up."""
+    async def _supervise(self, route: Route) -> None:
+        """Wait while the feed runs the socket; when it ends, reconnect as the supervisor decides."""
+        loop, sup = asyncio.get_running_loop(), self._sup
         try:
-            error = await self._read_loop()
-            attempt = 0
-            while not self._closing and self.options.reconnect and self.connection.state is not S.CLOSED:
-                await self._drop_socket()
-                attempt += 1
-                if attempt > self.options.max_reconnect_attempts or not retryable(error):
-                    await self._events.put(ReconnectFailed(describe(error) if error else "connection lost"))
+            while self._feed is not None:
+                error = await asyncio.shield(self._feed.done)
+                decision = sup.dropped(loop.time(), error, self.connection.state is S.CLOSED, self._unsent_ms())
+                if decision is None:
                     break
-                delay = backoff(attempt, self.options, error, self._rng)
-                await self._events.put(Reconnecting(attempt, delay, describe(error) if error else "connection lost"))
-                self._reconnecting = attempt
-                await asyncio.sleep(delay)
+                await self._drop_socket()
                 try:
-                    await self._open()
-                except (ConnectError, RemoteProtocolError, OSError) as exc:
-                    error = exc
-                    continue
-                try:
-                    error = await asyncio.wait_for(self._read_loop(until_configured=True),
-                                                   self.options.connect_timeout)
-                except TimeoutError:
-                    error = ConnectTimeout("the new session was not configured in time")
-                    self.connection.connection_lost("session not configured in time")
-                    self._discard_events()
-                    continue
-                assert self._configured is not None
-                if error is not None or not self._configured.done() or self._configured.exception():
-                    error = error or (self._configured.exception() if self._configured.done() else None) \
-                        or ConnectError("the connection dropped while the session was being configured")
-                    continue
-                attempt = self._reconnecting = 0  # _dispatch said Reconnected, right after SessionConfigured
-                error = await self._read_loop()
+                    await self._pause(self._next_attempt(decision))
+                    await self._establish(route)  # _dispatch says Reconnected, right after SessionConfigured
+                except Exception:
+                    break  # ReconnectFailed is queued
         finally:
-            if not self._closing:
+            if not sup.closing:
                 await self._drop_socket()
                 self._end()
 
     async def _drop_socket(self) -> None:
         writer, feed, self._writer, self._feed = self._writer, self._feed, None, None  # its late calls are ignored
         self._stream = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         while not self._writes.empty():
             self._queued -= len(self._writes.get_nowait())
         self._drained.set()

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import importlib.util
-import ipaddress
 import os
 import socket
 import ssl
@@ -36,6 +35,8 @@ from protocol import (
 )
 from protocol import events as ev
 from protocol.session import SUPPORTED_SAMPLE_RATES
+
+from .transport import is_loopback
 
 FRAME_MS = 20
 TRAILING_SILENCE_MS = 1500
@@ -329,16 +330,6 @@ def _resample(samples: Sequence[int], src: int, dst: int) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _is_loopback(host: str) -> bool:
-    # The clients' own check (policy.is_loopback) words its refusal for Python callers; this one runs first.
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_url(url: str, insecure: bool) -> str:
     """The realtime URL, or a one-line error saying how to fix it."""
     try:
@@ -356,7 +347,7 @@ def check_url(url: str, insecure: bool) -> str:
         base = url.split("?", 1)[0].rstrip("/")
         raise CliError(f"--url has no path; the realtime endpoint is at {REALTIME_PATH}: "
                        f"try --url {base}{REALTIME_PATH}")
-    if parts.scheme == "ws" and not insecure and not _is_loopback(parts.hostname):
+    if parts.scheme == "ws" and not insecure and not is_loopback(parts.hostname):
         raise CliError(f"refusing unencrypted ws:// to {parts.hostname} (the API key would travel in clear); "
                        "use wss://, or add --insecure if you mean it")
     return url

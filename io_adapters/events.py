@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from protocol.events import AudioDropped
+
 
 @dataclass(frozen=True, slots=True)
 class Reconnecting:
@@ -30,4 +32,8 @@ class ReconnectFailed:
     error: str
 
 
-AdapterEvent = Reconnecting | Reconnected | ReconnectFailed
+AdapterEvent = Reconnecting | Reconnected | ReconnectFailed | AudioDropped
+"""``AudioDropped`` is the core's event (how much input audio, and why); the adapters raise it too, for the audio
+that reconnecting gave up on."""
+
+__all__ = ["AdapterEvent", "AudioDropped", "ReconnectFailed", "Reconnected", "Reconnecting"]

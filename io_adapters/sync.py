@@ -1,42 +1,29 @@
-"""``RealtimeClient``: the core on a plain socket with two threads; no event loop anywhere."""
+"""``RealtimeClient``: the core and the supervisor on a plain socket with two threads; this module only does I/O."""
 
 from __future__ import annotations
 
 import contextlib
 import queue
-import random
 import select
 import socket
-import ssl
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
-from protocol import ConnectionState, RealtimeConnection, RemoteProtocolError, SessionProperties
+from protocol import ConnectError, ConnectionState, ConnectTimeout, RemoteProtocolError, SessionProperties
 from protocol import events as ev
-from protocol.handshake import DEFAULT_URL, Target
 from protocol.states import ENDED_STATES, OPEN_STATES
 
-from .events import Reconnected, ReconnectFailed, Reconnecting
-from .policy import (
-    ConnectError,
-    ConnectTimeout,
-    Options,
-    backoff,
-    check_connect_reply,
-    check_target,
-    describe,
-    proxy_for,
-    retryable,
-    tls_context,
-)
+from .client import ATTEMPT_ERRORS, ClientBase, Route
+from .transport import check_connect_reply
 
 S = ConnectionState
 _READ_SIZE = 65536
-_END = object()
-_JITTER = random.Random()
+_MIN_TIMEOUT = 0.05  # the socket's timeout is shared with the writer, which retries on it: no busy loop
+_now = time.monotonic
 
 
 def _writable(sock: socket.socket | None) -> bool:
@@ -49,69 +36,89 @@ def _writable(sock: socket.socket | None) -> bool:
         return False
 
 
-class RealtimeClient:
+class _EventQueue:
+    """The caller's events, bounded: the reader thread waits for room (TCP then holds the server), but the
+    end of the stream is a flag, not an item, so it can never be lost to a full queue."""
+
+    def __init__(self, limit: int) -> None:
+        self._items: deque[Any] = deque()
+        self._limit = limit
+        lock = threading.Lock()
+        self._not_empty = threading.Condition(lock)
+        self._not_full = threading.Condition(lock)
+        self._ended = self._unbounded = False
+
+    def put(self, event: Any) -> None:
+        with self._not_full:
+            while len(self._items) >= self._limit and not self._unbounded:
+                self._not_full.wait()
+            self._items.append(event)
+            self._not_empty.notify()
+
+    def put_nowait(self, event: Any) -> None:
+        """Past the bound: for what must not wait on the caller (opening a session, which has a deadline)."""
+        with self._not_empty:
+            self._items.append(event)
+            self._not_empty.notify()
+
+    def get(self, timeout: float | None) -> Any:
+        """The next event; ``None`` once the stream ended and is drained; ``queue.Empty`` after ``timeout``."""
+        with self._not_empty:
+            if not self._items and not self._ended:
+                deadline = None if timeout is None else _now() + timeout
+                while not self._items and not self._ended:
+                    remaining = None if deadline is None else deadline - _now()
+                    if remaining is not None and remaining <= 0:
+                        raise queue.Empty
+                    self._not_empty.wait(remaining)
+            if not self._items:
+                return None
+            self._not_full.notify()
+            return self._items.popleft()
+
+    def unblock(self) -> None:
+        """No more waiting for room (the client is closing and the caller may never read again)."""
+        with self._not_full:
+            self._unbounded = True
+            self._not_full.notify_all()
+
+    def end(self) -> None:
+        with self._not_full:
+            self._ended = self._unbounded = True
+            self._not_full.notify_all()
+            self._not_empty.notify_all()
+
+    def reopen(self) -> None:
+        with self._not_full:
+            self._ended = self._unbounded = False
+
+    def clear(self) -> None:
+        with self._not_full:
+            self._items.clear()
+            self._not_full.notify_all()
+
+
+class RealtimeClient(ClientBase):
     """One realtime session over a blocking socket; sends are safe from any thread."""
 
-    def __init__(
-        self,
-        api_key: str | None = None,
-        session: SessionProperties | None = None,
-        url: str = DEFAULT_URL,
-        auth_type: Literal["basic", "bearer"] = "basic",
-        *,
-        connect_timeout: float = 10.0,
-        keepalive_timeout: float = 30.0,
-        ping_interval: float = 10.0,
-        reconnect: bool = True,
-        max_reconnect_attempts: int = 5,
-        backoff_initial: float = 0.25,
-        backoff_max: float = 8.0,
-        max_queue_bytes: int = 1024 * 1024,
-        ssl_context: ssl.SSLContext | None = None,
-        allow_insecure: bool = False,
-        chunk_ms: int = 60,
-        max_message_bytes: int = 16 * 1024 * 1024,
-        max_replay_audio_ms: int = 10_000,
-        max_held_audio_ms: int = 10_000,
-        extra_headers: dict[str, str] | None = None,
-        max_events: int = 10_000,
-    ) -> None:
-        self.connection = RealtimeConnection(
-            api_key, session, url, auth_type, chunk_ms=chunk_ms, max_message_bytes=max_message_bytes,
-            max_replay_audio_ms=max_replay_audio_ms, max_held_audio_ms=max_held_audio_ms,
-            extra_headers=extra_headers)
-        self.options = Options(connect_timeout, keepalive_timeout, ping_interval, reconnect, max_reconnect_attempts,
-                               backoff_initial, backoff_max, max_queue_bytes, allow_insecure)
-        self._ssl_context = ssl_context
+    def _init_io(self) -> None:
         self._lock = threading.RLock()
-        self._events: queue.Queue[Any] = queue.Queue(max_events)
+        self._events = _EventQueue(self.options.max_events)
         self._writes: queue.Queue[bytes | None] = queue.Queue()
         self._queued = 0
         self._space = threading.Condition(self._lock)
         self._write_lock = threading.Lock()  # one writer at a time on the socket: the writer thread or a caller
-        self._configured = threading.Event()
-        self._configured_event: ev.SessionConfigured | None = None
-        self._configure_error: BaseException | None = None
+        self._configured: ev.SessionConfigured | BaseException | None = None
         self._sock: socket.socket | None = None
-        self._threads: list[threading.Thread] = []
-        self._closing = False
-        self._ended = threading.Event()
-        self._rng = _JITTER  # shared: a Random's state is 2.5 KiB per client
-
-    def __repr__(self) -> str:
-        return f"<RealtimeClient {self.connection!r}>"
-
-    @property
-    def state(self) -> ConnectionState:
-        """The core's state."""
-        return self.connection.state
+        self._ended_by: BaseException | None = None  # a protocol error that arrived with session.updated
+        self._reader: threading.Thread | None = None
+        self._writer: threading.Thread | None = None
+        self._stop = threading.Event()  # set by close(): ends back-off waits at once
 
     @property
     def queued_audio_seconds(self) -> float:
         """Audio not yet on the wire: held by the core plus what waits in the write queue."""
         return self.connection.queued_audio_seconds(self._queued)
-
-    # ------------------------------------------------------------ lifecycle
 
     def __enter__(self) -> RealtimeClient:
         self.connect()
@@ -122,75 +129,70 @@ class RealtimeClient:
         self.close()
 
     def connect(self) -> None:
-        """Open the session; returns once ``session.updated`` answered our configuration."""
-        if self._threads:
+        """Open the session, retrying as the supervisor decides within ``connect_timeout``; returns once
+        ``session.updated`` answered our configuration, else raises the last error."""
+        if self._writer is not None:
             raise ConnectError("already connected")
-        self._open()
-        self._threads = [threading.Thread(target=self._supervise, name="realtime-reader", daemon=True),
-                         threading.Thread(target=self._write_loop, name="realtime-writer", daemon=True)]
-        for thread in self._threads:
-            thread.start()
+        route = self._route()
+        self._sup.start(_now())
+        self._stop.clear()
+        self._writer = threading.Thread(target=self._write_loop, name="realtime-writer", daemon=True)
+        self._writer.start()
         try:
-            self._await_configured()
+            self._establish(route)
         except BaseException:
             self.close()
             raise
+        self._reader = threading.Thread(target=self._supervise, args=(route,), name="realtime-reader", daemon=True)
+        self._reader.start()
 
     def close(self) -> None:
-        """Close politely, then join every thread and close the socket. Idempotent."""
+        """Close politely, wait (bounded) for the server's answer, then stop the threads and the socket. Idempotent."""
         with self._lock:
-            if self._closing and not self._threads:
+            if self._sup.closing and self._writer is None:
                 return
-            self._closing = True
-            conn = self.connection
-            if conn.state in OPEN_STATES:
-                conn.close()
-                self._flush()
-            elif conn.state not in (S.CLOSED, S.CLOSING):
-                conn.close()
-        deadline = time.monotonic() + self.options.close_timeout
-        while self.connection.state is S.CLOSING and time.monotonic() < deadline and self._threads:
-            time.sleep(0.01)
+            answer = self._start_close()
+            self._space.notify_all()  # senders waiting for room raise ConnectionError now
+        self._stop.set()
+        self._events.unblock()
+        reader = self._reader
+        if answer and reader is not None and reader is not threading.current_thread():
+            reader.join(self.options.close_timeout)  # it ends when the close frame (or EOF) ends the socket
         self._stop_threads()
-        self._end()
+        self._events.end()
 
     def _stop_threads(self) -> None:
+        self._stop.set()
         self._shutdown_socket()
         self._writes.put(None)
         with self._lock:
             self._space.notify_all()
-        for thread in self._threads:
-            if thread is not threading.current_thread():
+        for thread in (self._reader, self._writer):
+            if thread is not None and thread is not threading.current_thread():
                 thread.join(timeout=5)
-        self._threads = []
+        self._reader = self._writer = None
         self._close_socket()
-
-    # ------------------------------------------------------------ events
 
     def events(self, timeout: float | None = None) -> Iterator[Any]:
         """Yield events as they come; stops after ``timeout`` seconds without one, or at the end."""
         while True:
             try:
-                event = self._events.get(timeout=timeout)
+                event = self._events.get(timeout)
             except queue.Empty:
                 return
-            if event is _END:
-                self._events.put(_END)
+            if event is None:
                 return
             yield event
 
     def recv(self, timeout: float | None = None) -> Any:
         """The next event; ``TimeoutError`` after ``timeout``, ``ConnectionError`` once the stream ended."""
         try:
-            event = self._events.get(timeout=timeout)
+            event = self._events.get(timeout)
         except queue.Empty:
             raise TimeoutError(f"no event within {timeout} s") from None
-        if event is _END:
-            self._events.put(_END)
+        if event is None:
             raise ConnectionError("the realtime session has ended")
         return event
-
-    # ------------------------------------------------------------ sending
 
     def send(self, event: ev.ClientEvent) -> None:
         """Send any client event (held by the core while the session is not configured)."""
@@ -258,34 +260,25 @@ class RealtimeClient:
     def reset_conversation(self) -> None:
         """Close this session and open a fresh one with no history."""
         with self._lock:
-            self._closing = True
+            self._sup.closing = True
             if self.connection.state in OPEN_STATES:
                 self.connection.close()
                 data = self.connection.data_to_send()
                 if self._sock is not None:
                     with contextlib.suppress(OSError):
                         self._sock.sendall(data)
+        self._events.unblock()
         self._stop_threads()
         with self._lock:
-            if self.connection.state is S.CLOSING:
-                self.connection.connection_lost("conversation reset")
-            elif self.connection.state is not S.CLOSED:
-                self.connection.close()
-            for _ in self.connection.events():
-                pass
-            self.connection.reset_conversation()
-            self._ended.clear()
-            self._closing = False
-            self._configured.clear()
+            self._forget_conversation()
+            self._events.reopen()
         self.connect()
 
-    # ------------------------------------------------------------ internals
-
     def _wait_for_space(self) -> None:
-        if self._closing:
+        while self._queued > self.options.max_queue_bytes and not self._sup.closing:
+            self._space.wait()  # the writer thread, close() and a dropped socket all notify
+        if self._sup.closing:
             raise ConnectionError("the client is closed")
-        while self._queued > self.options.max_queue_bytes and not self._closing:
-            self._space.wait(0.5)
 
     def _flush(self) -> None:
         if self._sock is None:
@@ -324,136 +317,173 @@ class RealtimeClient:
             try:
                 view = view[sock.send(view):]
             except TimeoutError:
-                if self._sock is not sock or self._closing:
+                if self._sock is not sock or self._sup.closing:
                     raise ConnectionError("the socket was replaced or closed mid-write") from None
 
-    def _open(self) -> None:
-        """One attempt: TCP (+TLS), the upgrade and the first bytes after it."""
+    def _establish(self, route: Route) -> None:
+        """Attempts until a session is configured, waiting between them as the supervisor says."""
+        sup = self._sup
+        while True:
+            try:
+                self._attempt(route, sup.attempt_deadline(_now()))
+                return
+            except ATTEMPT_ERRORS as exc:
+                with self._lock:
+                    decision = sup.failed(_now(), exc, self._unsent_ms())
+            if self._stop.wait(self._next_attempt(decision)):
+                raise ConnectError("the client is closed")
+
+    def _attempt(self, route: Route, deadline: float) -> None:
+        """One attempt: TCP (+TLS), the upgrade, then reading until the session is configured."""
+        target, conn = route.target, self.connection
         with self._lock:
-            conn = self.connection
             conn.connect()
-            target = conn.target
-            assert target is not None
-            check_target(target, self.options.allow_insecure)
-            context = tls_context(target, self._ssl_context)
             request = conn.data_to_send()
-            self._configured.clear()
-            self._configure_error = None
+            self._configured = None
+        step, sock, upgraded = "no connection to", None, False
         try:
-            raw = self._open_socket(target)
-        except TimeoutError:
-            self._lost("connect timeout")
-            raise ConnectTimeout(f"no connection to {target.host}:{target.port} within "
-                                 f"{self.options.connect_timeout} s") from None
-        except OSError as exc:
-            self._lost("connect failed")
-            raise ConnectError(f"cannot connect to {target.host}:{target.port}: {exc}") from exc
-        try:
-            sock = context.wrap_socket(raw, server_hostname=target.host) if context else raw
-        except (OSError, ssl.SSLError) as exc:
-            raw.close()
-            self._lost("TLS failed")
-            raise ConnectError(f"TLS with {target.host} failed: {exc}") from exc
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        try:
+            sock = self._open_socket(route, deadline)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.sendall(request)
+            with self._lock:
+                self._sock = sock  # close() can now interrupt the reads
+            step = "no WebSocket handshake from"
             while conn.state is S.CONNECTING:
+                sock.settimeout(self._remaining(deadline))
                 data = sock.recv(_READ_SIZE)
                 with self._lock:
                     conn.receive_data(data)
+            upgraded, step = True, "no configured session (session.updated) from"
+            self._dispatch()
+            while self._configured is None:
+                if conn.state in ENDED_STATES:
+                    raise ConnectError("the connection dropped while the session was being configured")
+                sock.settimeout(self._remaining(deadline))
+                data = sock.recv(_READ_SIZE)
+                try:
+                    with self._lock:
+                        conn.receive_data(data)
+                except RemoteProtocolError as exc:
+                    self._dispatch()
+                    if self._configured is None:
+                        raise
+                    self._ended_by = exc  # the same read configured the session and broke it: _run reports it
+                    break
+                self._dispatch()
         except TimeoutError:
-            sock.close()
-            self._lost("handshake timeout")
-            raise ConnectTimeout(f"no WebSocket handshake from {target.host} within "
-                                 f"{self.options.connect_timeout} s") from None
-        except RemoteProtocolError:
-            sock.close()
+            self._failed_attempt("connect timeout", upgraded)
+            raise ConnectTimeout(f"{step} {target.host}:{target.port} within {self.options.connect_timeout} s"
+                                 ) from None
+        except (RemoteProtocolError, ConnectError):
+            self._failed_attempt("", upgraded)
             raise
         except OSError as exc:
-            sock.close()
-            self._lost("connection reset during the handshake")
-            raise ConnectError(f"connection to {target.host} failed during the handshake: {exc}") from exc
-        sock.settimeout(min(self.options.ping_interval, self.options.keepalive_timeout))
-        with self._lock:
-            self._sock = sock
-        self._dispatch()
+            self._failed_attempt("connect failed", upgraded)
+            raise ConnectError(f"cannot connect to {target.host}:{target.port}: {exc}") from exc
+        except BaseException:
+            self._failed_attempt("cancelled", upgraded)
+            raise
+        if isinstance(self._configured, BaseException):
+            self._failed_attempt("", upgraded)
+            raise self._configured  # SessionRejected
+        self._sup.session_started(_now())  # keepalive from here on: until now the deadline ruled
+        sock.settimeout(max(_MIN_TIMEOUT, self._sup.next_tick() - _now()))
 
-    def _open_socket(self, target: Target) -> socket.socket:
-        """TCP to the target, or a CONNECT tunnel through the environment's HTTP proxy."""
-        proxy = proxy_for(target)
-        if proxy is None:
-            return socket.create_connection((target.host, target.port), timeout=self.options.connect_timeout)
-        sock = socket.create_connection((proxy.host, proxy.port), timeout=self.options.connect_timeout)
+    @staticmethod
+    def _remaining(deadline: float) -> float:
+        remaining = deadline - _now()
+        if remaining <= 0:
+            raise TimeoutError
+        return remaining
+
+    def _failed_attempt(self, reason: str, upgraded: bool) -> None:
+        """The socket goes; before the upgrade the core's events go too, after it they are the caller's."""
+        with self._lock:
+            if self.connection.state not in ENDED_STATES:
+                self.connection.connection_lost(reason or "connect failed")
+            if not upgraded:
+                for _ in self.connection.events():
+                    pass
+        if upgraded:
+            self._dispatch()
+        self._close_socket()
+
+    def _open_socket(self, route: Route, deadline: float) -> socket.socket:
+        """TCP (+TLS) to the target, or a CONNECT tunnel through the environment's HTTP proxy."""
+        target, context, proxy = route.target, route.context, route.proxy
+        address = (target.host, target.port) if proxy is None else (proxy.host, proxy.port)
+        sock = socket.create_connection(address, timeout=max(0.001, deadline - _now()))
         try:
-            sock.sendall(proxy.connect_request(target))
-            head = b""
-            while b"\r\n\r\n" not in head:
-                chunk = sock.recv(1)  # byte by byte: nothing past the proxy's answer may be consumed
-                if not chunk or len(head) > 16384:
-                    raise ConnectError(f"proxy {proxy.host}:{proxy.port} closed or flooded the CONNECT answer")
-                head += chunk
-            check_connect_reply(head, proxy)
+            if proxy is not None:
+                sock.sendall(proxy.connect_request(target))
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = sock.recv(1)  # byte by byte: nothing past the proxy's answer may be consumed
+                    if not chunk or len(head) > 16384:
+                        raise ConnectError(f"proxy {proxy.host}:{proxy.port} closed or flooded the CONNECT answer")
+                    head += chunk
+                check_connect_reply(head, proxy)
+            if context is not None:
+                sock.settimeout(max(0.001, deadline - _now()))
+                try:
+                    return context.wrap_socket(sock, server_hostname=target.host)
+                except (OSError, ValueError) as exc:
+                    raise ConnectError(f"TLS with {target.host} failed: {exc}") from exc
         except BaseException:
             sock.close()
             raise
         return sock
 
-    def _lost(self, reason: str) -> None:
-        with self._lock:
-            self.connection.connection_lost(reason)
-            for _ in self.connection.events():
-                pass
+    def _surface(self, event: Any) -> None:
+        self._events.put(event)
 
-    def _await_configured(self) -> ev.SessionConfigured:
-        if not self._configured.wait(self.options.connect_timeout):
-            raise ConnectTimeout(f"the session was not configured within {self.options.connect_timeout} s "
-                                 "(no session.updated)")
-        if self._configure_error is not None:
-            raise self._configure_error
-        assert self._configured_event is not None
-        return self._configured_event
+    def _forget_events(self) -> None:
+        self._events.clear()
 
     def _dispatch(self) -> None:
+        """Hand the core's events to the caller; settle the configuration as soon as its answer is seen."""
         with self._lock:
             events = list(self.connection.events())
             state = self.connection.state
             self._flush()
+        put = self._events.put if self._configured is not None else self._events.put_nowait
         for event in events:
-            if isinstance(event, ev.SessionConfigured) and not self._configured.is_set():
-                self._configured_event = event
-                self._configured.set()
-            elif isinstance(event, ev.ErrorEvent) and state is S.CONFIGURING and not self._configured.is_set():
-                self._configure_error = ConnectError(f"the server rejected the session: {event.error.message}")
-                self._configured.set()
-            self._events.put(event)
+            put(event)
+            if self._configured is None:
+                if isinstance(event, ev.SessionConfigured):
+                    self._configured = event
+                    announce = self._sup.configured(_now(), event)
+                    if announce is not None:
+                        put(announce)  # right after SessionConfigured, before any later event
+                elif isinstance(event, ev.ErrorEvent) and state is S.CONFIGURING:
+                    self._configured = self._sup.rejected(event)
 
-    def _read_loop(self, until_configured: bool = False) -> BaseException | None:
-        """Feed the core until the socket ends (or, with ``until_configured``, until the session is ready)."""
-        conn, sock = self.connection, self._sock
-        assert sock is not None
-        quiet_since = time.monotonic()
-        deadline = quiet_since + self.options.connect_timeout
+    def _run(self, sock: socket.socket) -> BaseException | None:
+        """Feed the core until the socket ends; the supervisor's keepalive runs on the read timeouts."""
+        conn, sup = self.connection, self._sup
+        if self._ended_by is not None:
+            error, self._ended_by = self._ended_by, None
+            return error
         while conn.state not in ENDED_STATES:
-            if until_configured:
-                if self._configured.is_set():
-                    return self._configure_error
-                if time.monotonic() > deadline:
-                    return ConnectTimeout("the new session was not configured in time")
             try:
                 data = sock.recv(_READ_SIZE)
             except TimeoutError:
+                now = _now()
+                action = sup.tick(now)
                 with self._lock:
-                    if time.monotonic() - quiet_since >= self.options.keepalive_timeout:
-                        conn.connection_lost("keepalive timeout: no data from the server")
-                    else:
+                    if action == "dead":
+                        conn.connection_lost(sup.lost_reason(""))
+                    elif action == "ping":
                         conn.ping()
                 self._dispatch()
+                sock.settimeout(max(_MIN_TIMEOUT, sup.next_tick() - now))
                 continue
             except OSError as exc:
                 with self._lock:
-                    conn.connection_lost("closed" if self._closing else f"connection lost: {exc}")
+                    conn.connection_lost("closed" if sup.closing else f"connection lost: {exc}")
                 self._dispatch()
                 return exc
+            sup.heard(_now())
             try:
                 with self._lock:
                     conn.receive_data(data)
@@ -461,39 +491,29 @@ class RealtimeClient:
                 self._dispatch()
                 return exc
             self._dispatch()
-            quiet_since = time.monotonic()
         return None
 
-    def _supervise(self) -> None:
-        error = self._read_loop()
-        attempt = 0
-        while not self._closing and self.options.reconnect and self.connection.state is not S.CLOSED:
-            self._close_socket()
-            attempt += 1
-            if attempt > self.options.max_reconnect_attempts or not retryable(error):
-                self._events.put(ReconnectFailed(describe(error) if error else "connection lost"))
-                break
-            delay = backoff(attempt, self.options, error, self._rng)
-            self._events.put(Reconnecting(attempt, delay, describe(error) if error else "connection lost"))
-            if self._ended.wait(delay) or self._closing:
-                break
-            try:
-                self._open()
-            except (ConnectError, RemoteProtocolError, OSError) as exc:
-                error = exc
-                continue
-            error = self._read_loop(until_configured=True)
-            if error is not None or not self._configured.is_set():
-                error = error or ConnectError("the connection dropped while the session was being configured")
-                continue
-            assert self._configured_event is not None
-            configured = self._configured_event
-            self._events.put(Reconnected(attempt, configured.replayed_items, configured.replayed_audio_ms))
-            attempt = 0
-            error = self._read_loop()
-        if not self._closing:
-            self._close_socket()
-            self._end()
+    def _supervise(self, route: Route) -> None:
+        """The reader thread: run the socket; when it ends, reconnect as the supervisor decides."""
+        sup = self._sup
+        try:
+            while (sock := self._sock) is not None:
+                error = self._run(sock)
+                with self._lock:
+                    decision = sup.dropped(_now(), error, self.connection.state is S.CLOSED, self._unsent_ms())
+                if decision is None:
+                    break
+                self._close_socket()
+                try:
+                    if self._stop.wait(self._next_attempt(decision)):
+                        break
+                    self._establish(route)  # _dispatch says Reconnected, right after SessionConfigured
+                except Exception:
+                    break  # ReconnectFailed is queued
+        finally:
+            if not sup.closing:
+                self._close_socket()
+                self._events.end()
 
     def _shutdown_socket(self) -> None:
         sock = self._sock
@@ -519,12 +539,6 @@ class RealtimeClient:
             self._space.notify_all()
         if sock is not None:
             sock.close()
-
-    def _end(self) -> None:
-        if not self._ended.is_set():
-            self._ended.set()
-            with contextlib.suppress(queue.Full):
-                self._events.put_nowait(_END)
 
 
 __all__ = ["RealtimeClient"]

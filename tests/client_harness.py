@@ -8,11 +8,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import socket
+import subprocess
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection, serve
@@ -60,9 +63,10 @@ class ScriptedServer:
     """Runs ``scripts[i]`` for the i-th connection (the last one repeats) on a background loop."""
 
     def __init__(self, *scripts: Script, refuse: tuple[int, dict[str, str]] | None = None,
-                 ssl_context: Any = None) -> None:
+                 ssl_context: Any = None, refusals: list[tuple[int, dict[str, str]]] | None = None) -> None:
         self.scripts = scripts
         self.refuse = refuse
+        self.refusals = list(refusals or [])  # answers for the first attempts, one each, before ``refuse``
         self.ssl_context = ssl_context
         self.peers: list[Peer] = []
         self.attempts = 0
@@ -91,8 +95,9 @@ class ScriptedServer:
 
     def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
         self.attempts += 1
-        if self.refuse is not None:
-            status, headers = self.refuse
+        refusal = self.refusals.pop(0) if self.refusals else self.refuse
+        if refusal is not None:
+            status, headers = refusal
             response = conn.respond(status, json.dumps({"error": {"message": "refused by test"}}))
             for k, v in headers.items():
                 response.headers[k] = v
@@ -220,3 +225,40 @@ def driver(kind: str, *args: Any, **kwargs: Any) -> Iterator[Driver]:
         finally:
             if isinstance(d, AsyncDriver):
                 d.shutdown()
+
+
+def raw_server(handler: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A TCP server on 127.0.0.1 whose connections are handed to ``handler`` (in a thread)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.1)
+    stop = threading.Event()
+    conns: list[socket.socket] = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            conns.append(conn)
+            threading.Thread(target=handler, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join()
+    for c in conns:
+        c.close()
+    listener.close()
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for ``localhost`` that no system store trusts, and its key (``openssl`` on the PATH)."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+                   check=True, capture_output=True)
+    return cert, key

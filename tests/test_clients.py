@@ -7,7 +7,6 @@ import base64
 import contextlib
 import socket
 import ssl
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from protocol import (
     SessionProperties,
 )
 from protocol import events as ev
-from tests.client_harness import AsyncDriver, Peer, ScriptedServer, driver
+from tests.client_harness import AsyncDriver, Peer, ScriptedServer, driver, raw_server, self_signed_certificate
 
 KEY = "dGVzdC1rZXk6dGVzdC1zZWNyZXQ="
 ADAPTERS = ["asyncio", "blocking"]
@@ -236,28 +235,7 @@ def test_handshake_401_is_clear_and_not_retried(adapter: str) -> None:
 @pytest.fixture
 def silent_server() -> Iterator[int]:
     """Accepts TCP connections and never says a word."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join()
-    for s in held:
-        s.close()
-    listener.close()
+    yield from raw_server(lambda conn: None)
 
 
 def test_server_that_never_answers_times_out(adapter: str, silent_server: int) -> None:
@@ -328,12 +306,7 @@ def test_server_that_stops_reading_applies_back_pressure(adapter: str) -> None:
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
-                    str(cert), "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
-                   check=True, capture_output=True)
-    return cert, key
+    return self_signed_certificate(tmp_path_factory.mktemp("tls"))
 
 
 async def tls_session(peer: Peer) -> None:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -24,7 +22,7 @@ from io_adapters.pipecat_shim import InworldRealtimeLLMService
 from protocol import AudioConfiguration, AudioInput, PCMAudioFormat, RemoteProtocolError, SessionProperties
 from protocol import events as ev
 from protocol.handshake import accept_key
-from tests.client_harness import Peer, ScriptedServer, driver
+from tests.client_harness import Peer, ScriptedServer, driver, raw_server
 from tests.emulator_helpers import run, speech_like
 from tests.test_clients import no_leftovers
 from tests.test_emulator_pipecat import Harness
@@ -38,34 +36,6 @@ SESSION = SessionProperties(audio=AudioConfiguration(input=AudioInput(format=PCM
 @pytest.fixture(params=ADAPTERS)
 def adapter(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-def raw_server(handler: Callable[[socket.socket], None]) -> Iterator[int]:
-    """A TCP server on 127.0.0.1 whose connections are handed to ``handler`` (in a thread)."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    listener.settimeout(0.1)
-    stop = threading.Event()
-    conns: list[socket.socket] = []
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            conns.append(conn)
-            threading.Thread(target=handler, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join()
-    for c in conns:
-        c.close()
-    listener.close()
 
 
 def reset(conn: socket.socket) -> None:

@@ -16,7 +16,7 @@ from protocol import ConfigurationError, TurnDetection
 from protocol.handshake import DEFAULT_URL
 from protocol.session import SUPPORTED_SAMPLE_RATES
 
-from ..policy import is_loopback
+from ..transport import is_loopback
 from .options import (
     DEFAULT_LLM_MODEL,
     DEFAULT_STT_MODEL,

@@ -1,35 +1,24 @@
-"""What both adapters decide the same way: transport security, retry and back-off, errors."""
+"""What both adapters do the same way on the way to a socket: transport security, HTTP proxies."""
 
 from __future__ import annotations
 
 import base64
 import ipaddress
-import random
 import ssl
 import urllib.request
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from protocol import ConnectError as ConnectError  # one error tree, defined in protocol.errors
-from protocol import ConnectTimeout as ConnectTimeout
-from protocol import HandshakeError
+from protocol import ConnectError
 from protocol.handshake import Target
 
 
-@dataclass(frozen=True)
-class Options:
-    """Adapter settings shared by the asyncio and the blocking client."""
+class ProxyRefused(ConnectError):
+    """The HTTP proxy would not open the tunnel; ``status`` is its answer (0 when it gave none)."""
 
-    connect_timeout: float = 10.0
-    keepalive_timeout: float = 30.0
-    ping_interval: float = 10.0
-    reconnect: bool = True
-    max_reconnect_attempts: int = 5
-    backoff_initial: float = 0.25
-    backoff_max: float = 8.0
-    max_queue_bytes: int = 1024 * 1024
-    allow_insecure: bool = False
-    close_timeout: float = 2.0
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def is_loopback(host: str) -> bool:
@@ -53,26 +42,6 @@ def tls_context(target: Target, context: ssl.SSLContext | None) -> ssl.SSLContex
     if not target.secure:
         return None
     return context or ssl.create_default_context()
-
-
-def backoff(attempt: int, options: Options, error: BaseException | None, rng: random.Random) -> float:
-    """Seconds before reconnect ``attempt`` (1-based): full jitter, Retry-After honoured."""
-    if isinstance(error, HandshakeError) and error.retry_after is not None:
-        return min(max(error.retry_after, 0.0), 60.0)
-    ceiling = min(options.backoff_max, options.backoff_initial * 2 ** (attempt - 1))
-    return rng.uniform(ceiling / 2, ceiling)
-
-
-def retryable(error: BaseException | None) -> bool:
-    """Whether trying again could help (a refused key or a bad URL will not)."""
-    if isinstance(error, HandshakeError):
-        return error.status in (408, 425, 429) or error.status >= 500
-    return True
-
-
-def describe(error: BaseException) -> str:
-    """One line for an adapter event; never carries the key (errors from the core do not)."""
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
 @dataclass(frozen=True)
@@ -115,5 +84,6 @@ def check_connect_reply(head: bytes, proxy: Proxy) -> None:
     """Raise unless the proxy answered CONNECT with 2xx."""
     status_line = head.split(b"\r\n", 1)[0].decode("latin-1", "replace")
     parts = status_line.split(" ", 2)
-    if len(parts) < 2 or not parts[1].isdigit() or not 200 <= int(parts[1]) < 300:
-        raise ConnectError(f"proxy {proxy.host}:{proxy.port} refused the tunnel: {status_line[:100]!r}")
+    status = int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else 0
+    if not 200 <= status < 300:
+        raise ProxyRefused(f"proxy {proxy.host}:{proxy.port} refused the tunnel: {status_line[:100]!r}", status)
