@@ -173,10 +173,11 @@ async def talk(args: argparse.Namespace, out: TextIO | None = None) -> Report:
     report = Report()
     async with AsyncExitStack() as stack:
         if url is None and api_key is None:
-            from .emulator import Emulator, EmulatorOptions
+            from .emulator import Emulator, EmulatorOptions, describe_engines
 
             emulator = await stack.enter_async_context(
                 Emulator(EmulatorOptions(brain=_emulator_brain(args), pace=0 if args.fast else 1.0)))
+            stack.callback(lambda: print(describe_engines(emulator), file=out))
             url = emulator.url
             print(f"(no INWORLD_API_KEY: talking to the local emulator at {url})", file=out)
         kwargs: dict[str, Any] = {"url": url} if url else {}

@@ -115,7 +115,7 @@ def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
         brain = ScriptedBrain(
             [*brain.transcripts, *args.transcript], [*brain.replies, *args.reply],
             [*brain.tools, *(_tool_rule(t) for t in args.tool)], echo_prefix=brain.echo_prefix,
-            greeting=brain.greeting, match_tool_names=brain.match_tool_names,
+            greeting=brain.greeting, match_tool_names=brain.match_tool_names, recognize=brain.recognize,
         )
     else:
         brain = ScriptedBrain(args.transcript, args.reply, [_tool_rule(t) for t in args.tool])

@@ -29,8 +29,9 @@ from protocol.session import (
     format_rate,
 )
 
-from .brain import CallTool, FunctionResult, Say, ToolSpec, Turn
+from .brain import CallTool, FunctionResult, Say, ToolSpec, Turn, unheard
 from .options import EmulatorOptions
+from .recognition import Recognizer, shared_recognizer
 from .records import ResponseRecord, SessionRecord
 from .speech import Synthesizer, decode_input, encode_output
 from .vad import EnergyVAD, SpeechStarted, VadSettings
@@ -172,6 +173,8 @@ class RealtimeSession:
         self.replies = 0
         self.owed_response = False
         self.closed = False
+        self.transcribing: list[asyncio.Task[None]] = []
+        """Recognitions running off the loop, in commit order; a response waits for them."""
 
 
     def emit(self, event: ev.ServerEvent) -> None:
@@ -201,6 +204,8 @@ class RealtimeSession:
     def shutdown(self) -> None:
         """The connection is gone: stop producing output."""
         self.closed = True
+        for task in self.transcribing:
+            task.cancel()
         if self.active is not None and self.active.task is not None:
             self.active.task.cancel()
         self.active = None
@@ -273,12 +278,20 @@ class RealtimeSession:
             else:
                 item_id = self.speech_item_id or new_id("item")
                 self.emit(ev.InputAudioBufferSpeechStopped(audio_end_ms=found.audio_end_ms, item_id=item_id))
-                self._commit(found.audio_end_ms, reset_vad=False)  # the VAD has moved on past its own stop
+                heard = self._commit(found.audio_end_ms, reset_vad=False)  # the VAD has moved past its stop
                 if td.create_response is not False:
-                    if self.active is None:
-                        self._start_response(None)
-                    else:
-                        self.owed_response = True
+                    if heard is None:
+                        self._respond_to_turn()
+                    else:  # answer once the words are known, as the API does
+                        heard.add_done_callback(lambda _: self._respond_to_turn())
+
+    def _respond_to_turn(self) -> None:
+        if self.closed:
+            return
+        if self.active is None:
+            self._start_response(None)
+        else:
+            self.owed_response = True
 
     def on_input_audio_buffer_commit(self, event: ev.InputAudioBufferCommit) -> None:
         buffered = len(self.buffer) / 2 * 1000 / self.input_rate
@@ -302,8 +315,11 @@ class RealtimeSession:
             self._cancel_active("client_cancelled")
         self.emit(ev.OutputAudioBufferCleared(response_id=rid))
 
-    def _commit(self, end_ms: float | None, reset_vad: bool) -> None:
-        """Turn the buffer (up to ``end_ms``) into a user item, transcribed by the brain."""
+    def _commit(self, end_ms: float | None, reset_vad: bool) -> asyncio.Task[None] | None:
+        """Turn the buffer (up to ``end_ms``) into a user item, transcribed by the brain or recognised.
+
+        Returns the recognition task when the words come later (the brain left them to the recogniser).
+        """
         if end_ms is None:
             cut, end_ms = len(self.buffer), self.input_ms
         else:
@@ -324,20 +340,57 @@ class RealtimeSession:
         try:
             transcript = self.brain.transcribe(audio, self.input_rate, self.audio_turns)
         except Exception as exc:
-            log.exception("brain failed to transcribe")
-            self.emit(ev.InputAudioTranscriptionFailed(item_id=item_id, content_index=0, error=RealtimeError(
-                type="transcription_error", code="transcription_failed", message=str(exc))))
-            return
+            self._transcription_failed(item_id, exc)
+            return None
         finally:
             self.audio_turns += 1
-        for piece in _pieces(transcript, 3):
-            self.emit(ev.InputAudioTranscriptionDelta(item_id=item_id, content_index=0, delta=piece))
-        seconds = len(audio) / 2 / self.input_rate
-        self.emit(ev.InputAudioTranscriptionCompleted(item_id=item_id, content_index=0, transcript=transcript,
+        recognizer = shared_recognizer() if transcript is None else None
+        if recognizer is not None:
+            return self._recognize_later(item, previous, audio, recognizer)
+        self.record.transcribed_by.append("none" if transcript is None else "given transcript")
+        self._transcribed(item, previous, _pieces(transcript, 3) if transcript is not None else
+                          [unheard(audio, self.input_rate)], len(audio) / 2 / self.input_rate)
+        return None
+
+    def _transcription_failed(self, item_id: str, exc: Exception) -> None:
+        log.exception("transcription failed", exc_info=exc)
+        self.emit(ev.InputAudioTranscriptionFailed(item_id=item_id, content_index=0, error=RealtimeError(
+            type="transcription_error", code="transcription_failed", message=str(exc))))
+
+    def _transcribed(self, item: ConversationItem, previous: str | None, pieces: list[str], seconds: float,
+                     done: bool = True) -> None:
+        """Stream the words of a user audio item (deltas, then completed), then its ``item.done``."""
+        for piece in pieces:
+            self.emit(ev.InputAudioTranscriptionDelta(item_id=item.id, content_index=0, delta=piece))
+        transcript = "".join(pieces)
+        self.emit(ev.InputAudioTranscriptionCompleted(item_id=item.id, content_index=0, transcript=transcript,
                                                       usage={"type": "duration", "seconds": round(seconds, 3)}))
         assert item.content is not None
         item.content[0].transcript = transcript
-        self.emit(ev.ConversationItemDone(previous_item_id=previous, item=item))
+        if done:
+            self.emit(ev.ConversationItemDone(previous_item_id=previous, item=item))
+
+    def _recognize_later(self, item: ConversationItem, previous: str | None, audio: bytes, recognizer: Recognizer,
+                         done: bool = True) -> asyncio.Task[None]:
+        """Recognise in a worker thread; the words are sent in commit order, one word per delta."""
+        before = self.transcribing[-1] if self.transcribing else None
+        rate = self.input_rate
+
+        async def run() -> None:
+            try:
+                heard = await asyncio.to_thread(recognizer.recognize, audio, rate)
+                if before is not None:
+                    await asyncio.wait([before])
+            except Exception as exc:
+                self._transcription_failed(item.id, exc)
+                return
+            self.record.transcribed_by.append("pocketsphinx")
+            self._transcribed(item, previous, _pieces(heard.text, 1), heard.audio_s, done)
+
+        task = asyncio.get_running_loop().create_task(run(), name=f"recognise {item.id}")
+        self.transcribing.append(task)
+        task.add_done_callback(self.transcribing.remove)
+        return task
 
 
     def _last_item_id(self) -> str | None:
@@ -376,6 +429,11 @@ class RealtimeSession:
                                        "item.content.audio") from exc
                 part.transcript = self.brain.transcribe(pcm, self.input_rate, self.audio_turns)
                 self.audio_turns += 1
+                recognizer = shared_recognizer() if part.transcript is None else None
+                if recognizer is not None:
+                    self._recognize_later(item, None, pcm, recognizer, done=False)
+                elif part.transcript is None:
+                    part.transcript = unheard(pcm, self.input_rate)
         item.object = "realtime.item"
         item.status = item.status or "completed"
         self._insert(item, previous)
@@ -567,6 +625,8 @@ class RealtimeSession:
         try:
             if self.options.response_delay_ms > 0:
                 await asyncio.sleep(self.options.response_delay_ms / 1000)
+            if self.transcribing:  # answer what was heard
+                await asyncio.wait(list(self.transcribing))
             turn = self._turn(resp)
             decision = self.brain.respond(turn)
             if isinstance(decision, CallTool) and decision.name in {t.name for t in turn.tools}:
