@@ -9,8 +9,8 @@ thread, one turn at a time, and at most ``MAX_SECONDS`` of it, which bounds the 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -41,8 +41,12 @@ class Recognition:
 
 
 def available() -> bool:
-    """Whether pocketsphinx is installed (without importing it)."""
-    return importlib.util.find_spec("pocketsphinx") is not None
+    """Whether pocketsphinx can be imported (only the emulator ever imports it)."""
+    try:
+        importlib.import_module("pocketsphinx")
+    except ImportError:
+        return False
+    return True
 
 
 class Recognizer:
@@ -87,6 +91,22 @@ def _clean(token: str) -> str:
     return token.split("(", 1)[0]
 
 
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Word edits (substitutions, insertions, deletions) over the reference's word count; case and punctuation
+    ignored."""
+    ref, hyp = _words(reference), _words(hypothesis)
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        diagonal, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (r != h))
+    return row[-1] / max(1, len(ref))
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
 _shared: Recognizer | None = None
 _shared_lock = threading.Lock()
 
@@ -100,4 +120,7 @@ def shared_recognizer() -> Recognizer | None:
         return _shared
 
 
-__all__ = ["MAX_SECONDS", "MODEL_RATE", "NAME", "Recognition", "Recognizer", "available", "shared_recognizer"]
+__all__ = [
+    "MAX_SECONDS", "MODEL_RATE", "NAME", "Recognition", "Recognizer", "available", "shared_recognizer",
+    "word_error_rate",
+]

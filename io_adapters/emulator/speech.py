@@ -129,9 +129,10 @@ def tone_speech(text: str, rate: int, voice: str | None = None, speed: float = 1
 def espeak_voice(voice: str | None) -> str:
     """The espeak-ng voice standing in for an Inworld voice name."""
     name = (voice or "").strip().lower()
+    # Of espeak-ng's variants these two are the ones pocketsphinx understands best (benchmarks.speech).
     if name in FEMALE_VOICES:
-        return "en-us+f3"
-    return "en-us+m3"
+        return "en-us+f5"
+    return "en-us+edward"
 
 
 def _parse_wav(data: bytes) -> tuple[bytes, int]:
