@@ -9,9 +9,9 @@ Run: python -m benchmarks.speech
 from __future__ import annotations
 
 import time
-import wave
 from pathlib import Path
 
+from io_adapters.cli import read_wav
 from io_adapters.emulator.recognition import Recognizer, available, word_error_rate
 from io_adapters.emulator.speech import WHEEL, Synthesizer, decode_input, encode_output
 from protocol.session import PCMUAudioFormat
@@ -28,11 +28,6 @@ SENTENCES = (
 )
 
 
-def _read(path: Path) -> tuple[bytes, int]:
-    with wave.open(str(path), "rb") as w:
-        return w.readframes(w.getnframes()), w.getframerate()
-
-
 def main() -> None:
     """Print the figures."""
     if not available():
@@ -45,7 +40,7 @@ def main() -> None:
         print("(the espeakng-loader wheel is not installed: the synthesised figures below are not the wheel's)")
     recognizer.recognize(b"\0\0" * 1600, 16000)  # load the model before measuring
 
-    pcm, rate = _read(QUESTION)
+    pcm, rate = read_wav(QUESTION)
     heard = recognizer.recognize(pcm, rate)
     print(f"examples/question.wav ({rate} Hz, {heard.audio_s:.2f} s): heard {heard.text!r}, "
           f"WER {word_error_rate(QUESTION_TEXT, heard.text):.0%}, CPU {heard.cpu_s / heard.audio_s:.3f} s per s")

@@ -6,6 +6,7 @@ rate bounds are set above what ``python -m benchmarks.speech`` measures, to allo
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ from io_adapters.emulator import Emulator, EmulatorOptions, ScriptedBrain, ToolR
 from io_adapters.emulator.recognition import Recognizer, word_error_rate
 from io_adapters.emulator.speech import TONE, WHEEL, Synthesizer
 from protocol import events as ev
+from protocol.items import ConversationItem, ItemContent
 from protocol.session import (
     AudioConfiguration,
     AudioInput,
@@ -150,6 +152,27 @@ def test_tool_calls_trigger_on_recognised_words(in_fmt: Any) -> None:
             assert "weather" in heard.split(), heard
             assert calls and calls[0].name == "get_weather" and calls[0].arguments == '{"city": "Paris"}'
 
+            await d.aclose()
+
+    run(scenario())
+
+
+def test_an_audio_item_created_by_the_client_is_recognised() -> None:
+    needs_speech()
+    spoken = Synthesizer().synthesize("Tell me the weather forecast.", 24000, "Clive")
+    item = ConversationItem(role="user", content=[ItemContent(type="input_audio",
+                                                              audio=base64.b64encode(spoken).decode("ascii"))])
+
+    async def scenario() -> None:
+        async with Emulator(EmulatorOptions(pace=0)) as emu:
+            d = await Driver(emu.url, session()).open()
+            d.send(ev.ConversationItemCreate(item=item))
+            d.send(ev.ResponseCreate())
+            events = await d.until(ev.ResponseDone)
+            completed = of(events, ev.InputAudioTranscriptionCompleted)[0]
+            assert "weather" in completed.transcript.split(), completed.transcript
+            said = "".join(e.delta for e in of(events, ev.ResponseOutputAudioTranscriptDelta))
+            assert said == f"You said: {completed.transcript}"  # the response waited for the words
             await d.aclose()
 
     run(scenario())

@@ -13,6 +13,7 @@ import logging
 import re
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,11 +51,16 @@ def available() -> bool:
 
 
 class Recognizer:
-    """One pocketsphinx decoder for the process, created on first use; calls are serialised by a lock."""
+    """One pocketsphinx decoder, created on first use; calls are serialised by a lock.
+
+    ``executor`` is its own worker thread: turns queue there, not in the event loop's default pool
+    (where the voice runs).
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._decoder: Any = None
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recognition")
 
     def _get_decoder(self) -> Any:
         if self._decoder is None:

@@ -378,7 +378,8 @@ class RealtimeSession:
 
         async def run() -> None:
             try:
-                heard = await asyncio.to_thread(recognizer.recognize, audio, rate)
+                loop = asyncio.get_running_loop()
+                heard = await loop.run_in_executor(recognizer.executor, recognizer.recognize, audio, rate)
                 if before is not None:
                     await asyncio.wait([before])
             except Exception as exc:
