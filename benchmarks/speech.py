@@ -49,18 +49,22 @@ def main() -> None:
                                  ("8 kHz G.711 u-law", 8000, PCMUAudioFormat())):
         edits = words = 0.0
         cpu = audio = 0.0
+        revised = 0
         for sentence in SENTENCES:
             spoken = synth.synthesize(sentence, out_rate)
             if fmt is not None:
                 spoken = decode_input(encode_output(spoken, fmt), fmt)
-            result = recognizer.recognize(spoken, out_rate)
+            streamed: list[str] = []
+            result = recognizer.recognize(spoken, out_rate, streamed.extend)
+            revised += list(result.words) != streamed
             count = len(sentence.split())
             edits += word_error_rate(sentence, result.text) * count
             words += count
             cpu += result.cpu_s
             audio += result.audio_s
         print(f"synthesised sentences at {label}: WER {edits / words:.1%} over {words:.0f} words, "
-              f"recognition CPU {cpu / audio:.3f} s per s of audio")
+              f"recognition CPU {cpu / audio:.3f} s per s of audio; the final revised a streamed word "
+              f"in {revised} of {len(SENTENCES)}")
 
     started, audio = time.process_time(), 0.0
     for _ in range(5):
