@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Engine = Literal["auto", "espeak", "tone"]
-ESPEAK_WPM = 175
+ESPEAK_WPM = 160
 #: Inworld voice names heard as female; any other name gets a male espeak variant.
 FEMALE_VOICES = frozenset({
     "ashley", "deborah", "elizabeth", "hana", "julia", "luna", "olivia", "priya", "sarah", "wendy", "pixie",
