@@ -11,6 +11,7 @@ thread, at most ``MAX_SECONDS`` of it: that bounds the cost.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import re
@@ -121,6 +122,36 @@ class Recognizer:
             on_words(words[len(told) :])
         log.debug("recognised %.2f s of audio in %.2f s of CPU: %r", audio_s, cpu_s, words)
         return Recognition(tuple(words), audio_s, cpu_s)
+
+
+    def recognize_soon(self, pcm: bytes, rate: int, on_delta: Callable[[str], None],
+                       on_done: Callable[[Recognition], None], wanted: Callable[[], bool]) -> asyncio.Future[None]:
+        """Recognise in ``executor``; ``on_delta`` (each word, spaced to join) and ``on_done`` run on the
+        calling event loop.
+
+        Every callback goes through ``call_soon_threadsafe`` from the one worker thread, so turns keep their
+        order and ``on_done`` runs before the returned future resolves. While ``wanted()`` is false (the
+        session has gone) nothing is sent, and a turn still queued is not decoded.
+        """
+        loop = asyncio.get_running_loop()
+        said = 0
+
+        def words(new: list[str]) -> None:
+            nonlocal said
+            for word in new:
+                delta = f" {word}" if said else word
+                said += 1
+                if wanted():
+                    loop.call_soon_threadsafe(on_delta, delta)
+
+        def work() -> None:
+            if not wanted():
+                return
+            heard = self.recognize(pcm, rate, words)
+            if wanted():
+                loop.call_soon_threadsafe(on_done, heard)
+
+        return loop.run_in_executor(self.executor, work)
 
 
 def _words_of(decoder: Any, before_frame: int | None = None) -> list[str]:

@@ -31,7 +31,7 @@ from protocol.session import (
 
 from .brain import CallTool, FunctionResult, Say, ToolSpec, Turn, unheard
 from .options import EmulatorOptions
-from .recognition import Recognizer, shared_recognizer
+from .recognition import Recognition, Recognizer, shared_recognizer
 from .records import ResponseRecord, SessionRecord
 from .speech import Synthesizer, decode_input, encode_output
 from .vad import EnergyVAD, SpeechStarted, VadSettings
@@ -352,24 +352,19 @@ class RealtimeSession:
                           [unheard(audio, self.input_rate)], len(audio) / 2 / self.input_rate)
         return None
 
-    def _transcribed_part(self, item: ConversationItem, pieces: list[str]) -> None:
-        for piece in pieces:
-            self.emit(ev.InputAudioTranscriptionDelta(item_id=item.id, content_index=0, delta=piece))
-
-    def _recognized(self, item: ConversationItem, previous: str | None, transcript: str, seconds: float,
-                    done: bool) -> None:
-        self.record.transcribed_by.append("pocketsphinx")
-        self._transcribed(item, previous, [], seconds, done, transcript)
-
     def _transcription_failed(self, item_id: str, exc: Exception) -> None:
         log.exception("transcription failed", exc_info=exc)
         self.emit(ev.InputAudioTranscriptionFailed(item_id=item_id, content_index=0, error=RealtimeError(
             type="transcription_error", code="transcription_failed", message=str(exc))))
 
+    def _delta(self, item: ConversationItem, text: str) -> None:
+        self.emit(ev.InputAudioTranscriptionDelta(item_id=item.id, content_index=0, delta=text))
+
     def _transcribed(self, item: ConversationItem, previous: str | None, pieces: list[str], seconds: float,
                      done: bool = True, transcript: str | None = None) -> None:
         """Send the words of a user audio item (deltas, then completed), then its ``item.done``."""
-        self._transcribed_part(item, pieces)
+        for piece in pieces:
+            self._delta(item, piece)
         transcript = "".join(pieces) if transcript is None else transcript
         self.emit(ev.InputAudioTranscriptionCompleted(item_id=item.id, content_index=0, transcript=transcript,
                                                       usage={"type": "duration", "seconds": round(seconds, 3)}))
@@ -380,35 +375,20 @@ class RealtimeSession:
 
     def _recognize_later(self, item: ConversationItem, previous: str | None, audio: bytes, recognizer: Recognizer,
                          done: bool = True) -> asyncio.Task[None]:
-        """Recognise in the recogniser's worker thread, sending each word as a delta as it settles.
+        """Recognise off the loop, sending each word as a delta as it settles, then completed (in turn order)."""
 
-        The worker hands every event to the loop in order (turns queue in one thread), so turns keep
-        their commit order and ``completed`` comes before the task ends.
-        """
-        rate = self.input_rate
-        loop = asyncio.get_running_loop()
-        said: list[str] = []
-
-        def words(new: list[str]) -> None:
-            pieces = [(" " if said or i else "") + w for i, w in enumerate(new)]
-            said.extend(new)
-            if not self.closed:
-                loop.call_soon_threadsafe(self._transcribed_part, item, pieces)
-
-        def work() -> None:
-            if self.closed:  # queued behind other turns, and the connection went meanwhile
-                return
-            heard = recognizer.recognize(audio, rate, words)
-            if not self.closed:
-                loop.call_soon_threadsafe(self._recognized, item, previous, heard.text, heard.audio_s, done)
+        def finished(heard: Recognition) -> None:
+            self.record.transcribed_by.append("pocketsphinx")
+            self._transcribed(item, previous, [], heard.audio_s, done, heard.text)
 
         async def run() -> None:
             try:
-                await loop.run_in_executor(recognizer.executor, work)
+                await recognizer.recognize_soon(audio, self.input_rate, lambda text: self._delta(item, text), finished,
+                                                lambda: not self.closed)
             except Exception as exc:
                 self._transcription_failed(item.id, exc)
 
-        task = loop.create_task(run(), name=f"recognise {item.id}")
+        task = asyncio.get_running_loop().create_task(run(), name=f"recognise {item.id}")
         self.transcribing.append(task)
         task.add_done_callback(self.transcribing.remove)
         return task
