@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
-    with child_server("io_adapters.emulator", "--voice-engine", "tone") as url:
+    with child_server("io_adapters.emulator", "--voice-engine", "tone", "--no-recognition") as url:
         print(f"{args.sessions} concurrent full-duplex sessions x {args.seconds:.0f} s, emulator in another process")
         runs: dict[str, list[float]] = {"ours": [], "pipecat": [], "floor": []}
         for _ in range(args.rounds):  # alternate, so both see the same machine load

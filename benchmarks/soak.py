@@ -92,7 +92,7 @@ async def session(index: int, url: str, seconds: float, stats: Stats, rng: rando
 async def soak(sessions: int, seconds: float, seed: int) -> None:
     rng = random.Random(seed)
     names = list(PROFILES)
-    emulators = [EmulatorThread(EmulatorOptions(brain=ScriptedBrain(), voice_engine="tone", pace=1.0,
+    emulators = [EmulatorThread(EmulatorOptions(brain=ScriptedBrain(recognize=False), voice_engine="tone", pace=1.0,
                                                 keep_history=False, faults=PROFILES[name])).start()
                  for name in names]
     stats = [Stats() for _ in range(sessions)]

@@ -538,11 +538,12 @@ async def talk(args: argparse.Namespace, out: TextIO | None = None) -> Report:
     exchange = Exchange(args.rate, realtime=not args.fast)
     async with AsyncExitStack() as stack:
         if url is None:
-            from .emulator import Emulator, EmulatorOptions
+            from .emulator import Emulator, EmulatorOptions, describe_engines
 
             assert brain is not None
             emulator = await stack.enter_async_context(
                 Emulator(EmulatorOptions(brain=brain, pace=0 if args.fast else 1.0)))
+            stack.callback(lambda: print(describe_engines(emulator), file=out))
             url = emulator.url
             print(f"(no INWORLD_API_KEY: talking to the local emulator at {url})", file=out)
         print(f"connecting to {_shown(url)}", file=out, flush=True)

@@ -34,6 +34,7 @@ from io_adapters.emulator import (
 from io_adapters.emulator.__main__ import build_parser, main, options_from_args
 from io_adapters.emulator.speech import resample, tone_speech
 from io_adapters.emulator.vad import SpeechStarted, SpeechStopped
+from io_adapters.emulator.voice import wheel_voice
 from protocol import (
     AudioConfiguration,
     AudioInput,
@@ -182,7 +183,7 @@ def test_semantic_vad_eagerness_sets_the_silence_that_ends_a_turn(eagerness: str
     td = TurnDetection(type="semantic_vad", eagerness=eagerness, create_response=False)  # type: ignore[arg-type]
 
     async def scenario() -> None:
-        async with Emulator(options()) as emu:
+        async with Emulator(options(brain=ScriptedBrain(recognize=False))) as emu:  # words at once, no recogniser
             d = await Driver(emu.url, voice_session(turn_detection=td), chunk_ms=chunk_ms).open()
             d.send_audio(audio)  # in 60 ms appends, or 2 s ones (the first turn's end and the next start in one)
             d.send(ev.InputAudioBufferClear())  # a barrier: everything the audio caused comes before "cleared"
@@ -794,7 +795,8 @@ def test_turn_detection_maps_onto_vad_settings() -> None:
 def test_scripted_brain() -> None:
     brain = ScriptedBrain(["first"], ["one"], [ToolRule("get_weather", ("forecast",), {"city": "Oslo"})])
     assert brain.transcribe(b"\0\0" * 16000, 16000, 0) == "first"
-    assert brain.transcribe(b"\0\0" * 16000, 16000, 1) == "[1.0 seconds of speech]"
+    assert brain.transcribe(b"\0\0" * 16000, 16000, 1) is None  # left to the recogniser
+    assert ScriptedBrain(recognize=False).transcribe(b"\0\0" * 16000, 16000, 0) == "[1.0 seconds of speech]"
     tools = (ToolSpec("get_weather"), ToolSpec("book_table"))
     assert brain.respond(Turn("any forecast?", tools=tools)) == CallTool("get_weather", {"city": "Oslo"})
     assert brain.respond(Turn("please book table for two", tools=tools)) == CallTool("book_table", {})
@@ -818,7 +820,8 @@ def test_scripted_brain_from_file(tmp_path: Path) -> None:
 
 def test_speech_engines_and_fallback() -> None:
     auto = Synthesizer()
-    assert auto.engine == ("espeak" if shutil.which("espeak-ng") or shutil.which("espeak") else "tone")
+    installed = wheel_voice() or shutil.which("espeak-ng") or shutil.which("espeak")
+    assert auto.engine == ("espeak" if installed else "tone")
     for synth in (auto, Synthesizer("tone")):
         pcm = synth.synthesize("Testing one two three.", 24000)
         assert 0.5 < len(pcm) / 48000 < 5 and rms(pcm) > 1000

@@ -9,7 +9,7 @@ from .faults import Faults
 from .options import EmulatorOptions
 from .records import ResponseRecord, SessionRecord
 from .server import Emulator
-from .speech import Synthesizer
+from .speech import Synthesizer, describe_engines, engines
 from .thread import EmulatorThread
 from .vad import EnergyVAD, VadSettings
 
@@ -32,4 +32,6 @@ __all__ = [
     "ToolSpec",
     "Turn",
     "VadSettings",
+    "describe_engines",
+    "engines",
 ]

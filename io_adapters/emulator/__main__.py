@@ -16,7 +16,7 @@ from .brain import ScriptedBrain, ToolRule
 from .faults import Faults
 from .options import EmulatorOptions
 from .server import Emulator
-from .speech import Synthesizer
+from .speech import Synthesizer, describe_engines
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--reply", action="append", default=[], metavar="TEXT", help="next reply (repeatable, in order)")
     b.add_argument("--tool", action="append", default=[], metavar="NAME[=JSON_ARGS]",
                    help="call tool NAME (with these arguments) when the user mentions it (repeatable)")
+    b.add_argument("--no-recognition", action="store_true",
+                   help="describe unscripted audio by its length instead of recognising it (pocketsphinx)")
     b.add_argument("--voice-engine", choices=["auto", "espeak", "tone"], default="auto",
                    help="speech synthesis: espeak-ng when installed (auto), or a tone pattern")
     b.add_argument("--pace", type=float, default=1.0,
@@ -96,7 +98,7 @@ def say(text: str, out: str, rate: int, voice: str, engine: Literal["auto", "esp
         write_wav(out, pcm, rate)
     except OSError as exc:
         raise ValueError(f"cannot write {out}: {exc.strerror or exc}") from exc
-    return synth.engine
+    return synth.backend
 
 
 def _tool_rule(spec: str) -> ToolRule:
@@ -125,9 +127,11 @@ def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
             [*brain.transcripts, *args.transcript], [*brain.replies, *args.reply],
             [*brain.tools, *(_tool_rule(t) for t in args.tool)], echo_prefix=brain.echo_prefix,
             greeting=brain.greeting, match_tool_names=brain.match_tool_names,
+            recognize=brain.recognize and not args.no_recognition,
         )
     else:
-        brain = ScriptedBrain(args.transcript, args.reply, [_tool_rule(t) for t in args.tool])
+        brain = ScriptedBrain(args.transcript, args.reply, [_tool_rule(t) for t in args.tool],
+                              recognize=not args.no_recognition)
     faults = Faults(
         drop_after=args.drop_after, close_after=args.close_after, close_code=args.close_code,
         close_reason=args.close_reason, delay_ms=args.delay_ms, fragment=args.fragment,
@@ -150,7 +154,7 @@ def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
 async def _serve(options: EmulatorOptions) -> None:
     emulator = Emulator(options)
     await emulator.start()
-    print(f"Inworld realtime emulator listening on {emulator.url} (voice: {emulator.synth.engine})", flush=True)
+    print(f"Inworld realtime emulator listening on {emulator.url} {describe_engines(emulator)}", flush=True)
     try:
         await asyncio.Future()
     finally:

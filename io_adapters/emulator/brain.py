@@ -68,8 +68,11 @@ Decision = Say | CallTool
 class Brain(Protocol):
     """Turns audio into a transcript and a turn into a decision; must be quick and thread-safe."""
 
-    def transcribe(self, pcm: bytes, rate: int, index: int) -> str:
-        """The transcript of the ``index``-th user audio turn of a session (16-bit PCM at ``rate``)."""
+    def transcribe(self, pcm: bytes, rate: int, index: int) -> str | None:
+        """The transcript of the ``index``-th user audio turn of a session (16-bit PCM at ``rate``).
+
+        None asks the emulator to recognise the audio itself (pocketsphinx, with the ``speech`` extra).
+        """
         ...
 
     def respond(self, turn: Turn) -> Decision:
@@ -97,8 +100,10 @@ class ToolRule:
 class ScriptedBrain:
     """Transcripts and replies from lists, tool calls from keyword rules, and an echo otherwise.
 
-    The n-th user audio turn of a session is transcribed as ``transcripts[n]`` (or
-    described by its length when the list is shorter); the n-th reply is
+    The n-th user audio turn of a session is transcribed as ``transcripts[n]``; when
+    the list is shorter the emulator recognises the audio (``recognize``, with the
+    ``speech`` extra) or describes it by its length. Replies and tool rules apply
+    to the words either way. The n-th reply is
     ``replies[n]``, else the user's words are echoed back. With
     ``match_tool_names`` any session tool whose name the user mentions is called
     with no arguments, even without a rule.
@@ -113,8 +118,10 @@ class ScriptedBrain:
         echo_prefix: str = "You said: ",
         greeting: str = "Hello! This is the local Inworld realtime emulator. How can I help?",
         match_tool_names: bool = True,
+        recognize: bool = True,
     ) -> None:
         self.transcripts = tuple(transcripts)
+        self.recognize = recognize
         self.replies = tuple(replies)
         self.tools = tuple(tools)
         self.echo_prefix = echo_prefix
@@ -140,7 +147,7 @@ class ScriptedBrain:
         """Build from a parsed JSON object; every mistake is a ValueError naming the field."""
         if not isinstance(data, dict):
             raise ValueError(f"{source}: the script must be a JSON object")
-        known = {"transcripts", "replies", "tools", "echo_prefix", "greeting", "match_tool_names"}
+        known = {"transcripts", "replies", "tools", "echo_prefix", "greeting", "match_tool_names", "recognize"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"{source}: unknown field(s) {', '.join(unknown)}; expected {', '.join(sorted(known))}")
@@ -156,17 +163,17 @@ class ScriptedBrain:
                 if not isinstance(data[key], str):
                     raise ValueError(f"{source}: {key} must be a string")
                 kwargs[key] = data[key]
-        if "match_tool_names" in data:
-            if not isinstance(data["match_tool_names"], bool):
-                raise ValueError(f"{source}: match_tool_names must be true or false")
-            kwargs["match_tool_names"] = data["match_tool_names"]
+        for key in ("match_tool_names", "recognize"):
+            if key in data:
+                if not isinstance(data[key], bool):
+                    raise ValueError(f"{source}: {key} must be true or false")
+                kwargs[key] = data[key]
         return cls(transcripts, replies, rules, **kwargs)
 
-    def transcribe(self, pcm: bytes, rate: int, index: int) -> str:
+    def transcribe(self, pcm: bytes, rate: int, index: int) -> str | None:
         if index < len(self.transcripts):
             return self.transcripts[index]
-        seconds = len(pcm) / 2 / rate if rate else 0.0
-        return f"[{seconds:.1f} seconds of speech]"
+        return None if self.recognize else unheard(pcm, rate)
 
     def respond(self, turn: Turn) -> Decision:
         if turn.function_results:
@@ -192,6 +199,12 @@ class ScriptedBrain:
             if rule.name == result.name and rule.reply is not None:
                 return rule.reply.format(result=result.output, name=result.name)
         return f"The {result.name} tool returned {result.output}."
+
+
+def unheard(pcm: bytes, rate: int) -> str:
+    """The stand-in transcript of audio nobody recognised: its length."""
+    seconds = len(pcm) / 2 / rate if rate else 0.0
+    return f"[{seconds:.1f} seconds of speech]"
 
 
 def _strings(value: Any, what: str) -> list[str]:

@@ -47,6 +47,8 @@ class SessionRecord:
     audio_bytes: int = 0
     """Bytes of 16-bit PCM input received (counted even without ``keep_history``)."""
     responses: list[ResponseRecord] = field(default_factory=list)
+    transcribed_by: list[str] = field(default_factory=list)
+    """How each user audio turn got its words: "pocketsphinx", "given transcript" or "none"."""
     sent: int = 0
     """Text messages sent to the client."""
     closed: bool = False

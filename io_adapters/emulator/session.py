@@ -29,9 +29,10 @@ from protocol.session import (
     TurnDetection,
 )
 
-from .brain import CallTool, FunctionResult, Say, ToolSpec, Turn
+from .brain import CallTool, FunctionResult, Say, ToolSpec, Turn, unheard
 from .formats import WireFormat, resolve
 from .options import EmulatorOptions
+from .recognition import Recognition, Recognizer, shared_recognizer
 from .records import ResponseRecord, SessionRecord
 from .speech import Synthesizer
 from .vad import EnergyVAD, SpeechStarted, VadSettings
@@ -183,6 +184,8 @@ class RealtimeSession:
         self.backchannels_this_turn = 0
         self.last_backchannel_ms: float | None = None
         self.side_tasks: set[asyncio.Task[None]] = set()
+        self.transcribing: list[asyncio.Task[None]] = []
+        """Recognitions running off the loop, in commit order; a response waits for them."""
 
 
     def emit(self, event: ev.ServerEvent) -> None:
@@ -215,6 +218,8 @@ class RealtimeSession:
     def shutdown(self) -> None:
         """The connection is gone: stop producing output."""
         self.closed = True
+        for task in self.transcribing:
+            task.cancel()
         if self.active is not None and self.active.task is not None:
             self.active.task.cancel()
         self.active = None
@@ -298,14 +303,22 @@ class RealtimeSession:
                 self.speech_start_ms = None
                 item_id = self.speech_item_id or new_id("item")
                 self.emit(ev.InputAudioBufferSpeechStopped(audio_end_ms=found.audio_end_ms, item_id=item_id))
-                self._commit(found.audio_end_ms, reset_vad=False)  # the VAD has moved on past its own stop
+                heard = self._commit(found.audio_end_ms, reset_vad=False)  # the VAD has moved past its stop
                 if td.create_response is not False:
-                    if self.active is None:
-                        self._start_response(None)
-                    else:
-                        self.owed_response = True
+                    if heard is None:
+                        self._respond_to_turn()
+                    else:  # answer once the words are known, as the API does
+                        heard.add_done_callback(lambda _: self._respond_to_turn())
         if self.vad.in_speech:
             self._maybe_backchannel()
+
+    def _respond_to_turn(self) -> None:
+        if self.closed:
+            return
+        if self.active is None:
+            self._start_response(None)
+        else:
+            self.owed_response = True
 
     def _backchannel_settings(self) -> dict[str, Any] | None:
         branch = (self.config.provider_data or {}).get("backchannel")
@@ -378,8 +391,11 @@ class RealtimeSession:
         if self.options.openai_extras:  # OpenAI's WebRTC-only answer; Inworld documents none
             self.emit(ev.OutputAudioBufferCleared(response_id=rid))
 
-    def _commit(self, end_ms: float | None, reset_vad: bool) -> None:
-        """Turn the buffer (up to ``end_ms``) into a user item, transcribed by the brain."""
+    def _commit(self, end_ms: float | None, reset_vad: bool) -> asyncio.Task[None] | None:
+        """Turn the buffer (up to ``end_ms``) into a user item, transcribed by the brain or recognised.
+
+        Returns the recognition task when the words come later (the brain left them to the recogniser).
+        """
         if end_ms is None:
             cut, end_ms = len(self.buffer), self.input_ms
         else:
@@ -400,21 +416,59 @@ class RealtimeSession:
         try:
             transcript = self.brain.transcribe(audio, self.input_rate, self.audio_turns)
         except Exception as exc:
-            log.exception("brain failed to transcribe")
-            self.emit(ev.InputAudioTranscriptionFailed(item_id=item_id, content_index=0, error=RealtimeError(
-                type="transcription_error", code="transcription_failed", message=str(exc))))
-            return
+            self._transcription_failed(item_id, exc)
+            return None
         finally:
             self.audio_turns += 1
-        for piece in _pieces(transcript, 3):
-            self.emit(ev.InputAudioTranscriptionDelta(item_id=item_id, content_index=0, delta=piece))
-        seconds = len(audio) / 2 / self.input_rate
+        recognizer = shared_recognizer() if transcript is None else None
+        if recognizer is not None:
+            return self._recognize_later(item, previous, audio, recognizer)
+        self.record.transcribed_by.append("none" if transcript is None else "given transcript")
+        self._transcribed(item, previous, _pieces(transcript, 3) if transcript is not None else
+                          [unheard(audio, self.input_rate)], len(audio) / 2 / self.input_rate)
+        return None
+
+    def _transcription_failed(self, item_id: str, exc: Exception) -> None:
+        log.exception("transcription failed", exc_info=exc)
+        self.emit(ev.InputAudioTranscriptionFailed(item_id=item_id, content_index=0, error=RealtimeError(
+            type="transcription_error", code="transcription_failed", message=str(exc))))
+
+    def _delta(self, item: ConversationItem, text: str) -> None:
+        self.emit(ev.InputAudioTranscriptionDelta(item_id=item.id, content_index=0, delta=text))
+
+    def _transcribed(self, item: ConversationItem, previous: str | None, pieces: list[str], seconds: float,
+                     done: bool = True, transcript: str | None = None) -> None:
+        """Send the words of a user audio item (deltas, then completed), then its ``item.done``."""
+        for piece in pieces:
+            self._delta(item, piece)
+        transcript = "".join(pieces) if transcript is None else transcript
         usage = {"type": "duration", "seconds": round(seconds, 3)} if self.options.openai_extras else None
-        self.emit(ev.InputAudioTranscriptionCompleted(item_id=item_id, content_index=0, transcript=transcript,
+        self.emit(ev.InputAudioTranscriptionCompleted(item_id=item.id, content_index=0, transcript=transcript,
                                                       usage=usage))
         assert item.content is not None
         item.content[0].transcript = transcript
-        self.emit(ev.ConversationItemDone(previous_item_id=previous, item=item))
+        if done:
+            self.emit(ev.ConversationItemDone(previous_item_id=previous, item=item))
+
+    def _recognize_later(self, item: ConversationItem, previous: str | None, audio: bytes, recognizer: Recognizer,
+                         done: bool = True) -> asyncio.Task[None]:
+        """Recognise off the loop, sending each word as a delta as it settles, then completed (in turn order)."""
+
+        def finished(heard: Recognition) -> None:
+            self.record.transcribed_by.append("pocketsphinx")
+            self._transcribed(item, previous, [], heard.audio_s, done, heard.text)
+
+        async def run() -> None:
+            try:
+                await recognizer.recognize_soon(audio, self.input_rate, lambda text: self._delta(item, text), finished,
+                                                lambda: not self.closed)
+            except Exception as exc:
+                self._transcription_failed(item.id, exc)
+
+        task = asyncio.get_running_loop().create_task(run(), name=f"recognise {item.id}")
+        self.transcribing.append(task)
+        task.add_done_callback(self.transcribing.remove)
+        return task
 
 
     def _last_item_id(self) -> str | None:
@@ -453,6 +507,11 @@ class RealtimeSession:
                                        "item.content.audio") from exc
                 part.transcript = self.brain.transcribe(pcm, self.input_rate, self.audio_turns)
                 self.audio_turns += 1
+                recognizer = shared_recognizer() if part.transcript is None else None
+                if recognizer is not None:
+                    self._recognize_later(item, None, pcm, recognizer, done=False)
+                elif part.transcript is None:
+                    part.transcript = unheard(pcm, self.input_rate)
         item.object = "realtime.item"
         item.status = item.status or "completed"
         self._insert(item, previous)
@@ -647,6 +706,8 @@ class RealtimeSession:
         try:
             if self.options.response_delay_ms > 0:
                 await asyncio.sleep(self.options.response_delay_ms / 1000)
+            if self.transcribing:  # answer what was heard
+                await asyncio.wait(list(self.transcribing))
             turn = self._turn(resp)
             decision = self.brain.respond(turn)
             if isinstance(decision, CallTool) and decision.name in {t.name for t in turn.tools}:

@@ -12,15 +12,20 @@ import sys
 import zlib
 from array import array
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from protocol import g711
 from protocol.session import PCMAAudioFormat, PCMAudioFormat, PCMUAudioFormat, format_rate
 
+from .voice import wheel_voice
+
+if TYPE_CHECKING:
+    from .server import Emulator
+
 log = logging.getLogger(__name__)
 
 Engine = Literal["auto", "espeak", "tone"]
-ESPEAK_WPM = 175
+ESPEAK_WPM = 160
 #: Inworld voice names heard as female; any other name gets a male espeak variant.
 FEMALE_VOICES = frozenset({
     "ashley", "deborah", "elizabeth", "hana", "julia", "luna", "olivia", "priya", "sarah", "wendy", "pixie",
@@ -124,9 +129,10 @@ def tone_speech(text: str, rate: int, voice: str | None = None, speed: float = 1
 def espeak_voice(voice: str | None) -> str:
     """The espeak-ng voice standing in for an Inworld voice name."""
     name = (voice or "").strip().lower()
+    # Of espeak-ng's variants these two are the ones pocketsphinx understands best (benchmarks.speech).
     if name in FEMALE_VOICES:
-        return "en-us+f3"
-    return "en-us+m3"
+        return "en-us+f5"
+    return "en-us+edward"
 
 
 def _parse_wav(data: bytes) -> tuple[bytes, int]:
@@ -147,45 +153,61 @@ def _parse_wav(data: bytes) -> tuple[bytes, int]:
     raise ValueError("WAV stream has no data chunk")
 
 
+#: What ``Synthesizer.backend`` and ``engines()`` call each voice.
+WHEEL, SYSTEM, TONE = "espeak-ng (wheel)", "espeak-ng (system)", "tone pattern"
+
+
 class Synthesizer:
     """Text to 16-bit PCM at a requested rate.
 
-    ``engine="auto"`` uses espeak-ng when it is on PATH and the tone pattern
-    otherwise; a failing espeak-ng run also falls back to the tone (logged once).
+    ``engine="auto"`` uses espeak-ng's library from the ``espeakng-loader`` wheel
+    (the ``speech`` extra), else the ``espeak-ng`` program on PATH, else the tone
+    pattern; a failing espeak-ng also falls back to the tone (logged once). An
+    explicit ``espeak_path`` means that program, not the wheel.
     """
 
     def __init__(self, engine: Engine = "auto", espeak_path: str | None = None) -> None:
         if engine not in ("auto", "espeak", "tone"):
             raise ValueError(f"voice engine must be auto, espeak or tone, not {engine!r}")
+        self.wheel = wheel_voice() if engine != "tone" and espeak_path is None else None
         found = espeak_path or shutil.which("espeak-ng") or shutil.which("espeak")
-        if engine == "espeak" and not found:
-            raise ValueError("voice engine espeak asked for, but espeak-ng is not installed")
-        self.espeak_path = found if engine != "tone" else None
-        self.engine: Literal["espeak", "tone"] = "espeak" if self.espeak_path else "tone"
+        if engine == "espeak" and not found and self.wheel is None:
+            raise ValueError("voice engine espeak asked for, but neither the espeakng-loader wheel (pip install "
+                             "'inworld-realtime[speech]') nor the espeak-ng program is installed")
+        self.espeak_path = found if engine != "tone" and self.wheel is None else None
+        self.engine: Literal["espeak", "tone"] = "espeak" if self.wheel or self.espeak_path else "tone"
+        self.backend = WHEEL if self.wheel else SYSTEM if self.espeak_path else TONE
+        """Which voice speaks: ``WHEEL``, ``SYSTEM`` or ``TONE``."""
         self._warned = False
 
     def __repr__(self) -> str:
-        return f"Synthesizer(engine={self.engine!r})"
+        return f"Synthesizer(engine={self.engine!r}, backend={self.backend!r})"
 
     def synthesize(self, text: str, rate: int, voice: str | None = None, speed: float = 1.0) -> bytes:
-        """Speak ``text`` as 16-bit mono PCM at ``rate``."""
+        """Speak ``text`` as 16-bit mono PCM at ``rate`` (blocking: call it off the event loop)."""
         if not text.strip():
             return b""
-        if self.espeak_path:
-            try:
+        try:
+            if self.wheel is not None:
+                pcm, src_rate = self.wheel.speak(text, espeak_voice(voice), _wpm(speed))
+                return resample(pcm, src_rate, rate)
+            if self.espeak_path:
                 pcm, src_rate = _espeak(self.espeak_path, text, espeak_voice(voice), speed)
                 return resample(pcm, src_rate, rate)
-            except (OSError, ValueError, subprocess.SubprocessError) as exc:
-                if not self._warned:
-                    log.warning("espeak-ng failed (%s); speaking with the tone fallback", exc)
-                    self._warned = True
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            if not self._warned:
+                log.warning("espeak-ng failed (%s); speaking with the tone fallback", exc)
+                self._warned = True
         return tone_speech(text, rate, voice, speed)
+
+
+def _wpm(speed: float) -> int:
+    return int(ESPEAK_WPM * max(0.25, min(4.0, speed)))
 
 
 @lru_cache(maxsize=64)
 def _espeak(path: str, text: str, voice: str, speed: float) -> tuple[bytes, int]:
-    wpm = str(int(ESPEAK_WPM * max(0.25, min(4.0, speed))))
-    proc = subprocess.run([path, "--stdout", "-v", voice, "-s", wpm], input=text.encode("utf-8"),
+    proc = subprocess.run([path, "--stdout", "-v", voice, "-s", str(_wpm(speed))], input=text.encode("utf-8"),
                           capture_output=True, timeout=30, check=False)
     if proc.returncode != 0 or not proc.stdout:
         detail = proc.stderr.decode("utf-8", "replace").strip()[:200]
@@ -211,4 +233,25 @@ def decode_input(wire: bytes, fmt: PCMAudioFormat | PCMUAudioFormat | PCMAAudioF
     return wire[: len(wire) - len(wire) % 2]
 
 
-__all__ = ["Synthesizer", "decode_input", "encode_output", "espeak_voice", "format_rate", "resample", "tone_speech"]
+def engines(emulator: Emulator | None = None) -> dict[str, str]:
+    """Which engines hear and speak: those the emulator's sessions used, else those installed."""
+    from .recognition import NAME, available
+
+    used: list[str] = []
+    for record in emulator.sessions if emulator is not None else ():
+        used += [way for way in record.transcribed_by if way not in used]
+    recognition = ", ".join(used) if used else NAME if available() else "none"
+    voice = emulator.synth.backend if emulator is not None else Synthesizer().backend
+    return {"recognition": recognition, "voice": voice}
+
+
+def describe_engines(emulator: Emulator | None = None) -> str:
+    """One line for a user: what heard them and what spoke."""
+    found = engines(emulator)
+    return f"(emulator engines: recognition {found['recognition']}, voice {found['voice']})"
+
+
+__all__ = [
+    "Synthesizer", "decode_input", "describe_engines", "encode_output", "engines", "espeak_voice", "format_rate",
+    "resample", "tone_speech",
+]

@@ -1,0 +1,80 @@
+"""The emulator's speech engines (the ``speech`` extra): recognition accuracy and CPU per second of audio.
+
+Word error rate of pocketsphinx on the committed examples/question.wav and on sentences the espeak-ng wheel
+speaks, at the rates a session may use (24 kHz and 16 kHz PCM, 8 kHz G.711 u-law); CPU seconds per second of
+audio for recognition (resampling included) and for the voice (synthesis and resampling to 24 kHz).
+Run: python -m benchmarks.speech
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from io_adapters.cli import read_wav
+from io_adapters.emulator.recognition import Recognizer, available, word_error_rate
+from io_adapters.emulator.speech import WHEEL, Synthesizer, decode_input, encode_output
+from protocol.session import PCMUAudioFormat
+
+QUESTION = Path(__file__).resolve().parent.parent / "examples" / "question.wav"
+QUESTION_TEXT = "What is the weather like in Paris today?"
+SENTENCES = (
+    "What is the weather like today?",
+    "Please book a table for two people tonight.",
+    "Can you tell me a joke about computers?",
+    "I would like to order a large pizza.",
+    "How far is it from here to the station?",
+    "Thank you very much for your help.",
+)
+
+
+def main() -> None:
+    """Print the figures."""
+    if not available():
+        print("pocketsphinx is not installed: pip install -e '.[speech]'")
+        return
+    synth = Synthesizer()
+    recognizer = Recognizer()
+    print(f"voice: {synth.backend}")
+    if synth.backend != WHEEL:
+        print("(the espeakng-loader wheel is not installed: the synthesised figures below are not the wheel's)")
+    recognizer.recognize(b"\0\0" * 1600, 16000)  # load the model before measuring
+
+    pcm, rate = read_wav(QUESTION)
+    heard = recognizer.recognize(pcm, rate)
+    print(f"examples/question.wav ({rate} Hz, {heard.audio_s:.2f} s): heard {heard.text!r}, "
+          f"WER {word_error_rate(QUESTION_TEXT, heard.text):.0%}, CPU {heard.cpu_s / heard.audio_s:.3f} s per s")
+
+    for label, out_rate, fmt in (("24 kHz PCM", 24000, None), ("16 kHz PCM", 16000, None),
+                                 ("8 kHz G.711 u-law", 8000, PCMUAudioFormat())):
+        edits = words = 0.0
+        cpu = audio = 0.0
+        revised = 0
+        for sentence in SENTENCES:
+            spoken = synth.synthesize(sentence, out_rate)
+            if fmt is not None:
+                spoken = decode_input(encode_output(spoken, fmt), fmt)
+            streamed: list[str] = []
+            result = recognizer.recognize(spoken, out_rate, streamed.extend)
+            revised += list(result.words) != streamed
+            count = len(sentence.split())
+            edits += word_error_rate(sentence, result.text) * count
+            words += count
+            cpu += result.cpu_s
+            audio += result.audio_s
+        print(f"synthesised sentences at {label}: WER {edits / words:.1%} over {words:.0f} words, "
+              f"recognition CPU {cpu / audio:.3f} s per s of audio; the final revised a streamed word "
+              f"in {revised} of {len(SENTENCES)}")
+
+    started, audio = time.process_time(), 0.0
+    for _ in range(5):
+        for sentence in SENTENCES:
+            audio += len(synth.synthesize(sentence, 24000)) / 2 / 24000
+    cpu = time.process_time() - started
+    print(f"voice ({synth.backend}) at 24 kHz: {cpu / audio:.4f} s of CPU per s of speech "
+          f"({audio:.1f} s of speech in {cpu:.2f} s)")
+
+
+
+if __name__ == "__main__":
+    main()
