@@ -221,9 +221,10 @@ class AsyncRealtimeClient(ClientBase):
         self._flush()
         return sent
 
-    async def truncate(self, played_ms: float | None = None) -> ev.ConversationItemTruncate | None:
-        """Tell the server how much of the current answer was heard."""
-        event = self.connection.truncate(played_ms)
+    async def truncate(self, played_ms: float | None = None,
+                       item_id: str | None = None) -> ev.ConversationItemTruncate | None:
+        """Tell the server how much of the current answer (or of the item ``item_id``) was heard."""
+        event = self.connection.truncate(played_ms, item_id)
         self._flush()
         return event
 

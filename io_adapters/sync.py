@@ -246,10 +246,12 @@ class RealtimeClient(ClientBase):
             self._flush()
             return sent
 
-    def truncate(self, played_ms: float | None = None) -> ev.ConversationItemTruncate | None:
-        """Tell the server how much of the current answer was heard."""
+    def truncate(
+        self, played_ms: float | None = None, item_id: str | None = None
+    ) -> ev.ConversationItemTruncate | None:
+        """Tell the server how much of the current answer (or of the item ``item_id``) was heard."""
         with self._lock:
-            event = self.connection.truncate(played_ms)
+            event = self.connection.truncate(played_ms, item_id)
             self._flush()
             return event
 

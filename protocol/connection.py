@@ -216,14 +216,18 @@ class RealtimeConnection:
         self.send(ev.ResponseCancel())
         return True
 
-    def truncate(self, played_ms: float | None = None) -> ev.ConversationItemTruncate | None:
-        """Tell the server how much of the current assistant audio was heard.
+    def truncate(
+        self, played_ms: float | None = None, item_id: str | None = None
+    ) -> ev.ConversationItemTruncate | None:
+        """Tell the server how much of an assistant item's audio was heard.
 
-        ``played_ms`` is what the caller actually played (default: wall time since
-        the first delta). It is clamped to the audio received for the item; with no
-        audio received nothing is sent and None is returned.
+        ``item_id`` names the item (default: the current audio response); ``played_ms`` is what
+        the caller actually played (default: wall time since the item's first delta). It is
+        clamped to the audio received for that item; when none was received (or the item is
+        older than the last few remembered) nothing is sent and None is returned.
         """
-        ar = self.conversation.audio_response
+        conv = self.conversation
+        ar = conv.audio_response if item_id is None else conv.audio_items.get(item_id)
         if ar is None or ar.pcm_bytes == 0:
             return None
         if played_ms is None:
@@ -231,7 +235,8 @@ class RealtimeConnection:
         end = int(max(0, min(played_ms, ar.received_ms)))
         event = ev.ConversationItemTruncate(item_id=ar.item_id, content_index=ar.content_index, audio_end_ms=end)
         self.send(event)
-        self.conversation.audio_response = None
+        if conv.audio_response is ar:
+            conv.audio_response = None
         return event
 
     def update_session(self, session: SessionProperties) -> None:

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 
 from .items import ConversationItem, ItemContent, Usage
 
+RECENT_AUDIO_ITEMS = 8
+"""How many assistant items keep their received audio: a truncate may name one the next answer has followed."""
+
 
 @dataclass
 class AudioResponse:
@@ -57,6 +60,7 @@ class Conversation:
     items: dict[str, TrackedItem] = field(default_factory=dict)
     active_response_id: str | None = None
     audio_response: AudioResponse | None = None
+    audio_items: dict[str, AudioResponse] = field(default_factory=dict)  # the last RECENT_AUDIO_ITEMS, oldest first
     function_calls: dict[str, FunctionCall] = field(default_factory=dict)
     usage: dict[str, Usage] = field(default_factory=dict)
     _partial: dict[str, list[str]] = field(default_factory=dict)
@@ -77,10 +81,21 @@ class Conversation:
         self.items.clear()
         self.active_response_id = None
         self.audio_response = None
+        self.audio_items.clear()
         self.function_calls.clear()
         self.usage.clear()
         self._partial.clear()
         self._answered.clear()
+
+    def start_audio(self, item_id: str, content_index: int, start_ms: float, rate: int) -> AudioResponse:
+        """Audio of ``item_id`` arrives: it becomes the current response, its count resumed if still remembered."""
+        ar = self.audio_items.get(item_id)
+        if ar is None:
+            if len(self.audio_items) >= RECENT_AUDIO_ITEMS:
+                del self.audio_items[next(iter(self.audio_items))]
+            ar = self.audio_items[item_id] = AudioResponse(item_id, content_index, start_ms, rate)
+        self.audio_response = ar
+        return ar
 
     def track(self, item: ConversationItem, response_id: str | None = None) -> TrackedItem:
         """Add or refresh an item, keeping text already learned when the new copy lacks it."""
@@ -139,6 +154,7 @@ class Conversation:
         for item_id in [k for k, t in self.items.items() if response_id and t.response_id == response_id]:
             del self.items[item_id]
             self._partial.pop(item_id, None)
+            self.audio_items.pop(item_id, None)
 
     def replay_items(self, encode_audio: Callable[[bytes], str] | None = None) -> list[ConversationItem]:
         """The conversation as items a fresh session accepts, oldest first.

@@ -16,7 +16,7 @@ from transitions import EventData, Machine, MachineError
 
 from . import events as ev
 from .audio import Chunks, b64decode, b64encode, decoder_for, encoder_for, format_rate, ms_to_bytes, pcm_ms
-from .conversation import AudioResponse, Conversation, FunctionCall
+from .conversation import Conversation, FunctionCall
 from .errors import LocalProtocolError
 from .items import ConversationItem
 from .outbox import Outbox
@@ -169,8 +169,8 @@ class SessionLayer:
             if event.item.type == "function_call_output" and event.item.call_id:
                 self.conversation.answer(event.item.call_id)
         elif isinstance(event, ev.ConversationItemTruncate):
-            ar = self.conversation.audio_response
-            received = ar.received_ms if ar and ar.item_id == event.item_id else event.audio_end_ms
+            ar = self.conversation.audio_items.get(event.item_id)
+            received = ar.received_ms if ar else event.audio_end_ms
             self.conversation.truncate(event.item_id, event.audio_end_ms, received)
         elif isinstance(event, ev.ConversationItemDelete):
             self.conversation.items.pop(event.item_id, None)
@@ -336,9 +336,8 @@ class SessionLayer:
         event.__dict__["pcm"] = pcm  # set before the event leaves the core (it is frozen for the caller)
         ar = self.conversation.audio_response
         if ar is None or ar.item_id != event.item_id:
-            ar = self.conversation.audio_response = AudioResponse(
-                event.item_id, event.content_index, self.clock() * 1000, self.output_rate
-            )
+            ar = self.conversation.start_audio(event.item_id, event.content_index, self.clock() * 1000,
+                                               self.output_rate)
         ar.pcm_bytes += len(pcm)
 
     def _on_backchannel_delta(self, event: ev.ResponseBackchannelAudioDelta) -> None:

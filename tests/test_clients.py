@@ -164,8 +164,9 @@ def test_interruption_truncates_at_what_was_played_clamped(adapter: str) -> None
         while received < 10:
             event = d.next_event()
             received += isinstance(event, ev.ResponseOutputAudioDelta)
-        event = d.call("truncate", 60_000.0)  # the caller claims more than was sent
-        assert event is not None and event.audio_end_ms == 1000
+        assert d.call("truncate", 500.0, item_id="unknown") is None  # no audio of that item: nothing sent
+        event = d.call("truncate", 60_000.0, item_id="a1")  # the caller claims more than was sent
+        assert event is not None and (event.item_id, event.audio_end_ms) == ("a1", 1000)
         assert d.call("cancel_response") is True
         done, _ = d.wait_for(ev.ResponseDone)
         assert done.response.status == "cancelled"

@@ -27,6 +27,7 @@ from protocol import (
     TurnDetection,
 )
 from protocol import events as ev
+from protocol.conversation import RECENT_AUDIO_ITEMS
 from protocol.handshake import accept_key, build_refusal
 from protocol.items import ConversationItem, ItemContent, Response, Usage
 from protocol.server import ServerConnection
@@ -420,6 +421,40 @@ def test_truncate_is_clamped_to_received_audio_and_absent_without_audio() -> Non
     clock.now += 0.040
     event = conn.truncate()  # played time from the clock: 40 ms
     assert event is not None and event.item_id == "item_b" and event.audio_end_ms == 40
+
+
+def test_truncate_by_item_id_cuts_that_item_after_the_next_answer_started() -> None:
+    """A truncate that names an earlier item cuts that one, clamped to its own audio (not the current answer's)."""
+    conn = RealtimeConnection(KEY)
+    server = configured(conn)
+    deliver(conn, server, ev.ResponseCreated(response=Response(id="r1")),
+            ev.ResponseOutputItemAdded(response_id="r1", item=ConversationItem(id="item_a", role="assistant")),
+            audio_delta("item_a", 24000), audio_delta("item_a", 24000),  # 1 s in two deltas
+            ev.ResponseOutputAudioTranscriptDone(response_id="r1", item_id="item_a", transcript="abcdefghij"),
+            ev.ResponseCreated(response=Response(id="r2")), audio_delta("item_b", 4800 * 30))  # 3 s, now current
+    assert conn.truncate(500, item_id="nobody") is None  # unknown item: nothing sent
+    assert pump(conn, server) == []
+    event = conn.truncate(5000, item_id="item_a")
+    assert event is not None and (event.item_id, event.audio_end_ms) == ("item_a", 1000)  # its own 1 s, not 3 s
+    sent = pump(conn, server)
+    truncates = [(e.item_id, e.audio_end_ms) for e in sent if isinstance(e, ev.ConversationItemTruncate)]
+    assert truncates == [("item_a", 1000)]
+    conn.truncate(500, item_id="item_a")
+    pump(conn, server)
+    assert conn.conversation.items["item_a"].text == "abcde"  # the heard share of its own audio
+    current = conn.truncate(5000)  # the current answer is untouched by the truncates by id
+    assert current is not None and (current.item_id, current.audio_end_ms) == ("item_b", 3000)
+
+
+def test_audio_is_remembered_for_the_last_few_items_only() -> None:
+    conn = RealtimeConnection(KEY)
+    server = configured(conn)
+    deliver(conn, server, *(audio_delta(f"item_{i}", 480) for i in range(RECENT_AUDIO_ITEMS + 1)))
+    assert conn.truncate(10, item_id="item_0") is None  # the oldest was forgotten
+    assert conn.truncate(10, item_id="item_1") is not None
+    assert len(conn.conversation.audio_items) == RECENT_AUDIO_ITEMS
+    conn.conversation.clear()
+    assert conn.conversation.audio_items == {} and conn.truncate(10, item_id="item_2") is None
 
 
 def test_function_call_name_is_filled_from_the_output_item() -> None:

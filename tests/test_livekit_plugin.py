@@ -317,6 +317,39 @@ def test_generate_reply_future_carries_message_and_function_streams() -> None:
     run(main())
 
 
+def test_truncate_names_its_message_after_the_next_answer_started() -> None:
+    """LiveKit truncates the message just played; the core cuts that one, clamped to its own audio."""
+    async def main() -> None:
+        async with bare_session(ScriptedBrain(replies=["First answer.", "Second answer, a little longer."])) \
+                as (emulator, sess):
+            ctx = llm.ChatContext.empty()
+            ctx.add_message(role="user", content="hello")
+            await sess.update_chat_ctx(ctx)
+            ids: list[str] = []
+            for _ in range(2):
+                generation = await asyncio.wait_for(sess.generate_reply(), 5)
+                ids += [m.message_id async for m in generation.message_stream]
+            first, second = ids
+            record = emulator.sessions[0]
+            sess.truncate(message_id="never-heard", modalities=["audio", "text"], audio_end_ms=500)
+            sess.truncate(message_id=first, modalities=["audio", "text"], audio_end_ms=60_000)
+            truncates = await asyncio.wait_for(_until(lambda: record.truncates), 5)
+            assert [t.item_id for t in truncates] == [first]  # not the second, current answer; the unknown one: nothing
+            assert 0 < truncates[0].audio_end_ms <= round(record.responses[0].audio_ms)
+            assert truncates[0].audio_end_ms < round(record.responses[1].audio_ms)
+            sess.truncate(message_id=second, modalities=["audio", "text"], audio_end_ms=0)  # nothing heard: deleted
+            await asyncio.wait_for(_until(lambda: client_events(emulator, ev.ConversationItemDelete)), 5)
+            assert [d.item_id for d in client_events(emulator, ev.ConversationItemDelete)] == [second]
+
+    run(main())
+
+
+async def _until(check: Callable[[], Any]) -> Any:
+    while not (value := check()):
+        await asyncio.sleep(0.01)
+    return value
+
+
 def test_update_chat_ctx_deletes_and_inserts_to_match() -> None:
     async def main() -> None:
         async with bare_session() as (emulator, sess):

@@ -41,8 +41,6 @@ ITEM_TIMEOUT = 5.0
 """Seconds ``update_chat_ctx`` waits for the server to confirm its items."""
 MIN_COMMIT_MS = 100
 """The server refuses to commit less audio than this."""
-KEEP_SPOKEN = 8
-"""How many recent assistant messages keep their audio length (LiveKit truncates the one just played)."""
 QUIET_ERRORS = frozenset({"response_cancel_not_active", "input_audio_buffer_commit_empty"})
 """Error codes that answer a harmless race (a cancel after the end, a commit after the VAD's own)."""
 
@@ -72,7 +70,6 @@ class RealtimeSession(llm.RealtimeSession[Literal["inworld_server_event_received
         self._item_response: dict[str, str] = {}  # output item id -> its response id
         self._partial_transcripts: dict[str, str] = {}
         self._speech_started_at: dict[str, float] = {}
-        self._spoken_ms: dict[str, float] = {}  # audio received per recent assistant message, to clamp truncates
         self._closing = False
         self._failed = False
         self._main = asyncio.create_task(self._run(), name="inworld-livekit-session")
@@ -349,12 +346,16 @@ class RealtimeSession(llm.RealtimeSession[Literal["inworld_server_event_received
             return
         if audio_end_ms <= 0:
             self._ops.put_nowait(ev.ConversationItemDelete(item_id=message_id))
-        elif message_id in self._spoken_ms:
-            # Named by id and clamped here: by the time it is sent the next answer may be the core's current one.
-            end = min(audio_end_ms, int(self._spoken_ms[message_id]))
-            self._ops.put_nowait(ev.ConversationItemTruncate(item_id=message_id, audio_end_ms=end))
         else:
-            log.debug("not truncating %s: no audio of it was received", message_id)
+            self._ops.put_nowait(self._truncate_later(message_id, audio_end_ms))
+
+    def _truncate_later(self, message_id: str, audio_end_ms: int) -> Callable[[], Awaitable[None]]:
+        async def truncate() -> None:
+            # By id: by the time this runs the next answer may be the core's current one. The core clamps.
+            if await self._client.truncate(audio_end_ms, item_id=message_id) is None:
+                log.debug("not truncating %s: no audio of it was received", message_id)
+
+        return truncate
 
     def _sync_later(self, wanted: llm.ChatContext) -> Callable[[], Awaitable[None]]:
         async def sync() -> None:
@@ -487,11 +488,6 @@ class RealtimeSession(llm.RealtimeSession[Literal["inworld_server_event_received
         msg.settle(["audio", "text"])
         if gen.first_output_at is None:
             gen.first_output_at = time.time()
-        if event.item_id not in self._spoken_ms:
-            while len(self._spoken_ms) >= KEEP_SPOKEN:
-                del self._spoken_ms[next(iter(self._spoken_ms))]
-        self._spoken_ms[event.item_id] = self._spoken_ms.get(event.item_id, 0.0) + \
-            len(event.pcm) * 1000 / 2 / self._opts.output_sample_rate
         with contextlib.suppress(utils.aio.ChanClosed):
             msg.audio.send_nowait(output_frame(event.pcm, self._opts.output_sample_rate))
 
