@@ -43,9 +43,6 @@ TRAILING_SILENCE_MS = 1500
 NO_SPEECH_GRACE_S = 4.0
 """How long after the end of the input a server that heard no speech at all gets to start a turn (with
 --fast, plus the input's duration: a server may listen to it in real time however fast it arrived)."""
-MAX_DROPS_WITHOUT_ANSWER = 5
-"""Reconnects in a row without a completed answer before the command gives up (the client retries a session
-that opens and drops again forever: each successful reconnect counts as progress to it)."""
 REALTIME_PATH = "/api/v1/realtime/session"
 
 # Exit codes: one per way an exchange can end, so that scripts can tell them apart.
@@ -146,8 +143,6 @@ class Exchange:
         self.heard_speech = False
         self.reconnecting = False
         self.gave_up: str | None = None
-        self.drops = 0
-        """Reconnects since the last completed answer."""
         self.failed: str | None = None
         self._speaker_free = 0.0
         self._turn_end: float | None = None
@@ -237,9 +232,6 @@ class Exchange:
         if isinstance(event, Reconnecting):
             self.reconnecting = True
             self.report.reconnects += 1
-            self.drops += 1
-            if self.drops > MAX_DROPS_WITHOUT_ANSWER:
-                self.gave_up = f"{self.drops} drops in a row without an answer, the last: {_short(event.reason)}"
             return [f"reconnecting (attempt {event.attempt}, in {event.delay:.1f} s): {_short(event.reason)}"]
         if isinstance(event, Reconnected):
             self.reconnecting = False
@@ -280,7 +272,6 @@ class Exchange:
         elif reply.status in ("completed", "incomplete"):
             self.answered = self.turns
             self.completed += 1
-            self.drops = 0
             if self._turn_end is not None and reply.start is not None:
                 self.report.latency = (reply.start - self._turn_end, now - self._turn_end)
         return lines

@@ -53,6 +53,7 @@ class ClientBase:
         max_held_audio_ms: int = 10_000,
         extra_headers: dict[str, str] | None = None,
         max_events: int = 10_000,
+        stable_after: float = Options.stable_after,
         rng: random.Random | None = None,
     ) -> None:
         self.connection = RealtimeConnection(
@@ -61,7 +62,7 @@ class ClientBase:
             extra_headers=extra_headers)
         self.options = Options(connect_timeout, keepalive_timeout, ping_interval, reconnect, max_reconnect_attempts,
                                backoff_initial, backoff_max, max_queue_bytes, allow_insecure,
-                               max_events=max(1, max_events))
+                               max_events=max(1, max_events), stable_after=stable_after)
         self._ssl_context = ssl_context
         self._sup = Supervisor(self.options, rng)
         self._init_io()

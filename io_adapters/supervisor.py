@@ -41,6 +41,9 @@ class Options:
     allow_insecure: bool = False
     close_timeout: float = 2.0
     max_events: int = 10_000
+    stable_after: float = 10.0
+    """Seconds a configured session must last before its drop resets the reconnect count: a server that
+    configures sessions and drops them at once is a failing server, not a recovering one."""
 
 
 class SessionRejected(ConnectError):
@@ -106,6 +109,8 @@ class Supervisor:
         self.last_rx = 0.0
         self.last_ping = 0.0
         self.stalled = False
+        self.configured_at = -math.inf  # when the current session was configured
+        self.carried = 0  # failed attempts a quick drop of the current session adds to (its opening's count)
 
     def start(self, now: float) -> None:
         """The caller asked to connect: every attempt of this first opening ends by ``connect_timeout``."""
@@ -160,7 +165,8 @@ class Supervisor:
         if self.closing or clean or not self.options.reconnect:
             return None
         self.reconnecting = True
-        self.attempt = 0
+        # A session that lived ``stable_after`` starts a fresh count; one that flapped is one more failed attempt.
+        self.attempt = self.carried if now - self.configured_at < self.options.stable_after else 0
         return self.failed(now, error, unsent_ms)
 
     def configured(self, now: float, event: ev.SessionConfigured) -> Reconnected | None:
@@ -168,6 +174,8 @@ class Supervisor:
         attempt, reconnecting = self.attempt, self.reconnecting
         self.attempt = 0
         self.reconnecting = False
+        self.configured_at = now
+        self.carried = attempt if reconnecting else 0  # the first opening's failures had their own deadline
         self.heard(now)
         if not reconnecting:
             return None

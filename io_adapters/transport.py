@@ -9,7 +9,7 @@ import urllib.request
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from protocol import ConnectError
+from protocol import ConfigurationError, ConnectError
 from protocol.handshake import Target
 
 
@@ -32,9 +32,10 @@ def is_loopback(host: str) -> bool:
 
 
 def check_target(target: Target, allow_insecure: bool) -> None:
-    """Refuse plain ws:// to anything but loopback unless the caller opted in."""
+    """Refuse plain ws:// to anything but loopback unless the caller opted in: a configuration mistake, so
+    connect() raises it before any attempt and never retries it."""
     if not target.secure and not allow_insecure and not is_loopback(target.host):
-        raise ConnectError(f"refusing unencrypted ws:// to {target.host}; use wss:// or pass allow_insecure=True")
+        raise ConfigurationError(f"refusing unencrypted ws:// to {target.host}; use wss:// or pass allow_insecure=True")
 
 
 def tls_context(target: Target, context: ssl.SSLContext | None) -> ssl.SSLContext | None:

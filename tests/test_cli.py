@@ -25,10 +25,10 @@ from io_adapters.cli import (
     EXIT_TIMEOUT,
     EXIT_UNREACHABLE,
     EXIT_USAGE,
-    MAX_DROPS_WITHOUT_ANSWER,
 )
 from io_adapters.emulator import EmulatorOptions, EmulatorThread, ScriptedBrain
 from io_adapters.emulator.faults import Faults
+from io_adapters.supervisor import Options
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = ROOT / "examples" / "question.wav"
@@ -215,12 +215,14 @@ def test_silent_input_says_no_speech_was_heard(tmp_path: Path) -> None:
 
 
 def test_a_server_that_drops_every_connection_gives_up_clearly(tmp_path: Path) -> None:
+    """Each session is configured, then dropped at once: the client's supervisor counts these flaps as failed
+    attempts and gives up after max_reconnect_attempts (the CLI kept a count of its own before)."""
     with EmulatorThread(EmulatorOptions(pace=0, faults=Faults(drop_after=12))) as emulator:
         result = run_cli("talk", str(QUESTION), "--out", str(tmp_path / "x.wav"), "--fast", "--url", emulator.url,
                          timeout=60)
     line = one_line_error(result, EXIT_DROPPED)
     assert "gave up reconnecting" in line
-    assert result.stdout.count("reconnecting (attempt") == MAX_DROPS_WITHOUT_ANSWER + 1
+    assert result.stdout.count("reconnecting (attempt") == Options().max_reconnect_attempts
     assert "assistant:" not in result.stdout
     assert not (tmp_path / "x.wav").exists()
 

@@ -19,6 +19,7 @@ from io_adapters import ConnectError, ConnectTimeout, Reconnected, ReconnectFail
 from protocol import (
     AudioConfiguration,
     AudioInput,
+    ConfigurationError,
     ConnectionState,
     HandshakeError,
     PCMAudioFormat,
@@ -260,9 +261,12 @@ def test_refused_connection_is_a_clear_error(adapter: str) -> None:
 
 
 def test_plain_ws_to_a_remote_host_needs_opt_in(adapter: str) -> None:
-    with driver(adapter, KEY, SESSION, "ws://example.invalid/s", **FAST) as d, \
-            pytest.raises(ConnectError, match="unencrypted"):
-        d.call("connect")
+    """A configuration mistake (ConfigurationError, a ValueError), not a failure to connect: never retried."""
+    with driver(adapter, KEY, SESSION, "ws://example.invalid/s", **FAST) as d:
+        with pytest.raises(ConfigurationError, match="unencrypted") as raised:
+            d.call("connect")
+        assert not isinstance(raised.value, ConnectError) and isinstance(raised.value, ValueError)
+        no_leftovers(d)
 
 
 async def stop_reading(peer: Peer) -> None:

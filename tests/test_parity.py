@@ -403,6 +403,30 @@ def test_giving_up_reports_the_audio_no_session_will_carry() -> None:
     assert dropped_ms == 120  # the uncommitted turn, which only a new session could have replayed
 
 
+def test_a_server_that_configures_and_drops_every_session_is_given_up_on() -> None:
+    """Regression: each configured session reset the reconnect count, so both clients reconnected forever."""
+    async def configure_and_drop(peer: Peer) -> None:
+        await peer.open_session()
+        peer.ws.transport.abort()
+
+    def scenario(adapter: str) -> tuple[list[str], list[int], int]:
+        with ScriptedServer(configure_and_drop) as server, \
+                driver(adapter, "k", TEXT, server.url, max_reconnect_attempts=3, **FAST) as d:
+            d.call("connect")
+            seen: list[Any] = []
+            while len(seen) < 60:  # bounded: the unfixed clients never end the stream
+                try:
+                    seen.append(d.next_event(8.0))
+                except ConnectionError:
+                    break
+            attempts = [e.attempt for e in seen if isinstance(e, Reconnecting | Reconnected)]
+            return names(seen), attempts, len(server.peers)
+
+    flap = ["Reconnecting", *REOPENING, "ConnectionClosed"]
+    assert both(scenario) == ([*OPENING, "ConnectionClosed", *flap * 3, "ReconnectFailed"],
+                              [1, 1, 2, 2, 3, 3], 4)
+
+
 def test_close_from_another_thread_ends_a_waiting_reader_and_a_streaming_sender() -> None:
     def scenario(adapter: str) -> tuple[list[str], bool]:
         with ScriptedServer(idle) as server, driver(adapter, "k", TEXT, server.url, **FAST) as d:

@@ -180,6 +180,69 @@ def test_reconnecting_gives_up_after_max_attempts_without_audio_to_report() -> N
     assert isinstance(last, GiveUp) and [type(e) for e in last.events] == [ReconnectFailed]
 
 
+def flap(sup: Supervisor, now: float, lasted: float, unsent_ms: int = 0) -> Retry | GiveUp | None:
+    """A reconnect that the server configures, then drops ``lasted`` seconds later."""
+    sup.configured(now, configured())
+    return sup.dropped(now + lasted, ConnectionResetError("reset by peer"), clean=False, unsent_ms=unsent_ms)
+
+
+def test_sessions_that_drop_right_after_configuring_give_up_after_max_attempts() -> None:
+    """Regression: configured() reset the count, so a server that configures and drops at once made both
+    clients reconnect forever; each quick flap is now one more failed attempt."""
+    sup = Supervisor(OPTIONS, Fixed(0.5))
+    sup.start(0.0)
+    now = 0.0
+    decisions = [flap(sup, now, 1.0)]
+    for _ in range(OPTIONS.max_reconnect_attempts):
+        now += 5.0
+        decisions.append(flap(sup, now, OPTIONS.stable_after - 0.5, unsent_ms=300))
+    assert [type(d) for d in decisions] == [Retry, Retry, Retry, GiveUp]
+    assert [d.event.attempt for d in decisions if isinstance(d, Retry) and d.event] == [1, 2, 3]
+    last = decisions[-1]
+    assert isinstance(last, GiveUp) and isinstance(last.error, ConnectionResetError)
+    assert [type(e) for e in last.events] == [AudioDropped, ReconnectFailed]
+    assert "reset by peer" in last.events[1].error  # type: ignore[union-attr]
+
+
+def test_a_flap_adds_to_the_failures_of_its_own_reconnect() -> None:
+    sup = Supervisor(OPTIONS, Fixed(0.5))
+    sup.start(0.0)
+    sup.configured(0.0, configured())
+    sup.dropped(30.0, None, clean=False)
+    sup.failed(31.0, HandshakeError(503))  # attempt 2 refused
+    decision = flap(sup, 32.0, 0.1)  # attempt 3 configured, then dropped at once
+    assert isinstance(decision, Retry) and decision.event is not None and decision.event.attempt == 3
+
+
+def test_a_session_that_lasted_resets_the_count_as_before() -> None:
+    sup = Supervisor(OPTIONS, Fixed(0.5))
+    sup.start(0.0)
+    now = 0.0
+    for _ in range(3 * OPTIONS.max_reconnect_attempts):  # never gives up: each session outlived the window
+        decision = flap(sup, now, OPTIONS.stable_after)
+        assert isinstance(decision, Retry) and decision.event is not None and decision.event.attempt == 1
+        now += 60.0
+    quick = [flap(sup, now + 20.0 * i, 0.5) for i in range(OPTIONS.max_reconnect_attempts)]
+    assert [type(d) for d in quick] == [Retry, Retry, GiveUp]  # the earlier long sessions left no debt
+
+
+def test_the_first_session_flapping_starts_the_count_at_one() -> None:
+    """The first opening's failures had their own deadline; they are not carried into reconnecting."""
+    sup = Supervisor(OPTIONS, Fixed(0.5))
+    sup.start(0.0)
+    sup.failed(0.5, HandshakeError(503))
+    sup.failed(1.0, HandshakeError(503))
+    sup.configured(1.5, configured())
+    decision = sup.dropped(2.0, None, clean=False)
+    assert isinstance(decision, Retry) and decision.event is not None and decision.event.attempt == 1
+
+
+def test_a_zero_window_keeps_the_old_reset_on_every_configured_session() -> None:
+    sup = Supervisor(Options(max_reconnect_attempts=1, stable_after=0.0), Fixed(0.5))
+    sup.start(0.0)
+    assert all(isinstance(flap(sup, 10.0 * i, 0.0), Retry) for i in range(5))
+
+
 def test_a_clean_close_our_close_or_reconnect_off_simply_end() -> None:
     sup = Supervisor(OPTIONS)
     sup.start(0.0)
