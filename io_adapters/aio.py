@@ -14,6 +14,7 @@ from protocol import (
     ConnectionState,
     ConnectTimeout,
     HandshakeError,
+    LocalProtocolError,
     RemoteProtocolError,
     SessionProperties,
 )
@@ -129,7 +130,7 @@ class AsyncRealtimeClient(ClientBase):
         """Open the session, retrying as the supervisor decides within ``connect_timeout``; returns once
         ``session.updated`` answered our configuration, else raises the last error."""
         if self._write_task is not None:
-            raise ConnectError("already connected")
+            raise LocalProtocolError("already connected: close() first")
         route = self._route()
         self._sup.start(asyncio.get_running_loop().time())
         self._stopped.clear()

@@ -13,7 +13,14 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
-from protocol import ConnectError, ConnectionState, ConnectTimeout, RemoteProtocolError, SessionProperties
+from protocol import (
+    ConnectError,
+    ConnectionState,
+    ConnectTimeout,
+    LocalProtocolError,
+    RemoteProtocolError,
+    SessionProperties,
+)
 from protocol import events as ev
 from protocol.states import ENDED_STATES, OPEN_STATES
 
@@ -132,7 +139,7 @@ class RealtimeClient(ClientBase):
         """Open the session, retrying as the supervisor decides within ``connect_timeout``; returns once
         ``session.updated`` answered our configuration, else raises the last error."""
         if self._writer is not None:
-            raise ConnectError("already connected")
+            raise LocalProtocolError("already connected: close() first")
         route = self._route()
         self._sup.start(_now())
         self._stop.clear()

@@ -73,7 +73,7 @@ def proxy_for(target: Target) -> Proxy | None:
         return None
     parts = urlsplit(url if "://" in url else f"http://{url}")
     if parts.scheme != "http" or not parts.hostname:
-        raise ConnectError(f"only http:// proxies are supported, not {parts.scheme}://")
+        raise ConfigurationError(f"only http:// proxies are supported, not {parts.scheme}://")
     auth = None
     if parts.username:
         token = base64.b64encode(f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()).decode()

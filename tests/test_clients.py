@@ -22,6 +22,7 @@ from protocol import (
     ConfigurationError,
     ConnectionState,
     HandshakeError,
+    LocalProtocolError,
     PCMAudioFormat,
     SessionProperties,
 )
@@ -442,4 +443,22 @@ def test_a_proxy_that_refuses_the_tunnel_is_a_clear_error(adapter: str, monkeypa
         monkeypatch.delenv("no_proxy", raising=False)
         with driver(adapter, KEY, SESSION, "wss://localhost:9/s", **FAST) as d, \
                 pytest.raises(ConnectError, match="refused the tunnel"):
+            d.call("connect")
+
+
+def test_a_proxy_of_another_scheme_is_a_configuration_mistake(adapter: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "socks5://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with driver(adapter, KEY, SESSION, "wss://localhost:9/s", **FAST) as d:
+        with pytest.raises(ConfigurationError, match="only http:// proxies") as raised:
+            d.call("connect")
+        assert not isinstance(raised.value, ConnectError)
+        no_leftovers(d)
+
+
+def test_connecting_twice_is_misuse(adapter: str) -> None:
+    with ScriptedServer(stop_reading) as server, driver(adapter, KEY, SESSION, server.url, **FAST) as d:
+        d.call("connect")
+        with pytest.raises(LocalProtocolError, match="already connected"):
             d.call("connect")
