@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 from io_adapters.cli import read_wav
+from io_adapters.emulator.formats import resolve
 from io_adapters.emulator.recognition import Recognizer, available, word_error_rate
-from io_adapters.emulator.speech import WHEEL, Synthesizer, decode_input, encode_output
-from protocol.session import PCMUAudioFormat
+from io_adapters.emulator.speech import WHEEL, Synthesizer
 
 QUESTION = Path(__file__).resolve().parent.parent / "examples" / "question.wav"
 QUESTION_TEXT = "What is the weather like in Paris today?"
@@ -46,14 +46,15 @@ def main() -> None:
           f"WER {word_error_rate(QUESTION_TEXT, heard.text):.0%}, CPU {heard.cpu_s / heard.audio_s:.3f} s per s")
 
     for label, out_rate, fmt in (("24 kHz PCM", 24000, None), ("16 kHz PCM", 16000, None),
-                                 ("8 kHz G.711 u-law", 8000, PCMUAudioFormat())):
+                                 ("8 kHz G.711 u-law", 8000, "g711_ulaw")):
         edits = words = 0.0
         cpu = audio = 0.0
         revised = 0
         for sentence in SENTENCES:
             spoken = synth.synthesize(sentence, out_rate)
             if fmt is not None:
-                spoken = decode_input(encode_output(spoken, fmt), fmt)
+                wire = resolve(fmt)
+                spoken = wire.decode(wire.encode(spoken))
             streamed: list[str] = []
             result = recognizer.recognize(spoken, out_rate, streamed.extend)
             revised += list(result.words) != streamed

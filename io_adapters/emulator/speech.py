@@ -14,9 +14,6 @@ from array import array
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
-from protocol import g711
-from protocol.session import PCMAAudioFormat, PCMAudioFormat, PCMUAudioFormat, format_rate
-
 from .voice import wheel_voice
 
 if TYPE_CHECKING:
@@ -215,24 +212,6 @@ def _espeak(path: str, text: str, voice: str, speed: float) -> tuple[bytes, int]
     return _parse_wav(proc.stdout)
 
 
-def encode_output(pcm: bytes, fmt: PCMAudioFormat | PCMUAudioFormat | PCMAAudioFormat | None) -> bytes:
-    """16-bit PCM at the format's rate to the bytes the wire carries (G.711 for pcmu/pcma)."""
-    if isinstance(fmt, PCMUAudioFormat):
-        return g711.pcm16_to_ulaw(pcm)
-    if isinstance(fmt, PCMAAudioFormat):
-        return g711.pcm16_to_alaw(pcm)
-    return pcm
-
-
-def decode_input(wire: bytes, fmt: PCMAudioFormat | PCMUAudioFormat | PCMAAudioFormat | None) -> bytes:
-    """Wire bytes of the input format to 16-bit PCM."""
-    if isinstance(fmt, PCMUAudioFormat):
-        return g711.ulaw_to_pcm16(wire)
-    if isinstance(fmt, PCMAAudioFormat):
-        return g711.alaw_to_pcm16(wire)
-    return wire[: len(wire) - len(wire) % 2]
-
-
 def engines(emulator: Emulator | None = None) -> dict[str, str]:
     """Which engines hear and speak: those the emulator's sessions used, else those installed."""
     from .recognition import NAME, available
@@ -252,6 +231,6 @@ def describe_engines(emulator: Emulator | None = None) -> str:
 
 
 __all__ = [
-    "Synthesizer", "decode_input", "describe_engines", "encode_output", "engines", "espeak_voice", "format_rate",
+    "Synthesizer", "describe_engines", "engines", "espeak_voice",
     "resample", "tone_speech",
 ]
