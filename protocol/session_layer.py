@@ -67,7 +67,7 @@ class SessionLayer:
         self._turn = Chunks()
         self._turn_start = 0
         self._commit_point_ms: int | None = None
-        self._replayed = (0, 0)
+        self._replayed: tuple[list[ConversationItem], int] = ([], 0)  # items and audio ms of this resume
         self.apply_formats()
 
     def trigger(self, name: str, **kwargs: Any) -> bool:
@@ -122,7 +122,7 @@ class SessionLayer:
         ws = self._socket()
         for item in items:
             ws.send_text(ev.ConversationItemCreate(item=item).to_json())
-        self._replayed = (len(items), 0)
+        self._replayed = (items, 0)
 
     def replay_turn_audio(self, e: EventData) -> None:
         """Send the user audio the old session never committed, so the turn goes on."""
@@ -135,12 +135,12 @@ class SessionLayer:
 
     def owe_unanswered_turn(self, e: EventData) -> None:
         """Server VAD would have answered a user turn (or a tool result) the old session had committed."""
-        if self.session.manual_turns() or self.outbox.holds_response():
+        replayed = self._replayed[0]  # what ``replay_history`` just sent
+        if self.session.manual_turns() or not replayed:
             return
-        replayed = self.conversation.replay_items(self._encode_b64)
-        last = replayed[-1] if replayed else None
-        if last is not None and (last.role == "user" or last.type == "function_call_output"):
-            self.outbox.owe_response()
+        last = replayed[-1]
+        if last.role == "user" or last.type == "function_call_output":
+            self.outbox.owe_response()  # unless a response.create is held already
 
     def release_held(self, e: EventData) -> None:
         """Send what the outbox held, in order, each once (an owed re-ask last)."""
@@ -154,10 +154,10 @@ class SessionLayer:
         """Queue ``SessionConfigured`` (resumed, items and audio replayed)."""
         resumed = self.sessions_configured > 0
         self.sessions_configured += 1
-        items, audio_ms = self._replayed if resumed else (0, 0)
-        self._replayed = (0, 0)
+        items, audio_ms = self._replayed if resumed else ([], 0)
+        self._replayed = ([], 0)
         # The session object is never changed in place (an update replaces it), so sharing it costs no copy.
-        self.events.append(ev.SessionConfigured(self.session, resumed, items, audio_ms))
+        self.events.append(ev.SessionConfigured(self.session, resumed, len(items), audio_ms))
 
     def write_event(self, e: EventData) -> None:
         """Write the client event now; what it does to the conversation is recorded as it goes out."""
