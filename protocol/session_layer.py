@@ -42,6 +42,8 @@ _EVENTS = _MACHINE.events
 _TURN_EVENTS = _TURN_MACHINE.events
 #: Triggers the caller pulls: one the table refuses is the caller's mistake.
 _LOCAL_TRIGGERS = frozenset({"connect", "close", "send"})
+#: The states the table takes ``send`` in: the audio path checks them itself (it pulls no trigger).
+_SEND_SOURCES = frozenset(s for t in TRANSITIONS if t["trigger"] == "send" for s in t["source"])
 
 
 class SessionLayer:
@@ -382,7 +384,7 @@ class SessionLayer:
 
     def check_can_send(self) -> None:
         """The audio path's guard (audio never goes through a trigger): the same refusal as the table's."""
-        if self.state is S.CLOSED or self.state is S.CLOSING:
+        if self.state not in _SEND_SOURCES:
             raise LocalProtocolError(self._refusal("send"))
 
     def send_audio(self, pcm: bytes | bytearray | memoryview) -> None:
