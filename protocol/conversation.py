@@ -98,7 +98,8 @@ class Conversation:
         return ar
 
     def track(self, item: ConversationItem, response_id: str | None = None) -> TrackedItem:
-        """Add or refresh an item, keeping text already learned when the new copy lacks it."""
+        """Add or refresh a copy of ``item`` (the caller's stays theirs), keeping text already learned."""
+        item = item.model_copy(deep=True)
         tracked = self.items.get(item.id)
         text = _item_text(item)
         if tracked is None:

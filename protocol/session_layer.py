@@ -167,7 +167,7 @@ class SessionLayer:
 
     def _write_recorded(self, event: ev.ClientEvent) -> None:
         if isinstance(event, ev.ConversationItemCreate):
-            self.conversation.track(event.item.model_copy(deep=True))
+            self.conversation.track(event.item)
             if event.item.type == "function_call_output" and event.item.call_id:
                 self.conversation.answer(event.item.call_id)
         elif isinstance(event, ev.ConversationItemTruncate):
@@ -299,20 +299,20 @@ class SessionLayer:
         if usage is not None and event.response.id:
             conv.usage[event.response.id] = usage
         for item in event.response.output:
-            conv.track(item.model_copy(deep=True), event.response.id)
+            conv.track(item, event.response.id)
         conv.active_response_id = None
         self.trigger("response_done")
 
     def _on_output_item(self, event: ev.ResponseOutputItemAdded) -> None:
-        self.conversation.track(event.item.model_copy(deep=True), event.response_id or None)
+        self.conversation.track(event.item, event.response_id or None)
 
     def _on_output_item_done(self, event: ev.ResponseOutputItemDone) -> None:
-        tracked = self.conversation.track(event.item.model_copy(deep=True), event.response_id or None)
+        tracked = self.conversation.track(event.item, event.response_id or None)
         if tracked.text is not None:
             self.conversation.finish_text(event.item.id, tracked.text)
 
     def _on_item_added(self, event: ev.ConversationItemAdded) -> None:
-        self.conversation.track(event.item.model_copy(deep=True))
+        self.conversation.track(event.item)
 
     def _on_item_deleted(self, event: ev.ConversationItemDeleted) -> None:
         self.conversation.items.pop(event.item_id, None)
