@@ -6,7 +6,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 
 from . import g711
-from .session import PCMAAudioFormat, PCMAudioFormat, PCMUAudioFormat, format_rate
+from .session import KnownAudioFormat, PCMAAudioFormat, PCMUAudioFormat, format_rate
 
 try:  # pybase64 is a drop-in C/SIMD base64; the standard library is the fallback.
     from pybase64 import b64decode as _b64decode
@@ -15,7 +15,7 @@ except ImportError:  # pragma: no cover - depends on the environment
     from base64 import b64decode as _b64decode  # type: ignore[assignment]
     from base64 import b64encode as _b64encode  # type: ignore[assignment]
 
-AnyFormat = PCMAudioFormat | PCMUAudioFormat | PCMAAudioFormat | None
+AnyFormat = KnownAudioFormat | None
 
 
 def b64encode(data: bytes | bytearray | memoryview) -> bytes:

@@ -73,7 +73,7 @@ AudioFormat: TypeAlias = FormatObject | str
 
 def known_format(fmt: KnownAudioFormat | OtherAudioFormat | str | None) -> KnownAudioFormat | None:
     """The typed format a configured value means (None: unset or not one this library can encode)."""
-    if fmt is None or isinstance(fmt, PCMAudioFormat | PCMUAudioFormat | PCMAAudioFormat):
+    if fmt is None or isinstance(fmt, KnownAudioFormat):
         return fmt
     if isinstance(fmt, str):
         return FORMAT_NAMES.get(fmt.lower())
