@@ -278,7 +278,11 @@ class SessionLayer:
         self.events.append(event)
         handler = _HANDLERS.get(event.type)
         if handler is not None:
-            handler(self, event)
+            try:
+                handler(self, event)
+            except ValueError as exc:  # a value the schema let through but the core cannot use (bad base64 audio)
+                text = payload.decode("utf-8", "replace") if isinstance(payload, bytes | bytearray) else str(payload)
+                self.events[self.events.index(event)] = ev.InvalidServerEvent(event.type, text, str(exc))
 
     def _on_session_created(self, event: ev.SessionCreated) -> None:
         self.trigger("session_created")

@@ -247,6 +247,20 @@ def test_decoded_pcm_is_on_the_event_as_it_is_handed_out() -> None:
     assert isinstance(delta, ev.ResponseOutputAudioDelta) and delta.pcm == pcm
 
 
+def test_audio_that_is_not_base64_is_reported_and_the_session_goes_on() -> None:
+    """A delta the schema accepts but whose audio cannot be decoded: one InvalidServerEvent, nothing raised."""
+    conn = RealtimeConnection("k", url="ws://127.0.0.1:1/s")
+    server = configured(conn)
+    state = conn.state
+    for kind in ("response.output_audio.delta", "response.backchannel.audio.delta"):
+        (bad,) = deliver(conn, server, json.dumps({"type": kind, "item_id": "a", "delta": "0"}))
+        assert isinstance(bad, ev.InvalidServerEvent) and bad.type == kind and '"delta": "0"' in bad.raw
+    assert conn.state is state and conn.conversation.audio_response is None
+    pcm = bytes(range(20))
+    (good,) = deliver(conn, server, ev.ResponseOutputAudioDelta(item_id="a", delta=base64.b64encode(pcm).decode()))
+    assert isinstance(good, ev.ResponseOutputAudioDelta) and good.pcm == pcm
+
+
 # ---------------------------------------------------------------- 6. the table is the behaviour
 
 
