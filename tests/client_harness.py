@@ -59,6 +59,15 @@ class Peer:
                         if e["type"] == "input_audio_buffer.append")
 
 
+async def drop_first(peer: Peer) -> None:
+    """Open the session; drop the first connection without a close frame, hold later ones open."""
+    await peer.open_session()
+    if peer.index == 0:
+        peer.ws.transport.abort()
+    else:
+        await peer.recv(timeout=30)
+
+
 class ScriptedServer:
     """Runs ``scripts[i]`` for the i-th connection (the last one repeats) on a background loop."""
 
