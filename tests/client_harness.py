@@ -256,12 +256,14 @@ def raw_server(handler: Callable[[socket.socket], None]) -> Iterator[int]:
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join()
-    for c in conns:
-        c.close()
-    listener.close()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        for c in conns:
+            c.close()
+        listener.close()
 
 
 def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
