@@ -393,10 +393,6 @@ class AsyncRealtimeClient(ClientBase):
         while self._events.qsize():
             self._events.get_nowait()
 
-    def _discard_events(self) -> None:
-        for _ in self.connection.events():
-            pass
-
     def _dispatch(self) -> None:
         """Hand the core's events to the caller and settle the configuration future; pause reading when full."""
         configured, put = self._configured, self._events.put_nowait

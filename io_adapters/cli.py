@@ -36,6 +36,7 @@ from protocol import (
 from protocol import events as ev
 from protocol.session import SUPPORTED_SAMPLE_RATES
 
+from .events import Reconnected, ReconnectFailed, Reconnecting
 from .transport import is_loopback
 
 FRAME_MS = 20
@@ -171,8 +172,6 @@ class Exchange:
 
     def feed(self, event: Any, now: float) -> list[str]:
         """Take one event; returns the lines to show for it."""
-        from . import Reconnected, ReconnectFailed, Reconnecting
-
         if isinstance(event, ev.ResponseOutputAudioDelta):
             reply = self._reply(event.response_id)
             if reply.cut_at is not None:

@@ -128,9 +128,13 @@ class ClientBase:
             conn.connection_lost("conversation reset")
         elif conn.state is not ConnectionState.CLOSED:
             conn.close()
-        for _ in conn.events():
-            pass
+        self._discard_events()
         conn.reset_conversation()
+
+    def _discard_events(self) -> None:
+        """Drop the core's pending events unseen (a failed attempt's, or a forgotten conversation's)."""
+        for _ in self.connection.events():
+            pass
 
     def _unsent_ms(self) -> int:
         """Input audio only a new session can still deliver: held by the core, or sent into the dead socket."""

@@ -411,8 +411,7 @@ class RealtimeClient(ClientBase):
             if self.connection.state not in ENDED_STATES:
                 self.connection.connection_lost(reason or "connect failed")
             if not upgraded:
-                for _ in self.connection.events():
-                    pass
+                self._discard_events()
         if upgraded:
             self._dispatch()
         self._close_socket()

@@ -59,6 +59,15 @@ class Peer:
                         if e["type"] == "input_audio_buffer.append")
 
 
+async def drop_first(peer: Peer) -> None:
+    """Open the session; drop the first connection without a close frame, hold later ones open."""
+    await peer.open_session()
+    if peer.index == 0:
+        peer.ws.transport.abort()
+    else:
+        await peer.recv(timeout=30)
+
+
 class ScriptedServer:
     """Runs ``scripts[i]`` for the i-th connection (the last one repeats) on a background loop."""
 
@@ -247,12 +256,14 @@ def raw_server(handler: Callable[[socket.socket], None]) -> Iterator[int]:
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join()
-    for c in conns:
-        c.close()
-    listener.close()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        for c in conns:
+            c.close()
+        listener.close()
 
 
 def self_signed_certificate(folder: Path) -> tuple[Path, Path]:

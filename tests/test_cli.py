@@ -11,7 +11,6 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +28,7 @@ from io_adapters.cli import (
 from io_adapters.emulator import EmulatorOptions, EmulatorThread, ScriptedBrain
 from io_adapters.emulator.faults import Faults
 from io_adapters.supervisor import Options
+from tests.client_harness import raw_server
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = ROOT / "examples" / "question.wav"
@@ -78,37 +78,15 @@ def question_speech() -> tuple[bytes, int]:
 @contextlib.contextmanager
 def tcp_server(reply: bytes | None) -> Iterator[int]:
     """A TCP server on loopback: answers every request with ``reply``, or (None) accepts and says nothing."""
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(0.05)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
+    def answer(conn: socket.socket) -> None:
+        if reply is not None:
             conn.settimeout(5)
-            held.append(conn)
-            if reply is not None:
-                with contextlib.suppress(OSError):
-                    conn.recv(65536)
-                    conn.sendall(reply)
-                    conn.close()
+            with contextlib.suppress(OSError):
+                conn.recv(65536)
+                conn.sendall(reply)
+                conn.close()
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(5)
-        server.close()
-        for conn in held:
-            conn.close()
+    yield from raw_server(answer)
 
 
 # ---------------------------------------------------------------- the exchange

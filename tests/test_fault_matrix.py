@@ -22,7 +22,7 @@ from io_adapters.pipecat_shim import InworldRealtimeLLMService
 from protocol import AudioConfiguration, AudioInput, PCMAudioFormat, RemoteProtocolError, SessionProperties
 from protocol import events as ev
 from protocol.handshake import accept_key
-from tests.client_harness import Peer, ScriptedServer, driver, raw_server
+from tests.client_harness import Peer, ScriptedServer, driver, drop_first, raw_server
 from tests.emulator_helpers import run, speech_like
 from tests.test_clients import no_leftovers
 from tests.test_emulator_pipecat import Harness
@@ -107,13 +107,6 @@ def test_close_codes(adapter: str, code: int, reconnects: bool) -> None:
 
 
 def test_retry_after_is_honoured_on_reconnect(adapter: str) -> None:
-    async def drop_first(peer: Peer) -> None:
-        await peer.open_session()
-        if peer.index == 0:
-            peer.ws.transport.abort()
-        else:
-            await peer.recv(timeout=30)
-
     with ScriptedServer(drop_first) as server, driver(adapter, "k", SESSION, server.url, **FAST) as d:
         d.call("connect")
         server.refuse = (429, {"Retry-After": "1"})

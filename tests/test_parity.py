@@ -24,7 +24,16 @@ from io_adapters import AsyncRealtimeClient, ConnectError, Reconnected, Reconnec
 from protocol import SessionProperties
 from protocol import events as ev
 from protocol.items import ConversationItem
-from tests.client_harness import AsyncDriver, Driver, Peer, ScriptedServer, driver, raw_server, self_signed_certificate
+from tests.client_harness import (
+    AsyncDriver,
+    Driver,
+    Peer,
+    ScriptedServer,
+    driver,
+    drop_first,
+    raw_server,
+    self_signed_certificate,
+)
 
 ADAPTERS = ["asyncio", "blocking"]
 FAST = {"connect_timeout": 3.0, "backoff_initial": 0.02, "backoff_max": 0.1, "keepalive_timeout": 5.0,
@@ -215,13 +224,6 @@ def test_a_server_that_upgrades_and_says_nothing_times_out_alike() -> None:
 
 
 def test_refused_handshakes_on_reconnect_are_retried_then_the_session_resumes() -> None:
-    async def drop_first(peer: Peer) -> None:
-        await peer.open_session()
-        if peer.index == 0:
-            peer.ws.transport.abort()
-        else:
-            await peer.recv(timeout=30)
-
     def scenario(adapter: str) -> tuple[list[str], list[int], int]:
         with ScriptedServer(drop_first) as server, driver(adapter, "k", TEXT, server.url, **FAST) as d:
             d.call("connect")
