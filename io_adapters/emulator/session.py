@@ -370,7 +370,7 @@ class RealtimeSession:
             for i, value in enumerate(samples):
                 samples[i] = max(-32768, min(32767, int(value * gain)))
             wire = fmt.encode(samples.tobytes())
-            chunk = max(fmt.width, int(self.options.audio_chunk_ms * fmt.rate / 1000) * fmt.width)
+            chunk = fmt.chunk_bytes(self.options.audio_chunk_ms)
             for offset in range(0, len(wire), chunk):
                 self.emit(ev.ResponseBackchannelAudioDelta(
                     backchannel_id=bc_id, delta=base64.b64encode(wire[offset : offset + chunk]).decode("ascii")))
@@ -802,7 +802,7 @@ class RealtimeSession:
         pcm = await asyncio.to_thread(self.synth.synthesize, text, rate, voice, speed)
         wire = fmt.encode(pcm)
         per_ms = rate / 1000 * width
-        chunk = max(width, int(self.options.audio_chunk_ms * rate / 1000) * width)
+        chunk = fmt.chunk_bytes(self.options.audio_chunk_ms)
         words = _pieces(text, 1)
         told = 0
         loop = asyncio.get_running_loop()
