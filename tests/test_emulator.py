@@ -480,6 +480,21 @@ def test_g711_in_and_out(fmt: PCMUAudioFormat | PCMAAudioFormat) -> None:
     run(scenario())
 
 
+@pytest.mark.parametrize("name", ["ulaw", "audio/x-mulaw", "alaw"])
+def test_input_format_aliases_the_validation_accepts_are_decoded_as_g711(name: str) -> None:
+    from io_adapters.emulator.records import SessionRecord
+    from io_adapters.emulator.session import RealtimeSession
+
+    session = RealtimeSession(SessionRecord(index=0), options(), Synthesizer("tone"), lambda _: None)
+    update = ev.client_event_adapter.validate_python(
+        {"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"format": name}}}})
+    session.handle(update)
+    assert not session.record.errors
+    assert session.input_rate == 8000 and session.input_wire.width == 1
+    session.handle(ev.InputAudioBufferAppend(audio=base64.b64encode(bytes(800)).decode("ascii")))
+    assert session.record.audio_bytes == 1600  # one byte per sample on the wire, two in the buffer
+
+
 def test_api_key_is_enforced_with_401_and_a_json_body() -> None:
     async def scenario() -> None:
         async with Emulator(options(api_key="right-key")) as emu:

@@ -40,6 +40,10 @@ class WireFormat:
         """Bytes per sample on the wire."""
         return 2 if self.codec == "pcm" else 1
 
+    def chunk_bytes(self, ms: float) -> int:
+        """Wire bytes of ``ms`` milliseconds of audio, in whole samples and at least one."""
+        return max(self.width, int(ms * self.rate / 1000) * self.width)
+
     def decode(self, wire: bytes) -> bytes:
         """Wire bytes to 16-bit little-endian PCM at ``rate``."""
         if self.codec == "pcmu":

@@ -53,6 +53,11 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:20]}"
 
 
+def _input_wire(config: SessionProperties) -> WireFormat:
+    """The configured input format in any spelling validation accepts (``"ulaw"`` too), as the output's is read."""
+    return resolve(config.audio.input.format if config.audio and config.audio.input else None)
+
+
 def default_session(session_id: str, expires_at: int) -> SessionProperties:
     """What ``session.created`` announces. Inworld does not publish its defaults: these values come from its
     example clients (voice Clive, inworld-tts-2, semantic_vad) and its reference (inworld-stt-1), 24 kHz PCM from
@@ -171,7 +176,8 @@ class RealtimeSession:
         self.buffer = bytearray()
         self.buffer_start_ms = 0.0
         self.input_ms = 0.0
-        self.input_rate = resolve(self.config.input_format()).rate
+        self.input_wire = _input_wire(self.config)
+        """The input format, resolved once per ``session.update`` rather than per appended chunk."""
         self.vad = EnergyVAD(self.input_rate, self._vad_settings())
         self.speech_item_id: str | None = None
         self.active: ActiveResponse | None = None
@@ -250,8 +256,10 @@ class RealtimeSession:
         audio = self.config.audio
         return audio.input.turn_detection if audio and audio.input else None
 
-    def _input_format(self) -> WireFormat:
-        return resolve(self.config.input_format())
+    @property
+    def input_rate(self) -> int:
+        """The sample rate of the input audio (and of the PCM the session buffers)."""
+        return self.input_wire.rate
 
     def on_session_update(self, event: ev.SessionUpdate) -> None:
         strict = self.options.strict
@@ -262,12 +270,13 @@ class RealtimeSession:
         self.config = new
         self.record.config = new
         self.record.updates.append(event.session)
-        rate = resolve(new.input_format()).rate
+        wire = _input_wire(new)
+        rate = wire.rate
         if rate != self.input_rate:
             self.buffer.clear()
             self.buffer_start_ms = self.input_ms
             self.speech_item_id = None
-            self.input_rate = rate
+        self.input_wire = wire
         self.vad.reconfigure(rate, self._vad_settings())
         if self._turn_detection() is None:
             self.vad.reset(self.input_ms)
@@ -280,7 +289,7 @@ class RealtimeSession:
             wire = base64.b64decode(event.audio, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise RequestError(f"Invalid 'audio': expected base64-encoded audio bytes ({exc}).", "audio") from exc
-        pcm = self._input_format().decode(wire)
+        pcm = self.input_wire.decode(wire)
         self.record.audio_bytes += len(pcm)
         if self.options.keep_history:
             self.record.audio += pcm
@@ -361,7 +370,7 @@ class RealtimeSession:
             for i, value in enumerate(samples):
                 samples[i] = max(-32768, min(32767, int(value * gain)))
             wire = fmt.encode(samples.tobytes())
-            chunk = max(fmt.width, int(self.options.audio_chunk_ms * fmt.rate / 1000) * fmt.width)
+            chunk = fmt.chunk_bytes(self.options.audio_chunk_ms)
             for offset in range(0, len(wire), chunk):
                 self.emit(ev.ResponseBackchannelAudioDelta(
                     backchannel_id=bc_id, delta=base64.b64encode(wire[offset : offset + chunk]).decode("ascii")))
@@ -501,7 +510,7 @@ class RealtimeSession:
         for part in item.content or []:
             if part.type == "input_audio" and part.audio and part.transcript is None:
                 try:
-                    pcm = self._input_format().decode(base64.b64decode(part.audio, validate=True))
+                    pcm = self.input_wire.decode(base64.b64decode(part.audio, validate=True))
                 except (binascii.Error, ValueError) as exc:
                     raise RequestError("Invalid 'item.content.audio': expected base64 audio.",
                                        "item.content.audio") from exc
@@ -793,7 +802,7 @@ class RealtimeSession:
         pcm = await asyncio.to_thread(self.synth.synthesize, text, rate, voice, speed)
         wire = fmt.encode(pcm)
         per_ms = rate / 1000 * width
-        chunk = max(width, int(self.options.audio_chunk_ms * rate / 1000) * width)
+        chunk = fmt.chunk_bytes(self.options.audio_chunk_ms)
         words = _pieces(text, 1)
         told = 0
         loop = asyncio.get_running_loop()

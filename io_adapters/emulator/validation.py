@@ -192,12 +192,6 @@ def merge_session(base: SessionProperties, update: SessionProperties) -> Session
     return SessionProperties.model_validate(merged)
 
 
-def hosted_tools(session: SessionProperties) -> list[str]:
-    """The types of the session's non-function tools (``web_search``...)."""
-    return [str(t["type"]) for t in session.tools or []
-            if isinstance(t, dict) and t.get("type", "function") != "function"]
-
-
 def normalise(data: Any) -> Any:
     """A client event in the spellings the core models: string audio formats become GA objects, and the
     beta ``input_audio_format``/``output_audio_format`` keys fill ``audio.input/output.format``."""

@@ -23,6 +23,7 @@ from livekit.agents.voice.generation import remove_instructions
 
 from protocol import SessionProperties
 from protocol import events as ev
+from protocol.audio import pcm_ms
 
 from ..aio import AsyncRealtimeClient
 from ..events import Reconnected, ReconnectFailed, Reconnecting
@@ -266,7 +267,7 @@ class RealtimeSession(llm.RealtimeSession[Literal["inworld_server_event_received
         """Inworld Realtime takes no images: frames are dropped."""
 
     def commit_audio(self) -> None:
-        if self._uncommitted_bytes * 1000 / 2 / self._opts.input_sample_rate < MIN_COMMIT_MS:
+        if pcm_ms(self._uncommitted_bytes, self._opts.input_sample_rate) < MIN_COMMIT_MS:
             log.debug("not committing less than %d ms of audio", MIN_COMMIT_MS)
             return
         self._uncommitted_bytes = 0
