@@ -17,7 +17,7 @@ from typing import Any
 
 from websockets.asyncio.client import connect as ws_connect
 
-from protocol import events as ev
+from inworld_realtime.protocol import events as ev
 from tests.client_harness import AsyncDriver, Peer, ScriptedServer, SyncDriver
 
 DELTA = base64.b64encode(bytes(2880)).decode()  # 60 ms at 24 kHz

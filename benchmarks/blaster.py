@@ -23,8 +23,8 @@ from collections.abc import Iterator
 
 from wsproto.frame_protocol import FrameProtocol, Opcode
 
-from protocol.handshake import build_accept, parse_request
-from protocol.server import ServerConnection
+from inworld_realtime.protocol.handshake import build_accept, parse_request
+from inworld_realtime.protocol.server import ServerConnection
 
 PCM_60MS_24K = bytes(range(256)) * 11 + bytes(64)  # 2880 bytes
 DELTA = base64.b64encode(PCM_60MS_24K).decode()

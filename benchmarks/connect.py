@@ -12,8 +12,8 @@ import json
 import statistics
 import time
 
-from io_adapters import AsyncRealtimeClient
-from io_adapters.emulator import Emulator, EmulatorOptions
+from inworld_realtime.emulator import Emulator, EmulatorOptions
+from inworld_realtime.io_adapters import AsyncRealtimeClient
 
 ONE_WAY_S = 0.025
 ROUNDS = 7

@@ -14,11 +14,11 @@ from collections.abc import Callable
 
 from websockets.uri import parse_uri as urlparse_ws
 
-from protocol import RealtimeConnection, SessionProperties
-from protocol import events as ev
-from protocol.audio import b64decode
-from protocol.handshake import accept_key
-from protocol.server import ServerConnection
+from inworld_realtime.protocol import RealtimeConnection, SessionProperties
+from inworld_realtime.protocol import events as ev
+from inworld_realtime.protocol.audio import b64decode
+from inworld_realtime.protocol.handshake import accept_key
+from inworld_realtime.protocol.server import ServerConnection
 
 N = 5000
 REPEATS = 7

@@ -12,9 +12,15 @@ import json
 import statistics
 import time
 
-from protocol import AudioConfiguration, AudioInput, PCMAudioFormat, RealtimeConnection, SessionProperties
-from protocol import events as ev
-from protocol.server import ServerConnection
+from inworld_realtime.protocol import (
+    AudioConfiguration,
+    AudioInput,
+    PCMAudioFormat,
+    RealtimeConnection,
+    SessionProperties,
+)
+from inworld_realtime.protocol import events as ev
+from inworld_realtime.protocol.server import ServerConnection
 
 FRAMES = 6000
 REPEATS = 5
@@ -50,7 +56,7 @@ def pipecat() -> float | None:
         from websockets.uri import parse_uri
     except ImportError:
         return None
-    from protocol.handshake import accept_key
+    from inworld_realtime.protocol.handshake import accept_key
 
     ws = ClientProtocol(parse_uri("ws://127.0.0.1/s"), max_size=None)
     request = ws.connect()

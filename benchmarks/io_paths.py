@@ -19,9 +19,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from io_adapters import AsyncRealtimeClient, RealtimeClient
-from protocol import AudioConfiguration, AudioInput, PCMAudioFormat, SessionProperties
-from protocol import events as ev
+from inworld_realtime.io_adapters import AsyncRealtimeClient, RealtimeClient
+from inworld_realtime.protocol import AudioConfiguration, AudioInput, PCMAudioFormat, SessionProperties
+from inworld_realtime.protocol import events as ev
 
 from .blaster import PCM_60MS_24K, running_blaster
 

@@ -19,7 +19,7 @@ import sys
 import tracemalloc
 from typing import Any
 
-from io_adapters import AsyncRealtimeClient
+from inworld_realtime.io_adapters import AsyncRealtimeClient
 
 from .blaster import running_blaster
 from .io_paths import SESSION, _ws

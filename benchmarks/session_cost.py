@@ -19,9 +19,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from io_adapters import AsyncRealtimeClient
-from protocol import AudioConfiguration, AudioInput, PCMAudioFormat, SessionProperties, TurnDetection
-from protocol import events as ev
+from inworld_realtime.io_adapters import AsyncRealtimeClient
+from inworld_realtime.protocol import AudioConfiguration, AudioInput, PCMAudioFormat, SessionProperties, TurnDetection
+from inworld_realtime.protocol import events as ev
 from tests.emulator_helpers import speech_like
 
 from .blaster import child_server
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
-    with child_server("io_adapters.emulator", "--voice-engine", "tone", "--no-recognition") as url:
+    with child_server("inworld_realtime.emulator", "--voice-engine", "tone", "--no-recognition") as url:
         print(f"{args.sessions} concurrent full-duplex sessions x {args.seconds:.0f} s, emulator in another process")
         runs: dict[str, list[float]] = {"ours": [], "pipecat": [], "floor": []}
         for _ in range(args.rounds):  # alternate, so both see the same machine load

@@ -15,10 +15,10 @@ import resource
 import time
 from dataclasses import dataclass, field
 
-from io_adapters import AsyncRealtimeClient, Reconnected, ReconnectFailed
-from io_adapters.emulator import EmulatorOptions, EmulatorThread, Faults, ScriptedBrain
-from protocol import AudioConfiguration, AudioInput, PCMAudioFormat, SessionProperties, TurnDetection
-from protocol import events as ev
+from inworld_realtime.emulator import EmulatorOptions, EmulatorThread, Faults, ScriptedBrain
+from inworld_realtime.io_adapters import AsyncRealtimeClient, Reconnected, ReconnectFailed
+from inworld_realtime.protocol import AudioConfiguration, AudioInput, PCMAudioFormat, SessionProperties, TurnDetection
+from inworld_realtime.protocol import events as ev
 from tests.emulator_helpers import speech_like
 
 RATE = 16000

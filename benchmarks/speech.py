@@ -11,10 +11,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from io_adapters.cli import read_wav
-from io_adapters.emulator.formats import resolve
-from io_adapters.emulator.recognition import Recognizer, available, word_error_rate
-from io_adapters.emulator.speech import WHEEL, Synthesizer
+from inworld_realtime.emulator.formats import resolve
+from inworld_realtime.emulator.recognition import Recognizer, available, word_error_rate
+from inworld_realtime.emulator.speech import WHEEL, Synthesizer
+from inworld_realtime.io_adapters.cli import read_wav
 
 QUESTION = Path(__file__).resolve().parent.parent / "examples" / "question.wav"
 QUESTION_TEXT = "What is the weather like in Paris today?"

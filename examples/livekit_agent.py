@@ -18,10 +18,10 @@ from typing import Any
 
 from livekit.agents import Agent, AgentSession, RunContext, function_tool, llm
 
-from io_adapters.emulator import Emulator, EmulatorOptions, ScriptedBrain, ToolRule
-from io_adapters.livekit_plugin import RealtimeModel  # the one line that differs
-from io_adapters.livekit_plugin.local_io import ClockSpeaker, FrameFeed
-from io_adapters.wav import write_wav
+from inworld_realtime.emulator import Emulator, EmulatorOptions, ScriptedBrain, ToolRule
+from inworld_realtime.io_adapters.livekit_plugin import RealtimeModel  # the one line that differs
+from inworld_realtime.io_adapters.livekit_plugin.local_io import ClockSpeaker, FrameFeed
+from inworld_realtime.io_adapters.wav import write_wav
 
 HERE = Path(__file__).resolve().parent
 

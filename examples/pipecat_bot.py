@@ -33,9 +33,9 @@ from pipecat.processors.aggregators.llm_response_universal import LLMContextAggr
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.workers.runner import WorkerRunner
 
-from io_adapters.emulator import Emulator, EmulatorOptions, ScriptedBrain
-from io_adapters.pipecat_shim import InworldRealtimeLLMService  # the one import that differs
-from io_adapters.wav import write_wav
+from inworld_realtime.emulator import Emulator, EmulatorOptions, ScriptedBrain
+from inworld_realtime.io_adapters.pipecat_shim import InworldRealtimeLLMService  # the one import that differs
+from inworld_realtime.io_adapters.wav import write_wav
 
 HERE = Path(__file__).resolve().parent
 

@@ -1,6 +1,6 @@
 """I/O around the sans-IO core: asyncio and blocking clients (the emulator, CLI and pipecat shim are submodules)."""
 
-from protocol import ConnectError, ConnectTimeout
+from inworld_realtime.protocol import ConnectError, ConnectTimeout
 
 from .aio import AsyncRealtimeClient
 from .events import AudioDropped, Reconnected, ReconnectFailed, Reconnecting

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, cast
 
-from protocol import (
+from inworld_realtime.protocol import (
     ConnectError,
     ConnectionState,
     ConnectTimeout,
@@ -18,8 +18,8 @@ from protocol import (
     RemoteProtocolError,
     SessionProperties,
 )
-from protocol import events as ev
-from protocol.states import ENDED_STATES, OPEN_STATES
+from inworld_realtime.protocol import events as ev
+from inworld_realtime.protocol.states import ENDED_STATES, OPEN_STATES
 
 from .client import ATTEMPT_ERRORS, ClientBase, Route
 from .transport import check_connect_reply

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 from urllib.parse import urlsplit
 
-from protocol import (
+from inworld_realtime import __version__
+from inworld_realtime.protocol import (
     DEFAULT_URL,
     AudioConfiguration,
     AudioInput,
@@ -33,8 +34,8 @@ from protocol import (
     SessionProperties,
     TurnDetection,
 )
-from protocol import events as ev
-from protocol.session import SUPPORTED_SAMPLE_RATES
+from inworld_realtime.protocol import events as ev
+from inworld_realtime.protocol.session import SUPPORTED_SAMPLE_RATES
 
 from .events import Reconnected, ReconnectFailed, Reconnecting
 from .transport import is_loopback
@@ -446,6 +447,7 @@ TALK_EPILOG = "exit status:\n" + "\n".join(f"  {code:<4} {meaning}" for code, me
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="inworld-realtime", description=__doc__.replace("``", ""),
                      formatter_class=_Formatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     talk = sub.add_parser("talk", help="speak a WAV file to the model and record its spoken answer",
                           description=TALK_DESCRIPTION, epilog=TALK_EPILOG, formatter_class=_Formatter)
@@ -479,7 +481,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``inworld-realtime`` and ``python -m io_adapters``."""
+    """Entry point of ``inworld-realtime`` and ``python -m inworld_realtime``."""
     args = _parser().parse_args(argv)
     try:
         asyncio.run(talk(args))
@@ -493,7 +495,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _emulator_brain(args: argparse.Namespace) -> Any:
-    from .emulator import ScriptedBrain
+    from inworld_realtime.emulator import ScriptedBrain
 
     if args.script is not None:
         try:
@@ -528,7 +530,7 @@ async def talk(args: argparse.Namespace, out: TextIO | None = None) -> Report:
     exchange = Exchange(args.rate, realtime=not args.fast)
     async with AsyncExitStack() as stack:
         if url is None:
-            from .emulator import Emulator, EmulatorOptions, describe_engines
+            from inworld_realtime.emulator import Emulator, EmulatorOptions, describe_engines
 
             assert brain is not None
             emulator = await stack.enter_async_context(

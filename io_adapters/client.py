@@ -7,9 +7,15 @@ import ssl
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from protocol import ConnectError, ConnectionState, RealtimeConnection, RemoteProtocolError, SessionProperties
-from protocol.handshake import DEFAULT_URL, Target, parse_target
-from protocol.states import OPEN_STATES
+from inworld_realtime.protocol import (
+    ConnectError,
+    ConnectionState,
+    RealtimeConnection,
+    RemoteProtocolError,
+    SessionProperties,
+)
+from inworld_realtime.protocol.handshake import DEFAULT_URL, Target, parse_target
+from inworld_realtime.protocol.states import OPEN_STATES
 
 from .supervisor import GiveUp, Options, Retry, Supervisor
 from .transport import Proxy, check_target, proxy_for, tls_context

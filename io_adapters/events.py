@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from protocol.events import AudioDropped
+from inworld_realtime.protocol.events import AudioDropped
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,8 @@ import ssl
 from dataclasses import dataclass
 from typing import Literal
 
-from protocol import ConnectError, ConnectTimeout, HandshakeError
-from protocol import events as ev
+from inworld_realtime.protocol import ConnectError, ConnectTimeout, HandshakeError
+from inworld_realtime.protocol import events as ev
 
 from .events import AudioDropped, Reconnected, ReconnectFailed, Reconnecting
 from .transport import ProxyRefused

@@ -9,8 +9,8 @@ import urllib.request
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from protocol import ConfigurationError, ConnectError
-from protocol.handshake import Target
+from inworld_realtime.protocol import ConfigurationError, ConnectError
+from inworld_realtime.protocol.handshake import Target
 
 
 class ProxyRefused(ConnectError):

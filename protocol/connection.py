@@ -82,7 +82,7 @@ class RealtimeConnection:
 
     @property
     def state(self) -> ConnectionState:
-        """The current state (see ``protocol.states``)."""
+        """The current state (see ``inworld_realtime.protocol.states``)."""
         return self._layer.state
 
     @property

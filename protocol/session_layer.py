@@ -1,4 +1,4 @@
-"""The session layer: typed server events in, client events out, driven by the tables in ``protocol.states``.
+"""The session layer: typed server events in, client events out, driven by the tables in ``.states``.
 
 It holds what one conversation needs across sockets: the configured session, the outbox of held
 client events, the uncommitted user turn (replayed after a drop), the conversation, audio chunking

@@ -1,7 +1,7 @@
 """The connection's states and the tables of what moves between them and what each move does.
 
 Each transition names its work: ``conditions``/``unless`` choose between rows of one trigger,
-``before``/``after`` are methods of the session layer (``protocol.session_layer.SessionLayer``) that
+``before``/``after`` are methods of the session layer (``inworld_realtime.protocol.session_layer.SessionLayer``) that
 send, hold, release, replay or report. Triggers the tables do not list are refused by the machine.
 Audio and transcript deltas never go through a trigger (a trigger costs about 25 us).
 """

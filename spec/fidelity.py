@@ -351,8 +351,8 @@ RateLimit: openai
 RateLimit.name limit remaining reset_seconds: openai
 """
 
-MODEL_MODULES = ("protocol.events", "protocol.session", "protocol.items")
-EMULATOR = Path(__file__).resolve().parent.parent / "io_adapters" / "emulator"
+MODEL_MODULES = tuple(f"inworld_realtime.protocol.{name}" for name in ("events", "session", "items"))
+EMULATOR = Path(__file__).resolve().parent.parent / "emulator"
 
 
 def field_table() -> dict[str, tuple[str, ...]]:
@@ -395,10 +395,10 @@ def field_sources(cls: str, name: str, table: dict[str, tuple[str, ...]]) -> tup
 
 def emulator_behaviour_keys() -> set[str]:
     """What the emulator does, read from its code: handlers, events it sends, options and faults."""
-    from io_adapters.emulator.faults import Faults
-    from io_adapters.emulator.options import EmulatorOptions
-    from io_adapters.emulator.session import RealtimeSession
-    from protocol import events as ev
+    from inworld_realtime.emulator.faults import Faults
+    from inworld_realtime.emulator.options import EmulatorOptions
+    from inworld_realtime.emulator.session import RealtimeSession
+    from inworld_realtime.protocol import events as ev
 
     client_types = _client_types()
     keys = {f"handler:{client_types.get(name[3:], name[3:])}"
@@ -421,7 +421,7 @@ def emulator_behaviour_keys() -> set[str]:
 
 
 def _client_types() -> dict[str, str]:
-    from protocol import events as ev
+    from inworld_realtime.protocol import events as ev
 
     out: dict[str, str] = {}
     for cls in vars(ev).values():

@@ -9,8 +9,8 @@ import inspect
 import json
 from pathlib import Path
 
-from protocol.session_layer import SessionLayer
-from protocol.states import TRANSITIONS, TURN_TRANSITIONS, Transition, table_as_data
+from inworld_realtime.protocol.session_layer import SessionLayer
+from inworld_realtime.protocol.states import TRANSITIONS, TURN_TRANSITIONS, Transition, table_as_data
 
 SPEC = Path(__file__).resolve().parent
 
@@ -51,7 +51,7 @@ def states_md() -> str:
         "",
         "Generated from `protocol/states.py` by `python -m spec.generate_states` (a test fails when this file or",
         "`states.json` is out of date). The tables are the behaviour: each row names the methods of",
-        "`protocol.session_layer.SessionLayer` that run on it; a trigger no row allows is refused by the machine",
+        "`session_layer.SessionLayer` that run on it; a trigger no row allows is refused by the machine",
         "(`LocalProtocolError` for the caller's `connect`/`close`/`send`; a server event out of order is handed out",
         "and changes nothing). Audio and transcript deltas never go through a trigger.",
         "",

@@ -22,7 +22,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from io_adapters import AsyncRealtimeClient, RealtimeClient
+from inworld_realtime.io_adapters import AsyncRealtimeClient, RealtimeClient
 
 Script = Callable[["Peer"], Awaitable[None]]
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from protocol import ConnectionState, RealtimeConnection, SessionProperties
-from protocol import events as ev
-from protocol.events import Event
-from protocol.server import ServerConnection, ServerSideEvent
+from inworld_realtime.protocol import ConnectionState, RealtimeConnection, SessionProperties
+from inworld_realtime.protocol import events as ev
+from inworld_realtime.protocol.events import Event
+from inworld_realtime.protocol.server import ServerConnection, ServerSideEvent
 
 
 class FakeClock:

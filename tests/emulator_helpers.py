@@ -13,10 +13,10 @@ from urllib.parse import urlsplit
 
 from wsproto.frame_protocol import Frame, FrameProtocol
 
-from io_adapters.wav import write_wav as write_wav  # re-exported for the tests
-from protocol import RealtimeConnection, RemoteProtocolError, SessionProperties
-from protocol import events as ev
-from protocol.handshake import ResponseParser, build_request, new_ws_key, parse_target
+from inworld_realtime.io_adapters.wav import write_wav as write_wav  # re-exported for the tests
+from inworld_realtime.protocol import RealtimeConnection, RemoteProtocolError, SessionProperties
+from inworld_realtime.protocol import events as ev
+from inworld_realtime.protocol.handshake import ResponseParser, build_request, new_ws_key, parse_target
 
 T = TypeVar("T")
 TIMEOUT = 5.0

@@ -8,8 +8,8 @@ import struct
 
 from hypothesis import strategies as st
 
-from protocol import RealtimeConnection
-from protocol import events as ev
+from inworld_realtime.protocol import RealtimeConnection
+from inworld_realtime.protocol import events as ev
 from tests.core_helpers import ready
 
 MAX_MESSAGE = 8192

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from io_adapters.cli import (
+from inworld_realtime.emulator import EmulatorOptions, EmulatorThread, ScriptedBrain
+from inworld_realtime.emulator.faults import Faults
+from inworld_realtime.io_adapters.cli import (
     EXIT_DROPPED,
     EXIT_NO_SPEECH,
     EXIT_REFUSED,
@@ -25,9 +27,7 @@ from io_adapters.cli import (
     EXIT_UNREACHABLE,
     EXIT_USAGE,
 )
-from io_adapters.emulator import EmulatorOptions, EmulatorThread, ScriptedBrain
-from io_adapters.emulator.faults import Faults
-from io_adapters.supervisor import Options
+from inworld_realtime.io_adapters.supervisor import Options
 from tests.client_harness import raw_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +38,7 @@ PATH = "/api/v1/realtime/session"
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 90) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if k not in ("INWORLD_API_KEY", "INWORLD_URL")}
     base["PYTHONPATH"] = str(ROOT)
-    return subprocess.run([sys.executable, "-m", "io_adapters", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "inworld_realtime", *args], capture_output=True, text=True,
                           env={**base, **(env or {})}, timeout=timeout, cwd=ROOT)
 
 

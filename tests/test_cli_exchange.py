@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from io_adapters import Reconnected, ReconnectFailed, Reconnecting
-from io_adapters.cli import Exchange
-from protocol import Response
-from protocol import events as ev
+from inworld_realtime.io_adapters import Reconnected, ReconnectFailed, Reconnecting
+from inworld_realtime.io_adapters.cli import Exchange
+from inworld_realtime.protocol import Response
+from inworld_realtime.protocol import events as ev
 
 RATE = 24000
 SECOND = b"\x01\x00" * RATE  # one second of output audio

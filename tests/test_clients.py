@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from io_adapters import ConnectError, ConnectTimeout, Reconnected, ReconnectFailed, Reconnecting
-from protocol import (
+from inworld_realtime.io_adapters import ConnectError, ConnectTimeout, Reconnected, ReconnectFailed, Reconnecting
+from inworld_realtime.protocol import (
     AudioConfiguration,
     AudioInput,
     ConfigurationError,
@@ -26,7 +26,7 @@ from protocol import (
     PCMAudioFormat,
     SessionProperties,
 )
-from protocol import events as ev
+from inworld_realtime.protocol import events as ev
 from tests.client_harness import AsyncDriver, Peer, ScriptedServer, driver, raw_server, self_signed_certificate
 
 KEY = "dGVzdC1rZXk6dGVzdC1zZWNyZXQ="

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from wsproto.frame_protocol import FrameProtocol
 
-from protocol import (
+from inworld_realtime.protocol import (
     AudioConfiguration,
     AudioInput,
     AudioOutput,
@@ -26,11 +26,11 @@ from protocol import (
     SessionProperties,
     TurnDetection,
 )
-from protocol import events as ev
-from protocol.conversation import RECENT_AUDIO_ITEMS
-from protocol.handshake import accept_key, build_refusal
-from protocol.items import ConversationItem, ItemContent, Response, Usage
-from protocol.server import ServerConnection
+from inworld_realtime.protocol import events as ev
+from inworld_realtime.protocol.conversation import RECENT_AUDIO_ITEMS
+from inworld_realtime.protocol.handshake import accept_key, build_refusal
+from inworld_realtime.protocol.items import ConversationItem, ItemContent, Response, Usage
+from inworld_realtime.protocol.server import ServerConnection
 from tests.core_helpers import FakeClock, configured, deliver, pump, upgrade
 
 KEY = "c2VjcmV0LWtleTpzZWNyZXQtc2VjcmV0"  # what a portal key looks like (base64 key:secret)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from wsproto.frame_protocol import Opcode
 
-from io_adapters.emulator import (
+from inworld_realtime.emulator import (
     CallTool,
     Emulator,
     EmulatorOptions,
@@ -31,11 +31,11 @@ from io_adapters.emulator import (
     Turn,
     VadSettings,
 )
-from io_adapters.emulator.__main__ import build_parser, main, options_from_args
-from io_adapters.emulator.speech import resample, tone_speech
-from io_adapters.emulator.vad import SpeechStarted, SpeechStopped
-from io_adapters.emulator.voice import wheel_voice
-from protocol import (
+from inworld_realtime.emulator.__main__ import build_parser, main, options_from_args
+from inworld_realtime.emulator.speech import resample, tone_speech
+from inworld_realtime.emulator.vad import SpeechStarted, SpeechStopped
+from inworld_realtime.emulator.voice import wheel_voice
+from inworld_realtime.protocol import (
     AudioConfiguration,
     AudioInput,
     AudioOutput,
@@ -52,8 +52,8 @@ from protocol import (
     SessionProperties,
     TurnDetection,
 )
-from protocol import events as ev
-from protocol.session import AudioFormat
+from inworld_realtime.protocol import events as ev
+from inworld_realtime.protocol.session import AudioFormat
 from tests.emulator_helpers import (
     Driver,
     RawClient,
@@ -482,8 +482,8 @@ def test_g711_in_and_out(fmt: PCMUAudioFormat | PCMAAudioFormat) -> None:
 
 @pytest.mark.parametrize("name", ["ulaw", "audio/x-mulaw", "alaw"])
 def test_input_format_aliases_the_validation_accepts_are_decoded_as_g711(name: str) -> None:
-    from io_adapters.emulator.records import SessionRecord
-    from io_adapters.emulator.session import RealtimeSession
+    from inworld_realtime.emulator.records import SessionRecord
+    from inworld_realtime.emulator.session import RealtimeSession
 
     session = RealtimeSession(SessionRecord(index=0), options(), Synthesizer("tone"), lambda _: None)
     update = ev.client_event_adapter.validate_python(
@@ -909,7 +909,7 @@ def test_command_line_errors_are_one_line(capsys: pytest.CaptureFixture[str], tm
 
 def test_python_dash_m_runs_a_server_until_interrupted() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "io_adapters.emulator", "--port", "0", "--pace", "0", "--reply", "From the CLI."],
+        [sys.executable, "-m", "inworld_realtime.emulator", "--port", "0", "--pace", "0", "--reply", "From the CLI."],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:

@@ -33,8 +33,8 @@ from pipecat.services.inworld.realtime.llm import InworldRealtimeLLMService
 from pipecat.services.llm_service import FunctionCallParams
 from pipecat.workers.runner import WorkerRunner
 
-from io_adapters.emulator import Emulator, EmulatorOptions, ScriptedBrain, ToolRule
-from protocol import events as ev
+from inworld_realtime.emulator import Emulator, EmulatorOptions, ScriptedBrain, ToolRule
+from inworld_realtime.protocol import events as ev
 from tests.emulator_helpers import rms, run, speech_like
 
 TIMEOUT = 10.0

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from io_adapters import RealtimeClient
-from io_adapters.emulator import EmulatorOptions, EmulatorThread
-from protocol import HandshakeError
+from inworld_realtime.emulator import EmulatorOptions, EmulatorThread
+from inworld_realtime.io_adapters import RealtimeClient
+from inworld_realtime.protocol import HandshakeError
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -53,7 +53,7 @@ def test_the_pipecat_bot_leaves_nothing_where_it_runs(tmp_path: Path) -> None:
 
 
 def test_importing_the_shim_without_pipecat_names_the_extra() -> None:
-    code = "import sys; sys.modules['pipecat'] = None; import io_adapters.pipecat_shim"
+    code = "import sys; sys.modules['pipecat'] = None; import inworld_realtime.io_adapters.pipecat_shim"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=60)
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
@@ -61,7 +61,7 @@ def test_importing_the_shim_without_pipecat_names_the_extra() -> None:
 
 
 def test_the_emulator_logs_a_refused_key_without_the_key(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="io_adapters.emulator")
+    caplog.set_level(logging.INFO, logger="inworld_realtime.emulator")
     with EmulatorThread(EmulatorOptions(api_key="the-right-key")) as emulator, pytest.raises(HandshakeError):
         RealtimeClient("a-wrong-key", url=emulator.url, reconnect=False, connect_timeout=5).connect()
     refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]

@@ -16,12 +16,18 @@ import pytest
 from pipecat.frames.frames import ErrorFrame, LLMFullResponseEndFrame, LLMRunFrame
 from pipecat.processors.aggregators.llm_context import LLMContext
 
-from io_adapters import ConnectError, Reconnected, Reconnecting
-from io_adapters.emulator import Emulator, EmulatorOptions, EmulatorThread, Faults, ScriptedBrain
-from io_adapters.pipecat_shim import InworldRealtimeLLMService
-from protocol import AudioConfiguration, AudioInput, PCMAudioFormat, RemoteProtocolError, SessionProperties
-from protocol import events as ev
-from protocol.handshake import accept_key
+from inworld_realtime.emulator import Emulator, EmulatorOptions, EmulatorThread, Faults, ScriptedBrain
+from inworld_realtime.io_adapters import ConnectError, Reconnected, Reconnecting
+from inworld_realtime.io_adapters.pipecat_shim import InworldRealtimeLLMService
+from inworld_realtime.protocol import (
+    AudioConfiguration,
+    AudioInput,
+    PCMAudioFormat,
+    RemoteProtocolError,
+    SessionProperties,
+)
+from inworld_realtime.protocol import events as ev
+from inworld_realtime.protocol.handshake import accept_key
 from tests.client_harness import Peer, ScriptedServer, driver, drop_first, raw_server
 from tests.emulator_helpers import run, speech_like
 from tests.test_clients import no_leftovers

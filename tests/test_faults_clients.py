@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from io_adapters import ConnectTimeout, Reconnected, Reconnecting
-from io_adapters.emulator import EmulatorOptions, EmulatorThread, Faults, ScriptedBrain
-from protocol import HandshakeError, SessionProperties
-from protocol import events as ev
-from protocol.items import ConversationItem
+from inworld_realtime.emulator import EmulatorOptions, EmulatorThread, Faults, ScriptedBrain
+from inworld_realtime.io_adapters import ConnectTimeout, Reconnected, Reconnecting
+from inworld_realtime.protocol import HandshakeError, SessionProperties
+from inworld_realtime.protocol import events as ev
+from inworld_realtime.protocol.items import ConversationItem
 from tests.client_harness import Peer, ScriptedServer, driver
 
 ADAPTERS = ["asyncio", "blocking"]
@@ -168,7 +168,7 @@ def test_the_asyncio_client_runs_on_uvloop_through_a_reconnect() -> None:
     """pipecat apps often run on uvloop, whose transports are not asyncio's classes: the feed must work there too."""
     import uvloop
 
-    from io_adapters import AsyncRealtimeClient
+    from inworld_realtime.io_adapters import AsyncRealtimeClient
 
     async def turn(url: str) -> list[Any]:
         async with AsyncRealtimeClient("k", TEXT_ONLY, url, **FAST) as client:  # type: ignore[arg-type]

@@ -19,12 +19,12 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
-from io_adapters.emulator import Emulator, EmulatorOptions, Faults
-from io_adapters.emulator.brain import ScriptedBrain, ToolRule
-from io_adapters.emulator.formats import resolve
-from protocol import events as ev
-from protocol import g711
-from protocol.session import NoiseReduction
+from inworld_realtime.emulator import Emulator, EmulatorOptions, Faults
+from inworld_realtime.emulator.brain import ScriptedBrain, ToolRule
+from inworld_realtime.emulator.formats import resolve
+from inworld_realtime.protocol import events as ev
+from inworld_realtime.protocol import g711
+from inworld_realtime.protocol.session import NoiseReduction
 from spec import examples, fidelity
 from tests.emulator_helpers import rms, run, speech_like, speech_ms
 
@@ -515,12 +515,12 @@ def test_basic_and_bearer_auth(authorization: str | None, status: int) -> None:
 
 
 def test_the_emulator_command_serves_a_phone_bridge() -> None:
-    """``python -m io_adapters.emulator`` itself, as a deployment would run it, against the phone bridge."""
+    """``python -m inworld_realtime.emulator`` itself, as a deployment would run it, against the phone bridge."""
     update, greeting, create, _ = flow("phone")
 
     async def scenario() -> None:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "io_adapters.emulator", "--port", "0", "--pace", "0", "--voice-engine", "tone",
+            sys.executable, "-m", "inworld_realtime.emulator", "--port", "0", "--pace", "0", "--voice-engine", "tone",
             stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
             cwd=str(SPEC.parent))
         try:
@@ -545,7 +545,7 @@ def test_the_emulator_command_serves_a_phone_bridge() -> None:
 
 
 def test_command_line_defaults_follow_inworld_and_flags_switch_openai_behaviour() -> None:
-    from io_adapters.emulator.__main__ import build_parser, options_from_args
+    from inworld_realtime.emulator.__main__ import build_parser, options_from_args
 
     default = options_from_args(build_parser().parse_args([]))
     assert (default.ping_interval_s, default.session_ttl_s, default.strict, default.cancel_without_response_error,

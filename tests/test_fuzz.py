@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from protocol import ConnectionState, RemoteProtocolError
-from protocol import events as ev
+from inworld_realtime.protocol import ConnectionState, RemoteProtocolError
+from inworld_realtime.protocol import events as ev
 from tests.fuzzing import MAX_MESSAGE, ready_connection, streams
 
 EVENT_TYPES = (ev.ServerEvent, ev.UntypedServerMessage, ev.ConnectionClosed, ev.InvalidServerEvent,

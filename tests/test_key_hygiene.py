@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from io_adapters import ConnectError
-from io_adapters.emulator import EmulatorOptions, EmulatorThread, Faults, ScriptedBrain
-from protocol import HandshakeError, RealtimeConnection, SessionProperties
-from protocol import events as ev
-from protocol.items import ConversationItem
+from inworld_realtime.emulator import EmulatorOptions, EmulatorThread, Faults, ScriptedBrain
+from inworld_realtime.io_adapters import ConnectError
+from inworld_realtime.protocol import HandshakeError, RealtimeConnection, SessionProperties
+from inworld_realtime.protocol import events as ev
+from inworld_realtime.protocol.items import ConversationItem
 from tests.client_harness import driver
 
 SECRET = "c2stbGl2ZS1WRVJZLVNFQ1JFVC1LRVk6c2hoaGhoLWRvbnQtdGVsbA=="

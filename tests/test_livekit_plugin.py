@@ -19,12 +19,12 @@ from livekit import rtc
 from livekit.agents import Agent, AgentSession, RunContext, function_tool, llm
 from livekit.agents.metrics import RealtimeModelMetrics
 
-from io_adapters.emulator import Emulator, EmulatorOptions, Faults, ScriptedBrain, ToolRule
-from io_adapters.livekit_plugin import RealtimeModel, RealtimeSession
-from io_adapters.livekit_plugin.audio import InputAudio
-from io_adapters.livekit_plugin.local_io import ClockSpeaker, FrameFeed
-from protocol import TurnDetection
-from protocol import events as ev
+from inworld_realtime.emulator import Emulator, EmulatorOptions, Faults, ScriptedBrain, ToolRule
+from inworld_realtime.io_adapters.livekit_plugin import RealtimeModel, RealtimeSession
+from inworld_realtime.io_adapters.livekit_plugin.audio import InputAudio
+from inworld_realtime.io_adapters.livekit_plugin.local_io import ClockSpeaker, FrameFeed
+from inworld_realtime.protocol import TurnDetection
+from inworld_realtime.protocol import events as ev
 from tests.emulator_helpers import rms, run, speech_like
 
 WEATHER = ToolRule("get_weather", keywords=("weather",), arguments={"city": "Paris"})
@@ -516,13 +516,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def cli_emulator(tmp_path: Path) -> Iterator[str]:
-    """``python -m io_adapters.emulator`` in its own process, scripted to hear the question and call the tool."""
+    """``python -m inworld_realtime.emulator`` in its own process, scripted to hear the question and call the tool."""
     script = tmp_path / "script.json"
     script.write_text(json.dumps({
         "transcripts": [(ROOT / "examples" / "question.txt").read_text().strip()],
         "tools": [{"name": "get_weather", "keywords": ["weather"], "arguments": {"city": "Paris"}}],
     }))
-    proc = subprocess.Popen([sys.executable, "-m", "io_adapters.emulator", "--port", "0", "--script", str(script)],
+    proc = subprocess.Popen([sys.executable, "-m", "inworld_realtime.emulator", "--port", "0", "--script", str(script)],
                             stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         assert proc.stdout is not None
@@ -554,7 +554,7 @@ def test_the_example_agent_runs_against_the_embedded_emulator(tmp_path: Path) ->
 
 
 def test_a_spoken_exchange_with_a_tool_call_against_the_emulator_process(tmp_path: Path, cli_emulator: str) -> None:
-    """The example agent, pointed at ``python -m io_adapters.emulator`` (INWORLD_URL, no key) as at Inworld."""
+    """The example agent, pointed at ``python -m inworld_realtime.emulator`` (INWORLD_URL, no key) as at Inworld."""
     lines = run_example(tmp_path, INWORLD_URL=cli_emulator)
     assert not any(line.startswith("(local emulator") for line in lines)
     assert lines[0].startswith("assistant: ")  # the greeting

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from io_adapters import AsyncRealtimeClient, ConnectError, Reconnected, Reconnecting
-from protocol import SessionProperties
-from protocol import events as ev
-from protocol.items import ConversationItem
+from inworld_realtime.io_adapters import AsyncRealtimeClient, ConnectError, Reconnected, Reconnecting
+from inworld_realtime.protocol import SessionProperties
+from inworld_realtime.protocol import events as ev
+from inworld_realtime.protocol.items import ConversationItem
 from tests.client_harness import (
     AsyncDriver,
     Driver,

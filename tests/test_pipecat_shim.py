@@ -31,11 +31,11 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.services.inworld.realtime import llm as pipecat_llm
 from pipecat.services.llm_service import FunctionCallParams
 
-import io_adapters.pipecat_shim.events as shim_events
-from io_adapters.emulator import Emulator, EmulatorOptions, Faults, ScriptedBrain, ToolRule
-from io_adapters.pipecat_shim import InworldRealtimeLLMService, InworldRealtimeLLMSettings
-from io_adapters.pipecat_shim.llm import merge_session, to_core_event
-from protocol import events as ev
+import inworld_realtime.io_adapters.pipecat_shim.events as shim_events
+from inworld_realtime.emulator import Emulator, EmulatorOptions, Faults, ScriptedBrain, ToolRule
+from inworld_realtime.io_adapters.pipecat_shim import InworldRealtimeLLMService, InworldRealtimeLLMSettings
+from inworld_realtime.io_adapters.pipecat_shim.llm import merge_session, to_core_event
+from inworld_realtime.protocol import events as ev
 from tests.emulator_helpers import rms, run, speech_like
 from tests.test_emulator_pipecat import Harness
 
@@ -59,7 +59,7 @@ def test_every_public_name_of_pipecats_package_has_a_counterpart() -> None:
     public |= {"SUPPORTED_SAMPLE_RATES", "InworldTool", "Modality"}
     assert public <= set(shim_events.__all__)
     for name in ("InworldRealtimeLLMService", "InworldRealtimeLLMSettings", "CurrentAudioResponse"):
-        assert hasattr(__import__("io_adapters.pipecat_shim", fromlist=[name]), name)
+        assert hasattr(__import__("inworld_realtime.io_adapters.pipecat_shim", fromlist=[name]), name)
     assert InworldRealtimeLLMService.adapter_class is PIPECAT.adapter_class
     assert InworldRealtimeLLMService.Settings is InworldRealtimeLLMSettings
 

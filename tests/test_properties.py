@@ -10,11 +10,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from protocol import ConnectionState, RealtimeConnection, RemoteProtocolError, SessionProperties
-from protocol import events as ev
-from protocol.audio import Chunks
-from protocol.items import ConversationItem, ItemContent, Response
-from protocol.server import ServerConnection
+from inworld_realtime.protocol import ConnectionState, RealtimeConnection, RemoteProtocolError, SessionProperties
+from inworld_realtime.protocol import events as ev
+from inworld_realtime.protocol.audio import Chunks
+from inworld_realtime.protocol.items import ConversationItem, ItemContent, Response
+from inworld_realtime.protocol.server import ServerConnection
 from tests.core_helpers import ready
 
 KEY = "a2V5OnNlY3JldA=="

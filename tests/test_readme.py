@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from io_adapters.emulator import EmulatorOptions, EmulatorThread, ScriptedBrain
+from inworld_realtime.emulator import EmulatorOptions, EmulatorThread, ScriptedBrain
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -63,7 +63,7 @@ def test_the_readme_stands_on_its_own() -> None:
 
 
 def test_the_readme_lists_every_exit_code_of_the_cli() -> None:
-    from io_adapters.cli import EXIT_CODES
+    from inworld_realtime.io_adapters.cli import EXIT_CODES
 
     rows = set(re.findall(r"^\| (\d+) \|", README, flags=re.M))
     assert rows == {str(code) for code in EXIT_CODES if code != 0}

@@ -7,11 +7,11 @@ import base64
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from io_adapters import AsyncRealtimeClient, Reconnected
-from io_adapters.emulator import Emulator, EmulatorOptions, Faults, ScriptedBrain
-from protocol import AudioConfiguration, AudioInput, ConnectionState, PCMAudioFormat, SessionProperties
-from protocol import events as ev
-from protocol.items import ConversationItem, ItemContent
+from inworld_realtime.emulator import Emulator, EmulatorOptions, Faults, ScriptedBrain
+from inworld_realtime.io_adapters import AsyncRealtimeClient, Reconnected
+from inworld_realtime.protocol import AudioConfiguration, AudioInput, ConnectionState, PCMAudioFormat, SessionProperties
+from inworld_realtime.protocol import events as ev
+from inworld_realtime.protocol.items import ConversationItem, ItemContent
 from tests.emulator_helpers import speech_like
 
 TEXT = SessionProperties(output_modalities=["text"])

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-import protocol
-from protocol import (
+import inworld_realtime.protocol as protocol
+from inworld_realtime.protocol import (
     AudioConfiguration,
     AudioInput,
     AudioOutput,
@@ -23,9 +23,9 @@ from protocol import (
     RemoteProtocolError,
     SessionProperties,
 )
-from protocol import events as ev
-from protocol.items import ConversationItem, Response
-from protocol.server import ServerConnection
+from inworld_realtime.protocol import events as ev
+from inworld_realtime.protocol.items import ConversationItem, Response
+from inworld_realtime.protocol.server import ServerConnection
 from tests.core_helpers import configured, deliver, pump, upgrade
 
 S = ConnectionState
@@ -265,7 +265,7 @@ def test_audio_that_is_not_base64_is_reported_and_the_session_goes_on() -> None:
 
 
 def test_the_table_declares_what_each_transition_does() -> None:
-    from protocol.states import TRANSITIONS
+    from inworld_realtime.protocol.states import TRANSITIONS
 
     callbacks = {name for t in TRANSITIONS for key in ("before", "after", "conditions", "unless")
                  for name in t.get(key, [])}  # type: ignore[attr-defined]
@@ -324,7 +324,7 @@ def test_one_error_tree_configuration_mistakes_are_value_errors() -> None:
     assert issubclass(protocol.ConnectTimeout, protocol.ConnectError)
     assert issubclass(protocol.ConnectTimeout, TimeoutError)
     assert issubclass(protocol.HandshakeError, RemoteProtocolError)
-    import io_adapters
+    import inworld_realtime.io_adapters as io_adapters
 
     assert io_adapters.ConnectError is protocol.ConnectError
     assert io_adapters.ConnectTimeout is protocol.ConnectTimeout

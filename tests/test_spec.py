@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from protocol import ConnectionState, RealtimeConnection, SessionProperties
-from protocol import events as ev
-from protocol.server import ServerConnection
-from protocol.states import table_as_data
+from inworld_realtime.protocol import ConnectionState, RealtimeConnection, SessionProperties
+from inworld_realtime.protocol import events as ev
+from inworld_realtime.protocol.server import ServerConnection
+from inworld_realtime.protocol.states import table_as_data
 from spec.examples import CLIENT, SERVER
 from spec.generate_states import states_json, states_md
 

@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 
-from io_adapters.emulator import Emulator, EmulatorOptions, ScriptedBrain, ToolRule, engines
-from io_adapters.emulator.recognition import Recognizer, word_error_rate
-from io_adapters.emulator.speech import TONE, WHEEL, Synthesizer
-from protocol import events as ev
-from protocol import g711
-from protocol.items import ConversationItem, ItemContent
-from protocol.session import (
+from inworld_realtime.emulator import Emulator, EmulatorOptions, ScriptedBrain, ToolRule, engines
+from inworld_realtime.emulator.recognition import Recognizer, word_error_rate
+from inworld_realtime.emulator.speech import TONE, WHEEL, Synthesizer
+from inworld_realtime.protocol import events as ev
+from inworld_realtime.protocol import g711
+from inworld_realtime.protocol.items import ConversationItem, ItemContent
+from inworld_realtime.protocol.session import (
     AudioConfiguration,
     AudioInput,
     AudioOutput,
@@ -223,7 +223,7 @@ def test_talk_command_recognises_a_recording_and_answers_with_speech(tmp_path: P
     wav = tmp_path / "question.wav"
     shutil.copy(QUESTION, wav)  # no .txt beside it: the emulator has to listen
     answer = tmp_path / "answer.wav"
-    proc = subprocess.run([sys.executable, "-m", "io_adapters", "talk", str(wav), "--fast", "--out", str(answer)],
+    proc = subprocess.run([sys.executable, "-m", "inworld_realtime", "talk", str(wav), "--fast", "--out", str(answer)],
                           capture_output=True, text=True, timeout=120, cwd=ROOT,
                           env={k: v for k, v in os.environ.items() if k != "INWORLD_API_KEY"})
     assert proc.returncode == 0, proc.stderr
@@ -249,9 +249,9 @@ def test_engines_without_the_extra(tmp_path: Path) -> None:
         "sys.modules['espeakng_loader'] = None\n"
         "import shutil\n"
         "shutil.which = lambda *a, **k: None\n"  # and no espeak-ng program on PATH
-        "from io_adapters.emulator import engines\n"
+        "from inworld_realtime.emulator import engines\n"
         "print(engines())\n"
-        "from io_adapters.cli import main\n"
+        "from inworld_realtime.io_adapters.cli import main\n"
         f"sys.exit(main(['talk', {str(wav)!r}, '--fast', '--out', {str(tmp_path / 'a.wav')!r}]))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT,
@@ -264,8 +264,8 @@ def test_engines_without_the_extra(tmp_path: Path) -> None:
 
 def test_the_library_and_clients_never_import_the_engines() -> None:
     code = ("import sys, protocol, io_adapters\n"
-            "from io_adapters import AsyncRealtimeClient, RealtimeClient\n"
-            "import io_adapters.emulator\n"
+            "from inworld_realtime.io_adapters import AsyncRealtimeClient, RealtimeClient\n"
+            "import inworld_realtime.emulator\n"
             "print(sorted(m for m in ('pocketsphinx', 'espeakng_loader') if m in sys.modules))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr

@@ -11,11 +11,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from io_adapters import AudioDropped, Reconnected, ReconnectFailed, Reconnecting, SessionRejected
-from io_adapters.supervisor import MAX_RETRY_AFTER, GiveUp, Options, Retry, Supervisor, describe, retryable
-from io_adapters.transport import ProxyRefused
-from protocol import ConnectError, ConnectTimeout, HandshakeError
-from protocol import events as ev
+from inworld_realtime.io_adapters import AudioDropped, Reconnected, ReconnectFailed, Reconnecting, SessionRejected
+from inworld_realtime.io_adapters.supervisor import (
+    MAX_RETRY_AFTER,
+    GiveUp,
+    Options,
+    Retry,
+    Supervisor,
+    describe,
+    retryable,
+)
+from inworld_realtime.io_adapters.transport import ProxyRefused
+from inworld_realtime.protocol import ConnectError, ConnectTimeout, HandshakeError
+from inworld_realtime.protocol import events as ev
 
 OPTIONS = Options(connect_timeout=10.0, keepalive_timeout=3.0, ping_interval=1.0, max_reconnect_attempts=3,
                   backoff_initial=0.5, backoff_max=4.0)

@@ -3,7 +3,7 @@
 Needs the ``livekit`` extra (``pip install "inworld-realtime[livekit]"``)::
 
     from livekit.agents import AgentSession
-    from io_adapters.livekit_plugin import RealtimeModel
+    from inworld_realtime.io_adapters.livekit_plugin import RealtimeModel
 
     session = AgentSession(llm=RealtimeModel(voice="Clive"))
 """

@@ -7,9 +7,9 @@ from typing import Any
 
 from livekit.agents import llm
 
-from protocol import ConversationItem, FunctionTool, ItemContent
+from inworld_realtime.protocol import ConversationItem, FunctionTool, ItemContent
 
-log = logging.getLogger("io_adapters.livekit_plugin")
+log = logging.getLogger("inworld_realtime.io_adapters.livekit_plugin")
 
 
 def item_text(item: ConversationItem) -> str:

@@ -13,7 +13,7 @@ from livekit.agents import llm, utils
 from livekit.agents.metrics import RealtimeModelMetrics
 from livekit.agents.metrics.base import Metadata
 
-from protocol import Usage
+from inworld_realtime.protocol import Usage
 
 Modality = Literal["text", "audio"]
 

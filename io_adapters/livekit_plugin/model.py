@@ -12,9 +12,9 @@ from livekit.agents import llm
 from livekit.agents.types import NOT_GIVEN, NotGivenOr
 from livekit.agents.utils import is_given
 
-from protocol import ConfigurationError, TurnDetection
-from protocol.handshake import DEFAULT_URL
-from protocol.session import SUPPORTED_SAMPLE_RATES
+from inworld_realtime.protocol import ConfigurationError, TurnDetection
+from inworld_realtime.protocol.handshake import DEFAULT_URL
+from inworld_realtime.protocol.session import SUPPORTED_SAMPLE_RATES
 
 from ..transport import is_loopback
 from .options import (
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 
 class RealtimeModel(llm.RealtimeModel):
-    """Inworld's realtime speech-to-speech model, on ``io_adapters.AsyncRealtimeClient``."""
+    """Inworld's realtime speech-to-speech model, on ``inworld_realtime.io_adapters.AsyncRealtimeClient``."""
 
     def __init__(
         self,

@@ -10,7 +10,7 @@ from livekit.agents import llm
 from livekit.agents.types import NOT_GIVEN, NotGivenOr
 from livekit.agents.utils import is_given
 
-from protocol import (
+from inworld_realtime.protocol import (
     AudioConfiguration,
     AudioInput,
     AudioOutput,
@@ -19,7 +19,7 @@ from protocol import (
     SessionProperties,
     TurnDetection,
 )
-from protocol.handshake import DEFAULT_URL
+from inworld_realtime.protocol.handshake import DEFAULT_URL
 
 from .convert import to_tool_choice
 

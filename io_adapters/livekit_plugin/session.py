@@ -21,9 +21,9 @@ from livekit.agents.types import NOT_GIVEN, NotGivenOr
 from livekit.agents.utils import is_given
 from livekit.agents.voice.generation import remove_instructions
 
-from protocol import SessionProperties
-from protocol import events as ev
-from protocol.audio import pcm_ms
+from inworld_realtime.protocol import SessionProperties
+from inworld_realtime.protocol import events as ev
+from inworld_realtime.protocol.audio import pcm_ms
 
 from ..aio import AsyncRealtimeClient
 from ..events import Reconnected, ReconnectFailed, Reconnecting
@@ -33,7 +33,7 @@ from .generation import Generation, Modality, response_metrics
 from .model import RealtimeModel
 from .options import Options
 
-log = logging.getLogger("io_adapters.livekit_plugin")
+log = logging.getLogger("inworld_realtime.io_adapters.livekit_plugin")
 
 Op = bytes | ev.ClientEvent | Callable[[], Awaitable[Any]]
 REPLY_TIMEOUT = 10.0

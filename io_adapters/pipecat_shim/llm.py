@@ -29,9 +29,9 @@ from pipecat.services.inworld.realtime.llm import InworldRealtimeLLMService as _
 from pipecat.utils.types import assert_given, is_given
 from pydantic import BaseModel
 
-from protocol import NON_FATAL_ERROR_CODES, SessionProperties
-from protocol import events as ev
-from protocol.handshake import DEFAULT_URL
+from inworld_realtime.protocol import NON_FATAL_ERROR_CODES, SessionProperties
+from inworld_realtime.protocol import events as ev
+from inworld_realtime.protocol.handshake import DEFAULT_URL
 
 from ..aio import AsyncRealtimeClient
 from ..events import Reconnected, ReconnectFailed, Reconnecting
@@ -94,7 +94,7 @@ def _merge_models(base: BaseModel, update: BaseModel) -> BaseModel:
 
 
 class InworldRealtimeLLMService(_PipecatService):  # type: ignore[misc]
-    """pipecat-ai 1.14's Inworld Realtime service, running on ``io_adapters.AsyncRealtimeClient``."""
+    """pipecat-ai 1.14's Inworld Realtime service, running on ``inworld_realtime.io_adapters.AsyncRealtimeClient``."""
 
     Settings = InworldRealtimeLLMSettings
 

@@ -1,6 +1,6 @@
 """A local server that speaks the Inworld Realtime protocol, for tests, demos and offline work.
 
-``python -m io_adapters.emulator`` runs one; ``Emulator`` (asyncio) and
+``python -m inworld_realtime.emulator`` runs one; ``Emulator`` (asyncio) and
 ``EmulatorThread`` (blocking code) embed one.
 """
 

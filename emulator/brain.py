@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from protocol.items import ConversationItem
+from inworld_realtime.protocol.items import ConversationItem
 
 
 @dataclass(frozen=True)

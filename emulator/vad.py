@@ -7,7 +7,7 @@ import sys
 from array import array
 from dataclasses import dataclass
 
-from protocol.session import TurnDetection
+from inworld_realtime.protocol.session import TurnDetection
 
 FRAME_MS = 10
 #: Silence needed to end a turn, by semantic_vad eagerness (auto is medium, as in OpenAI's API).

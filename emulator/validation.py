@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from protocol import events as ev
-from protocol.items import RealtimeError
-from protocol.session import (
+from inworld_realtime.protocol import events as ev
+from inworld_realtime.protocol.items import RealtimeError
+from inworld_realtime.protocol.session import (
     SUPPORTED_SAMPLE_RATES,
     FunctionTool,
     PCMAudioFormat,

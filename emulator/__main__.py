@@ -1,4 +1,4 @@
-"""``python -m io_adapters.emulator``: run a local Inworld-compatible realtime server until Ctrl-C."""
+"""``python -m inworld_realtime.emulator``: run a local Inworld-compatible realtime server until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import sys
 from collections.abc import Sequence
 from typing import Literal
 
-from ..wav import write_wav
+from inworld_realtime.io_adapters.wav import write_wav
+
 from .brain import ScriptedBrain, ToolRule
 from .faults import Faults
 from .options import EmulatorOptions
@@ -22,7 +23,7 @@ from .speech import Synthesizer, describe_engines
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     p = argparse.ArgumentParser(
-        prog="python -m io_adapters.emulator",
+        prog="python -m inworld_realtime.emulator",
         description="A local server speaking the Inworld Realtime WebSocket protocol (for tests and offline demos).",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")

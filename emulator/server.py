@@ -12,10 +12,10 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from protocol import events as ev
-from protocol.errors import RemoteProtocolError
-from protocol.handshake import UpgradeRequest
-from protocol.server import ClientClosed, ClientMessage, ServerConnection
+from inworld_realtime.protocol import events as ev
+from inworld_realtime.protocol.errors import RemoteProtocolError
+from inworld_realtime.protocol.handshake import UpgradeRequest
+from inworld_realtime.protocol.server import ClientClosed, ClientMessage, ServerConnection
 
 from .faults import NO_FAULTS, Faults
 from .link import CLOSE_WAIT_S, Link

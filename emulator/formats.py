@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from protocol import g711
-from protocol.session import PCMAAudioFormat, PCMAudioFormat, PCMUAudioFormat
+from inworld_realtime.protocol import g711
+from inworld_realtime.protocol.session import PCMAAudioFormat, PCMAudioFormat, PCMUAudioFormat
 
 Codec = Literal["pcm", "pcmu", "pcma"]
 DEFAULT_RATE = 24000

@@ -7,7 +7,7 @@ import contextlib
 import threading
 from types import TracebackType
 
-from protocol import events as ev
+from inworld_realtime.protocol import events as ev
 
 from .options import EmulatorOptions
 from .records import SessionRecord

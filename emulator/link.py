@@ -8,7 +8,7 @@ import json
 import logging
 from typing import Any
 
-from protocol.server import ServerConnection
+from inworld_realtime.protocol.server import ServerConnection
 
 from .faults import Faults
 from .records import SessionRecord

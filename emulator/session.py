@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from protocol import events as ev
-from protocol.items import ContentPart, ConversationItem, ItemContent, RealtimeError, Response, Usage
-from protocol.session import (
+from inworld_realtime.protocol import events as ev
+from inworld_realtime.protocol.items import ContentPart, ConversationItem, ItemContent, RealtimeError, Response, Usage
+from inworld_realtime.protocol.session import (
     AudioConfiguration,
     AudioInput,
     AudioOutput,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from protocol import events as ev
-from protocol.items import RealtimeError
-from protocol.session import SessionProperties
+from inworld_realtime.protocol import events as ev
+from inworld_realtime.protocol.items import RealtimeError
+from inworld_realtime.protocol.session import SessionProperties
 
 
 @dataclass
