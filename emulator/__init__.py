@@ -5,11 +5,12 @@
 """
 
 from .brain import Brain, CallTool, Decision, FunctionResult, Say, ScriptedBrain, ToolRule, ToolSpec, Turn
+from .engines import describe_engines, engines
 from .faults import Faults
 from .options import EmulatorOptions
 from .records import ResponseRecord, SessionRecord
 from .server import Emulator
-from .speech import Synthesizer, describe_engines, engines
+from .speech import Synthesizer
 from .thread import EmulatorThread
 from .vad import EnergyVAD, VadSettings
 

@@ -14,10 +14,11 @@ from typing import Literal
 from inworld_realtime.io_adapters.wav import write_wav
 
 from .brain import ScriptedBrain, ToolRule
+from .engines import describe_engines
 from .faults import Faults
 from .options import EmulatorOptions
 from .server import Emulator
-from .speech import Synthesizer, describe_engines
+from .speech import Synthesizer
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from .speech import resample
+from .pcm import resample
 
 log = logging.getLogger(__name__)
 

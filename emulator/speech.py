@@ -8,16 +8,13 @@ import re
 import shutil
 import struct
 import subprocess
-import sys
 import zlib
 from array import array
 from functools import lru_cache
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
+from .pcm import pcm_bytes, resample
 from .voice import wheel_voice
-
-if TYPE_CHECKING:
-    from .server import Emulator
 
 log = logging.getLogger(__name__)
 
@@ -28,51 +25,6 @@ FEMALE_VOICES = frozenset({
     "ashley", "deborah", "elizabeth", "hana", "julia", "luna", "olivia", "priya", "sarah", "wendy", "pixie",
     "jessica", "alice", "emma", "sophia",
 })
-
-
-def _samples(pcm: bytes) -> array[int]:
-    out = array("h")
-    out.frombytes(pcm[: len(pcm) - len(pcm) % 2])
-    if sys.byteorder == "big":  # pragma: no cover - PCM is little-endian
-        out.byteswap()
-    return out
-
-
-def _pcm(samples: array[int]) -> bytes:
-    if sys.byteorder == "big":  # pragma: no cover - PCM is little-endian
-        samples = array("h", samples)
-        samples.byteswap()
-    return samples.tobytes()
-
-
-def resample(pcm: bytes, src_rate: int, dst_rate: int) -> bytes:
-    """Linear-interpolation resampling of 16-bit mono PCM, box-filtered first when going down."""
-    if src_rate == dst_rate or not pcm:
-        return pcm
-    src = _samples(pcm)
-    ratio = src_rate / dst_rate
-    width = math.ceil(ratio)
-    if width > 1:  # a moving average keeps most of what would alias above the new Nyquist out
-        prefix = [0]
-        for s in src:
-            prefix.append(prefix[-1] + s)
-        n = len(src)
-        half = width // 2
-        filtered = [(prefix[min(n, i + width - half)] - prefix[max(0, i - half)]) / (min(n, i + width - half)
-                    - max(0, i - half)) for i in range(n)]
-    else:
-        filtered = [float(s) for s in src]
-    count = int(len(filtered) / ratio)
-    out = array("h", bytes(2 * count))
-    last = len(filtered) - 1
-    for i in range(count):
-        pos = i * ratio
-        j = int(pos)
-        frac = pos - j
-        a = filtered[j]
-        b = filtered[j + 1] if j < last else a
-        out[i] = max(-32768, min(32767, int(a + (b - a) * frac)))
-    return _pcm(out)
 
 
 def _wavetable(size: int = 2048) -> list[float]:
@@ -120,7 +72,7 @@ def tone_speech(text: str, rate: int, voice: str | None = None, speed: float = 1
         spoken += 1
         silence(70)
     silence(80)
-    return _pcm(out)
+    return pcm_bytes(out)
 
 
 def espeak_voice(voice: str | None) -> str:
@@ -212,25 +164,4 @@ def _espeak(path: str, text: str, voice: str, speed: float) -> tuple[bytes, int]
     return _parse_wav(proc.stdout)
 
 
-def engines(emulator: Emulator | None = None) -> dict[str, str]:
-    """Which engines hear and speak: those the emulator's sessions used, else those installed."""
-    from .recognition import NAME, available
-
-    used: list[str] = []
-    for record in emulator.sessions if emulator is not None else ():
-        used += [way for way in record.transcribed_by if way not in used]
-    recognition = ", ".join(used) if used else NAME if available() else "none"
-    voice = emulator.synth.backend if emulator is not None else Synthesizer().backend
-    return {"recognition": recognition, "voice": voice}
-
-
-def describe_engines(emulator: Emulator | None = None) -> str:
-    """One line for a user: what heard them and what spoke."""
-    found = engines(emulator)
-    return f"(emulator engines: recognition {found['recognition']}, voice {found['voice']})"
-
-
-__all__ = [
-    "Synthesizer", "describe_engines", "engines", "espeak_voice",
-    "resample", "tone_speech",
-]
+__all__ = ["Synthesizer", "espeak_voice", "tone_speech"]

@@ -32,7 +32,8 @@ from inworld_realtime.emulator import (
     VadSettings,
 )
 from inworld_realtime.emulator.__main__ import build_parser, main, options_from_args
-from inworld_realtime.emulator.speech import resample, tone_speech
+from inworld_realtime.emulator.pcm import resample
+from inworld_realtime.emulator.speech import tone_speech
 from inworld_realtime.emulator.vad import SpeechStarted, SpeechStopped
 from inworld_realtime.emulator.voice import wheel_voice
 from inworld_realtime.protocol import (
