@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .items import ConversationItem, ItemContent, Usage
+from .transcripts import UserTranscripts
 
 RECENT_AUDIO_ITEMS = 8
 """How many assistant items keep their received audio: a truncate may name one the next answer has followed."""
@@ -63,6 +64,7 @@ class Conversation:
     audio_items: dict[str, AudioResponse] = field(default_factory=dict)  # the last RECENT_AUDIO_ITEMS, oldest first
     function_calls: dict[str, FunctionCall] = field(default_factory=dict)
     usage: dict[str, Usage] = field(default_factory=dict)
+    user_transcripts: UserTranscripts = field(default_factory=UserTranscripts)
     _partial: dict[str, list[str]] = field(default_factory=dict)
     _answered: set[str] = field(default_factory=set)
 
@@ -84,8 +86,17 @@ class Conversation:
         self.audio_items.clear()
         self.function_calls.clear()
         self.usage.clear()
+        self.user_transcripts.clear()
         self._partial.clear()
         self._answered.clear()
+
+    def transcript(self, item_id: str) -> str | None:
+        """The user's words in ``item_id`` so far: streaming (rolling or additive deltas) or completed."""
+        so_far = self.user_transcripts.get(item_id)
+        if so_far is not None:
+            return so_far
+        tracked = self.items.get(item_id)
+        return tracked.text if tracked is not None and tracked.item.role == "user" else None
 
     def start_audio(self, item_id: str, content_index: int, start_ms: float, rate: int) -> AudioResponse:
         """Audio of ``item_id`` arrives: it becomes the current response, its count resumed if still remembered."""

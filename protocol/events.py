@@ -282,7 +282,11 @@ class ConversationItemDeleted(ServerEvent):
 
 
 class InputAudioTranscriptionDelta(ServerEvent):
-    """Part of the transcript of the user's audio."""
+    """Part of the transcript of the user's audio (a piece, or on Inworld the whole text so far).
+
+    ``transcript_so_far`` is filled by the core with the item's transcript so far, whichever shape
+    the server sent (see ``protocol/transcripts.py``): adapters show it and never join deltas.
+    """
 
     type: Literal["conversation.item.input_audio_transcription.delta"] = (
         "conversation.item.input_audio_transcription.delta"
@@ -290,6 +294,7 @@ class InputAudioTranscriptionDelta(ServerEvent):
     item_id: str = ""
     content_index: int | None = None
     delta: str = ""
+    transcript_so_far: str = Field(default="", exclude=True)
 
 
 class InputAudioTranscriptionCompleted(ServerEvent):

@@ -320,9 +320,20 @@ class SessionLayer:
 
     def _on_item_deleted(self, event: ev.ConversationItemDeleted) -> None:
         self.conversation.items.pop(event.item_id, None)
+        self.conversation.user_transcripts.forget(event.item_id)
 
     def _on_transcription(self, event: ev.InputAudioTranscriptionCompleted) -> None:
         self.conversation.set_user_transcript(event.item_id, event.transcript)
+        self.conversation.user_transcripts.completed(event.item_id)
+
+    def _on_transcription_delta(self, event: ev.InputAudioTranscriptionDelta) -> None:
+        """Rolling or additive, the event leaves with the item's whole transcript so far (see .transcripts)."""
+        conv = self.conversation
+        so_far = conv.user_transcripts.delta(event.item_id, event.delta)
+        event.__dict__["transcript_so_far"] = so_far if so_far is not None else conv.transcript(event.item_id) or ""
+
+    def _on_transcription_failed(self, event: ev.InputAudioTranscriptionFailed) -> None:
+        self.conversation.user_transcripts.forget(event.item_id)
 
     def _on_speech_started(self, event: ev.InputAudioBufferSpeechStarted) -> None:
         self.turn_trigger("speech_started")
@@ -509,6 +520,8 @@ _HANDLERS: dict[str | None, Callable[[SessionLayer, Any], None]] = {
     "conversation.item.done": SessionLayer._on_item_added,
     "conversation.item.deleted": SessionLayer._on_item_deleted,
     "conversation.item.input_audio_transcription.completed": SessionLayer._on_transcription,
+    "conversation.item.input_audio_transcription.delta": SessionLayer._on_transcription_delta,
+    "conversation.item.input_audio_transcription.failed": SessionLayer._on_transcription_failed,
     "input_audio_buffer.speech_started": SessionLayer._on_speech_started,
     "input_audio_buffer.speech_stopped": SessionLayer._on_speech_stopped,
     "input_audio_buffer.committed": SessionLayer._on_committed,
