@@ -79,6 +79,10 @@ class CliError(Exception):
         self.code = code
 
 
+MAX_HEARING = 16
+"""User items whose words so far the exchange keeps while their transcription is under way."""
+
+
 @dataclass
 class Reply:
     """One assistant response as the listener hears it."""
@@ -149,6 +153,8 @@ class Exchange:
         self._speaker_free = 0.0
         self._turn_end: float | None = None
         self._turn_counted = False  # the current turn's speech_stopped was counted; its commit is not another
+        self.hearing: dict[str, str] = {}
+        """The user's words so far per item not transcribed yet: the core's view, rolling or additive deltas alike."""
 
     def complete(self, input_ended: bool) -> bool:
         """The whole input was sent and its last turn was answered, with nothing still under way."""
@@ -214,12 +220,22 @@ class Exchange:
         if isinstance(event, ev.ConnectionClosed):
             self.closed = event
             return []
+        if isinstance(event, ev.InputAudioTranscriptionDelta):
+            if event.transcript_so_far and (event.item_id in self.hearing or len(self.hearing) < MAX_HEARING):
+                self.hearing[event.item_id] = event.transcript_so_far  # the whole text so far, never joined here
+            return []
         if isinstance(event, ev.InputAudioTranscriptionCompleted):
+            self.hearing.pop(event.item_id, None)  # the completed transcript wins
             self.report.user_transcripts.append(event.transcript)
             return [f"you:       {event.transcript}"]
         if isinstance(event, ev.InputAudioTranscriptionFailed):
             reason = event.error.message if event.error is not None else "no reason given"
-            return [f"(the server could not transcribe your turn: {reason})"]
+            lines = [f"(the server could not transcribe your turn: {reason})"]
+            heard = self.hearing.pop(event.item_id, None)
+            if heard:
+                self.report.user_transcripts.append(heard)
+                lines.append(f"you (partly heard): {heard}")
+            return lines
         if isinstance(event, ev.ResponseCreated):
             self._reply(event.response.id)
             return []

@@ -561,3 +561,155 @@ def test_a_spoken_exchange_with_a_tool_call_against_the_emulator_process(tmp_pat
     assert "user: What is the weather like in Paris today?" in lines
     assert "(tool) get_weather(city='Paris')" in lines
     assert "assistant: The get_weather tool returned sunny and 21 degrees in Paris." in lines
+
+
+# ---------------------------------------------------------------- issue 21: transcripts and defects
+
+
+def test_rolling_transcript_deltas_become_interim_transcripts_without_repeats() -> None:
+    """Inworld's deltas are the whole transcript so far: LiveKit sees each once, not "what what is what is the"."""
+    from tests.client_harness import Peer, ScriptedServer
+    from tests.test_transcripts import ITEM, ROLLING, ROLLING_FINAL, rolling_stream
+
+    async def script(peer: Peer) -> None:
+        await peer.open_session()
+        for event in rolling_stream():
+            await peer.send(event)
+        await peer.recv(timeout=30)
+
+    async def main(url: str) -> None:
+        model = RealtimeModel(api_key="test-key", base_url=url)
+        sess = model.session()
+        seen: list[llm.InputTranscriptionCompleted] = []
+        sess.on("input_audio_transcription_completed", seen.append)
+        try:
+            await asyncio.wait_for(_until(lambda: any(t.is_final for t in seen)), 5)
+        finally:
+            await sess.aclose()
+        assert [t.transcript for t in seen if not t.is_final] == ROLLING
+        assert [(t.item_id, t.transcript) for t in seen if t.is_final] == [(ITEM, ROLLING_FINAL)]
+
+    with ScriptedServer(script) as server:
+        run(main(server.url))
+
+
+def test_a_rejected_generate_reply_fails_at_once() -> None:
+    """A response.create refused while one is active fails its future with the server's error, not a timeout."""
+    async def main() -> None:
+        options = EmulatorOptions(brain=ScriptedBrain(replies=[STORY, STORY]), voice_engine="tone", pace=1.0)
+        async with Emulator(options) as emulator:
+            sess = RealtimeModel(api_key="test-key", base_url=emulator.url).session()
+            try:
+                await asyncio.wait_for(_configured(emulator), 5)
+                ctx = llm.ChatContext.empty()
+                ctx.add_message(role="user", content="tell me a story")
+                await sess.update_chat_ctx(ctx)
+                first = await asyncio.wait_for(sess.generate_reply(), 5)
+                with pytest.raises(llm.RealtimeError) as refused:
+                    await asyncio.wait_for(sess.generate_reply(), 3)  # REPLY_TIMEOUT is 10 s
+                assert refused.value.code == "conversation_already_has_active_response"
+                [create, _] = client_events(emulator, ev.ResponseCreate)
+                assert create.response is not None and create.response.metadata == {"client_event_id": create.event_id}
+                sess.interrupt()
+                await asyncio.wait_for(drain(first), 5)
+            finally:
+                await sess.aclose()
+
+    run(main())
+
+
+def test_truncating_a_text_message_reaches_the_server() -> None:
+    """Text has no audio to cut: the server's item is replaced by the words heard, and the mirror follows."""
+    async def main() -> None:
+        async with bare_session(ScriptedBrain(replies=["One two three four five."]), modalities=["text"]) \
+                as (emulator, sess):
+            ctx = llm.ChatContext.empty()
+            ctx.add_message(role="user", content="count")
+            await sess.update_chat_ctx(ctx)
+            generation = await asyncio.wait_for(sess.generate_reply(), 5)
+            [message_id] = [m.message_id async for m in generation.message_stream]
+            await asyncio.wait_for(_until(lambda: emulator.sessions[0].responses
+                                          and emulator.sessions[0].responses[-1].status != "in_progress"), 5)
+            await asyncio.sleep(0.1)
+            sess.truncate(message_id=message_id, modalities=["text"], audio_end_ms=800, audio_transcript="One two")
+            deleted = await asyncio.wait_for(_until(lambda: client_events(emulator, ev.ConversationItemDelete)), 5)
+            assert [d.item_id for d in deleted] == [message_id]
+            created = await asyncio.wait_for(_until(
+                lambda: [c for c in client_events(emulator, ev.ConversationItemCreate) if c.item.id == message_id]), 5)
+            assert created[0].item.role == "assistant" and created[0].item.content is not None
+            assert created[0].item.content[0].text == "One two"
+            await asyncio.wait_for(_until(lambda: [i for i in sess.chat_ctx.items if i.id == message_id]), 5)
+            [mirrored] = [i for i in sess.chat_ctx.items if i.id == message_id]
+            assert isinstance(mirrored, llm.ChatMessage) and mirrored.text_content == "One two"
+            assert [i.id for i in sess.chat_ctx.items][-1] == message_id
+
+    run(main())
+
+
+def test_an_item_inserted_at_the_head_is_mirrored_there() -> None:
+    async def main() -> None:
+        async with bare_session() as (emulator, sess):
+            ctx = llm.ChatContext.empty()
+            a = ctx.add_message(role="user", content="first")
+            b = ctx.add_message(role="assistant", content="second")
+            await sess.update_chat_ctx(ctx)
+            head = llm.ChatMessage(role="system", content=["before everything"])
+            wanted = llm.ChatContext([head, a, b])
+            await sess.update_chat_ctx(wanted)
+            inserted = client_events(emulator, ev.ConversationItemCreate)[-1]
+            assert inserted.item.id == head.id and inserted.previous_item_id == "root"
+            assert [i.id for i in sess.chat_ctx.items] == [head.id, a.id, b.id]
+            before = len(emulator.sessions[0].events)
+            await sess.update_chat_ctx(wanted)  # identical: nothing to send
+            assert len(emulator.sessions[0].events) == before
+
+    run(main())
+
+
+def test_stt_model_none_sends_transcription_null() -> None:
+    async def main() -> None:
+        async with bare_session(stt_model=None) as (emulator, sess):
+            assert not sess.capabilities.user_transcription
+            first = client_events(emulator, ev.SessionUpdate)[0].session
+            assert first.audio is not None and first.audio.input is not None
+            assert "transcription" in first.audio.input.model_fields_set
+            assert first.audio.input.transcription is None
+            assert first.to_wire()["audio"]["input"]["transcription"] is None
+
+    run(main())
+
+
+def test_update_options_covers_turns_transcription_noise_reduction_and_output_tokens() -> None:
+    async def main() -> None:
+        async with bare_session() as (emulator, sess):
+            record = emulator.sessions[0]
+            before = len(record.updates)
+            sess.update_options(turn_detection=None, stt_model=None, noise_reduction="far_field",
+                                max_output_tokens=256)
+            await asyncio.wait_for(_until(lambda: len(record.updates) > before), 5)
+            wire = client_events(emulator, ev.SessionUpdate)[-1].session.to_wire()
+            assert wire["audio"] == {"input": {"turn_detection": None, "transcription": None,
+                                               "noise_reduction": {"type": "far_field"}}}
+            assert wire["max_output_tokens"] == 256 and "instructions" not in wire
+            assert not sess.capabilities.turn_detection and not sess.capabilities.user_transcription
+            config = record.config
+            assert config is not None and config.max_output_tokens == 256
+            assert config.audio is not None and config.audio.input is not None
+            assert config.audio.input.turn_detection is None
+            # back on, through the model (which also changes what later sessions get)
+            model = sess.realtime_model
+            assert isinstance(model, RealtimeModel)
+            before = len(record.updates)
+            model.update_options(turn_detection=TurnDetection(type="server_vad"), stt_model="soniox/stt-rt-v4",
+                                 noise_reduction=None, max_output_tokens=None)
+            await asyncio.wait_for(_until(lambda: len(record.updates) > before), 5)
+            wire = client_events(emulator, ev.SessionUpdate)[-1].session.to_wire()
+            assert wire["audio"]["input"] == {"turn_detection": {"type": "server_vad"},
+                                              "transcription": {"model": "soniox/stt-rt-v4"},
+                                              "noise_reduction": None}
+            assert wire["max_output_tokens"] == "inf"
+            assert sess.capabilities.turn_detection and model.capabilities.user_transcription
+            later = model._opts.session().to_wire()["audio"]["input"]
+            assert later["transcription"] == {"model": "soniox/stt-rt-v4"} and "noise_reduction" not in later
+
+    run(main())

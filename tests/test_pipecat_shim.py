@@ -412,3 +412,139 @@ def test_the_example_bot_runs_against_the_emulator(tmp_path: Any) -> None:
     assert "You said: What is the weather like in Paris today?" in result.stdout
     with __import__("wave").open(str(out), "rb") as w:
         assert w.getframerate() == 24000 and w.getnframes() > 24000
+
+
+# ---------------------------------------------------------------- issue 21: session.update as pipecat sends it
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from pipecat.services.inworld.realtime import events as pev  # noqa: E402
+
+
+async def _pipecats_session_update(service: Any) -> dict[str, Any]:
+    """The session.update pipecat's own service puts on the wire, as its send_client_event serialises it."""
+    sent: list[Any] = []
+
+    async def capture(event: Any) -> None:
+        sent.append(event.model_dump(exclude_none=True, by_alias=True))
+
+    service.send_client_event = capture
+    await service._send_session_update()
+    [update] = sent
+    return dict(update["session"])
+
+
+async def _shims_session_update(service: InworldRealtimeLLMService) -> dict[str, Any]:
+    """The session.update the shim's client sends first, as JSON."""
+    session = await service._initial_session()
+    return dict(json.loads(ev.SessionUpdate(session=session).to_json())["session"])
+
+
+_formats = st.one_of(st.none(), st.builds(pev.PCMAudioFormat, rate=st.sampled_from([8000, 16000, 24000, 48000])),
+                     st.builds(pev.PCMAudioFormat), st.builds(pev.PCMUAudioFormat), st.builds(pev.PCMAAudioFormat))
+_turns = st.one_of(st.none(), st.builds(pev.TurnDetection), st.builds(
+    pev.TurnDetection, type=st.sampled_from(["server_vad", "semantic_vad"]),
+    eagerness=st.sampled_from([None, "low", "high"]), create_response=st.sampled_from([None, True, False]),
+    interrupt_response=st.sampled_from([None, True, False])))
+_inputs = st.one_of(st.none(), st.builds(
+    pev.AudioInput, format=_formats, turn_detection=_turns,
+    transcription=st.one_of(st.none(), st.builds(pev.InputTranscription),
+                            st.builds(pev.InputTranscription, model=st.just("soniox/stt-rt-v4")))))
+_outputs = st.one_of(st.none(), st.builds(pev.AudioOutput, format=_formats,
+                                          model=st.sampled_from([None, "inworld-tts-2"]),
+                                          voice=st.sampled_from([None, "Sarah"])))
+_tool = {"type": "function", "name": "get_weather", "description": "Weather in a city.",
+         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+_sessions = st.builds(
+    pev.SessionProperties, model=st.sampled_from([None, "openai/gpt-4.1-nano"]),
+    instructions=st.sampled_from([None, "", "Be brief."]), temperature=st.sampled_from([None, 0.0, 0.7]),
+    output_modalities=st.sampled_from([None, ["text"], ["audio", "text"]]),
+    audio=st.one_of(st.none(), st.builds(pev.AudioConfiguration, input=_inputs, output=_outputs)),
+    tools=st.sampled_from([None, [], [_tool]]),
+    provider_data=st.sampled_from([None, {}, {"stt": {"voice_profile": True}}, {"metadata": {"user": "u1"}}]))
+
+
+def _known_differences(ours: dict[str, Any], sp: Any) -> dict[str, Any]:
+    """The shim's one deliberate difference (DIFFERENCES.md 5): manual turns are sent as ``turn_detection: null``."""
+    audio_input = (ours.get("audio") or {}).get("input")
+    if isinstance(audio_input, dict) and "turn_detection" in audio_input and audio_input["turn_detection"] is None:
+        assert sp is not None and sp.audio.input.turn_detection is None
+        audio_input = {k: v for k, v in audio_input.items() if k != "turn_detection"}
+        ours = {**ours, "audio": {**ours["audio"], "input": audio_input}}
+    return ours
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ctor=st.fixed_dictionaries({}, optional={
+           "llm_model": st.sampled_from(["openai/gpt-4.1-nano"]), "voice": st.sampled_from(["Sarah"]),
+           "tts_model": st.sampled_from(["inworld-tts-1"]), "stt_model": st.sampled_from(["soniox/stt-rt-v4"])}),
+       session=st.one_of(st.none(), _sessions),
+       system_instruction=st.sampled_from([None, "You are terse."]),
+       context=st.sampled_from([None, "empty", "messages", "tools"]))
+def test_session_update_equals_pipecats(ctor: dict[str, Any], session: Any, system_instruction: str | None,
+                                        context: str | None) -> None:
+    """Differential: for the same constructor, settings and context, both services send the same session.update."""
+    def build(cls: type[Any]) -> Any:
+        kwargs: dict[str, Any] = {}
+        if session is not None or system_instruction is not None:
+            kwargs["settings"] = cls.Settings(
+                **({"session_properties": session.model_copy(deep=True)} if session is not None else {}),
+                **({"system_instruction": system_instruction} if system_instruction is not None else {}))
+        service = cls(api_key="k", **ctor, **kwargs)
+        if context is not None:
+            ctx = LLMContext()
+            if context == "messages":
+                ctx = LLMContext(messages=[{"role": "user", "content": "hi"}])
+            elif context == "tools":
+                ctx = LLMContext(tools=ToolsSchema(standard_tools=[FunctionSchema(
+                    name="lookup", description="Look up.", properties={"q": {"type": "string"}}, required=["q"])]))
+            service._context = ctx
+        return service
+
+    async def both() -> tuple[dict[str, Any], dict[str, Any]]:
+        return await _shims_session_update(build(InworldRealtimeLLMService)), await _pipecats_session_update(
+            build(PIPECAT))
+
+    ours, theirs = asyncio.run(both())
+    sp = session if session is not None else None
+    assert _known_differences(ours, sp) == theirs
+
+
+def test_no_null_instructions_or_tools_in_the_first_session_update() -> None:
+    async def main() -> dict[str, Any]:
+        return await _shims_session_update(InworldRealtimeLLMService(api_key="k"))
+
+    wire = asyncio.run(main())
+    assert "instructions" not in wire and "tools" not in wire
+    assert "null" not in json.dumps(wire)
+
+
+# ---------------------------------------------------------------- issue 21: rolling transcripts
+
+
+def test_rolling_transcript_deltas_give_interim_frames_without_repeats() -> None:
+    """Inworld's deltas are the whole transcript so far: each interim frame shows it once (pipecat appends)."""
+    from pipecat.frames.frames import InterimTranscriptionFrame
+
+    from tests.client_harness import Peer, ScriptedServer
+    from tests.test_transcripts import ROLLING, ROLLING_FINAL, rolling_stream
+
+    async def script(peer: Peer) -> None:
+        await peer.open_session()
+        for event in rolling_stream():
+            await peer.send(event)
+        await peer.recv(timeout=30)
+
+    async def scenario(url: str) -> list[Any]:
+        h = Harness(url, LLMContext(), InworldRealtimeLLMService)
+        await h.start()
+        try:
+            await h.worker.queue_frame(LLMRunFrame())
+            _, final = await h.up.wait_for(TranscriptionFrame)
+            assert final.text == ROLLING_FINAL
+            return [f.text for f in h.up.frames if isinstance(f, InterimTranscriptionFrame)]
+        finally:
+            await h.stop(graceful=False)
+
+    with ScriptedServer(script) as server:
+        assert run(scenario(server.url), timeout=60) == ROLLING

@@ -40,7 +40,7 @@ def rolling_stream(item_id: str = ITEM, final: bool = True) -> list[dict[str, An
     if final:
         events.append({"type": "conversation.item.input_audio_transcription.completed", "item_id": item_id,
                        "content_index": 0, "transcript": ROLLING_FINAL})
-    return events
+    return [{"event_id": f"event_{n}", **e} for n, e in enumerate(events)]
 
 
 def replay(conn: RealtimeConnection, events: list[dict[str, Any]]) -> list[ev.Event]:
@@ -173,3 +173,24 @@ def test_the_caller_sees_the_delta_it_was_sent() -> None:
     deltas = [e for e in events if isinstance(e, ev.InputAudioTranscriptionDelta)]
     assert [d.delta for d in deltas] == ["what", " is"]
     assert "transcript_so_far" not in deltas[-1].to_wire()
+
+
+# ---------------------------------------------------------------- through the CLI's exchange
+
+
+def test_rolling_stream_through_the_cli() -> None:
+    """The CLI shows the completed words once; a turn that fails shows the words heard so far, not a pile-up."""
+    from inworld_realtime.io_adapters.cli import Exchange
+
+    failed = [*rolling_stream("item_user_0", final=False),
+              {"type": "conversation.item.input_audio_transcription.failed", "item_id": "item_user_0",
+               "error": {"message": "the recognizer stopped"}}]
+    conn = RealtimeConnection("test-key", url="ws://127.0.0.1:1/s")
+    events = replay(conn, failed + rolling_stream())
+    exchange = Exchange(24000, realtime=False)
+    lines = [line for event in events for line in exchange.feed(event, 0.0)]
+    assert lines == ["(the server could not transcribe your turn: the recognizer stopped)",
+                     "you (partly heard): what is the weather in Paris",
+                     f"you:       {ROLLING_FINAL}"]
+    assert exchange.report.user_transcripts == ["what is the weather in Paris", ROLLING_FINAL]
+    assert exchange.hearing == {}

@@ -52,6 +52,7 @@ class RealtimeModel(llm.RealtimeModel):
         speed: float | None = None,
         max_output_tokens: int | Literal["inf"] | None = None,
         tool_choice: llm.ToolChoice | None = None,
+        noise_reduction: Literal["near_field", "far_field"] | str | None = None,
         input_sample_rate: int = SAMPLE_RATE,
         output_sample_rate: int = SAMPLE_RATE,
         provider_data: dict[str, Any] | None = None,
@@ -60,7 +61,8 @@ class RealtimeModel(llm.RealtimeModel):
         """``api_key`` defaults to ``INWORLD_API_KEY`` (a loopback URL, the local emulator, needs none);
         ``base_url`` defaults to ``INWORLD_URL``, else Inworld's, and may be a bare ``ws``/``http`` host
         (Inworld's path is added); ``turn_detection=None`` asks for manual turns;
-        ``stt_model=None`` turns user transcription off; ``client_options`` go to ``AsyncRealtimeClient``."""
+        ``stt_model=None`` turns user transcription off (sent as null); ``noise_reduction`` is
+        ``"near_field"`` or ``"far_field"``; ``client_options`` go to ``AsyncRealtimeClient``."""
         url = realtime_url(base_url or os.environ.get("INWORLD_URL") or DEFAULT_URL)
         key = api_key if api_key is not None else os.environ.get("INWORLD_API_KEY")
         if not key and is_loopback(urlsplit(url).hostname or ""):
@@ -79,7 +81,8 @@ class RealtimeModel(llm.RealtimeModel):
             tts_model=tts_model, stt_model=stt_model,
             turn_detection=turn_detection if is_given(turn_detection) else default_turn_detection(),
             modalities=chosen, temperature=temperature, speed=speed, max_output_tokens=max_output_tokens,
-            tool_choice=tool_choice, input_sample_rate=input_sample_rate, output_sample_rate=output_sample_rate,
+            tool_choice=tool_choice, noise_reduction=noise_reduction, input_sample_rate=input_sample_rate,
+            output_sample_rate=output_sample_rate,
             provider_data=dict(provider_data or {}), client_options=dict(client_options or {}),
         )
         self._opts.session()  # a bad option fails here, not in the first session
@@ -112,11 +115,20 @@ class RealtimeModel(llm.RealtimeModel):
         temperature: NotGivenOr[float] = NOT_GIVEN,
         speed: NotGivenOr[float] = NOT_GIVEN,
         tool_choice: NotGivenOr[llm.ToolChoice | None] = NOT_GIVEN,
+        turn_detection: NotGivenOr[TurnDetection | None] = NOT_GIVEN,
+        stt_model: NotGivenOr[str | None] = NOT_GIVEN,
+        noise_reduction: NotGivenOr[Literal["near_field", "far_field"] | str | None] = NOT_GIVEN,
+        max_output_tokens: NotGivenOr[int | Literal["inf"] | None] = NOT_GIVEN,
     ) -> None:
-        """Change these for later sessions and every open one."""
-        self._opts.change(voice=voice, temperature=temperature, speed=speed, tool_choice=tool_choice)
+        """Change these for later sessions and every open one (None turns a setting off)."""
+        changes: dict[str, Any] = dict(voice=voice, temperature=temperature, speed=speed, tool_choice=tool_choice,
+                                       turn_detection=turn_detection, stt_model=stt_model,
+                                       noise_reduction=noise_reduction, max_output_tokens=max_output_tokens)
+        self._opts.change(**changes)
+        self._capabilities.turn_detection = self._opts.server_turns
+        self._capabilities.user_transcription = self._opts.stt_model is not None
         for sess in self._sessions:
-            sess.update_options(voice=voice, temperature=temperature, speed=speed, tool_choice=tool_choice)
+            sess.update_options(**changes)
 
     async def aclose(self) -> None:
         """Nothing to release: each session owns its connection."""

@@ -15,6 +15,7 @@ from inworld_realtime.protocol import (
     AudioInput,
     AudioOutput,
     InputTranscription,
+    NoiseReduction,
     PCMAudioFormat,
     SessionProperties,
     TurnDetection,
@@ -63,6 +64,7 @@ class Options:
     speed: float | None = None
     max_output_tokens: int | Literal["inf"] | None = None
     tool_choice: llm.ToolChoice | None = None
+    noise_reduction: str | None = None
     input_sample_rate: int = SAMPLE_RATE
     output_sample_rate: int = SAMPLE_RATE
     provider_data: dict[str, Any] = field(default_factory=dict)
@@ -75,16 +77,9 @@ class Options:
 
     def session(self) -> SessionProperties:
         """The whole configuration of a new session (the core sends it again on every reconnect)."""
-        audio_input = AudioInput(format=PCMAudioFormat(rate=self.input_sample_rate),  # type: ignore[arg-type]
-                                 turn_detection=self.turn_detection)
-        if self.stt_model is not None:
-            audio_input.transcription = InputTranscription(model=self.stt_model)
-        output = AudioOutput(format=PCMAudioFormat(rate=self.output_sample_rate),  # type: ignore[arg-type]
-                             model=self.tts_model, voice=self.voice)
-        if self.speed is not None:
-            output.speed = self.speed
+        audio_input = self._audio_input(format=True, turn_detection=True, transcription=True, noise_reduction=True)
         props = SessionProperties(model=self.llm_model, output_modalities=list(self.modalities),
-                                  audio=AudioConfiguration(input=audio_input, output=output))
+                                  audio=AudioConfiguration(input=audio_input, output=self._audio_output()))
         if self.temperature is not None:
             props.temperature = self.temperature
         if self.max_output_tokens is not None:
@@ -96,6 +91,28 @@ class Options:
         props.provider_data = {"auto_tool_response": False, **self.provider_data}
         return props
 
+    def _audio_input(self, *, format: bool = False, turn_detection: bool = False, transcription: bool = False,
+                     noise_reduction: bool = False) -> AudioInput:
+        """The input settings named; an off setting is sent as null (left out, the server would keep its own)."""
+        fields: dict[str, Any] = {}
+        if format:
+            fields["format"] = PCMAudioFormat(rate=self.input_sample_rate)  # type: ignore[arg-type]
+        if turn_detection:
+            fields["turn_detection"] = self.turn_detection
+        if transcription:
+            fields["transcription"] = InputTranscription(model=self.stt_model) if self.stt_model is not None else None
+        if noise_reduction and (self.noise_reduction is not None or not format):
+            # a new session without noise reduction leaves it out (Inworld's default is off)
+            fields["noise_reduction"] = NoiseReduction(type=self.noise_reduction) if self.noise_reduction else None
+        return AudioInput(**fields)
+
+    def _audio_output(self) -> AudioOutput:
+        output = AudioOutput(format=PCMAudioFormat(rate=self.output_sample_rate),  # type: ignore[arg-type]
+                             model=self.tts_model, voice=self.voice)
+        if self.speed is not None:
+            output.speed = self.speed
+        return output
+
     def change(
         self,
         *,
@@ -103,6 +120,10 @@ class Options:
         temperature: NotGivenOr[float] = NOT_GIVEN,
         speed: NotGivenOr[float] = NOT_GIVEN,
         tool_choice: NotGivenOr[llm.ToolChoice | None] = NOT_GIVEN,
+        turn_detection: NotGivenOr[TurnDetection | None] = NOT_GIVEN,
+        stt_model: NotGivenOr[str | None] = NOT_GIVEN,
+        noise_reduction: NotGivenOr[str | None] = NOT_GIVEN,
+        max_output_tokens: NotGivenOr[int | Literal["inf"] | None] = NOT_GIVEN,
     ) -> SessionProperties | None:
         """Apply what is given; the ``session.update`` that carries it to a live session (None: nothing)."""
         update = SessionProperties()
@@ -111,12 +132,28 @@ class Options:
                 self.voice = voice
             if is_given(speed):
                 self.speed = speed
-            update.audio = AudioConfiguration(output=self.session().audio.output)  # type: ignore[union-attr]
+            update.audio = AudioConfiguration(output=self._audio_output())
+        if is_given(turn_detection):
+            self.turn_detection = turn_detection
+        if is_given(stt_model):
+            self.stt_model = stt_model
+        if is_given(noise_reduction):
+            self.noise_reduction = noise_reduction
+        if is_given(turn_detection) or is_given(stt_model) or is_given(noise_reduction):
+            audio = update.audio or AudioConfiguration()
+            audio.input = self._audio_input(turn_detection=is_given(turn_detection),
+                                            transcription=is_given(stt_model),
+                                            noise_reduction=is_given(noise_reduction))
+            update.audio = audio
         if is_given(temperature):
             self.temperature = update.temperature = temperature
         if is_given(tool_choice):
             self.tool_choice = tool_choice
             update.tool_choice = to_tool_choice(tool_choice)
+        if is_given(max_output_tokens):
+            self.max_output_tokens = max_output_tokens
+            # no limit is Inworld's "inf": null would be left for the server to read as it likes
+            update.max_output_tokens = max_output_tokens if max_output_tokens is not None else "inf"
         return update if update.model_fields_set - {"type"} else None
 
     def capabilities(self, *, turn_detection_given: bool) -> llm.RealtimeCapabilities:

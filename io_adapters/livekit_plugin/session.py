@@ -21,7 +21,7 @@ from livekit.agents.types import NOT_GIVEN, NotGivenOr
 from livekit.agents.utils import is_given
 from livekit.agents.voice.generation import remove_instructions
 
-from inworld_realtime.protocol import SessionProperties
+from inworld_realtime.protocol import SessionProperties, TurnDetection
 from inworld_realtime.protocol import events as ev
 from inworld_realtime.protocol.audio import pcm_ms
 
@@ -42,6 +42,8 @@ ITEM_TIMEOUT = 5.0
 """Seconds ``update_chat_ctx`` waits for the server to confirm its items."""
 MIN_COMMIT_MS = 100
 """The server refuses to commit less audio than this."""
+MAX_INTERIM_ITEMS = 16
+"""User items with an interim transcript shown and no final one yet that the session remembers."""
 QUIET_ERRORS = frozenset({"response_cancel_not_active", "input_audio_buffer_commit_empty"})
 """Error codes that answer a harmless race (a cancel after the end, a commit after the VAD's own)."""
 
@@ -69,7 +71,7 @@ class RealtimeSession(llm.RealtimeSession[Literal["inworld_server_event_received
         self._discarded: set[str] = set()
         self._generation: Generation | None = None
         self._item_response: dict[str, str] = {}  # output item id -> its response id
-        self._partial_transcripts: dict[str, str] = {}
+        self._partial_transcripts: dict[str, str] = {}  # the last interim transcript shown, per user item
         self._speech_started_at: dict[str, float] = {}
         self._closing = False
         self._failed = False
@@ -188,9 +190,19 @@ class RealtimeSession(llm.RealtimeSession[Literal["inworld_server_event_received
         voice: NotGivenOr[str] = NOT_GIVEN,
         temperature: NotGivenOr[float] = NOT_GIVEN,
         speed: NotGivenOr[float] = NOT_GIVEN,
+        turn_detection: NotGivenOr[TurnDetection | None] = NOT_GIVEN,
+        stt_model: NotGivenOr[str | None] = NOT_GIVEN,
+        noise_reduction: NotGivenOr[Literal["near_field", "far_field"] | str | None] = NOT_GIVEN,
+        max_output_tokens: NotGivenOr[int | Literal["inf"] | None] = NOT_GIVEN,
     ) -> None:
-        """Change the live session: tool choice, voice, temperature, speech speed."""
-        update = self._opts.change(voice=voice, temperature=temperature, speed=speed, tool_choice=tool_choice)
+        """Change the live session: tool choice, voice, temperature, speech speed, turn detection,
+        transcription (``stt_model=None``: off), noise reduction and the maximum output tokens."""
+        update = self._opts.change(voice=voice, temperature=temperature, speed=speed, tool_choice=tool_choice,
+                                   turn_detection=turn_detection, stt_model=stt_model,
+                                   noise_reduction=noise_reduction, max_output_tokens=max_output_tokens)
+        if is_given(turn_detection) or is_given(stt_model):
+            self._capabilities.turn_detection = self._opts.server_turns
+            self._capabilities.user_transcription = self._opts.stt_model is not None
         if update is not None:
             self._ops.put_nowait(ev.SessionUpdate(session=update))
 
@@ -301,7 +313,8 @@ class RealtimeSession(llm.RealtimeSession[Literal["inworld_server_event_received
             props.tool_choice = to_tool_choice(tool_choice)
         if is_given(tools):
             props.tools = to_tools(tools)[0]
-        self._ops.put_nowait(ev.ResponseCreate(response=props))
+        # The request id is the event's own id: a refusal (a response already active) names it in its error.
+        self._ops.put_nowait(ev.ResponseCreate(event_id=request, response=props))
 
         def timed_out() -> None:
             if not fut.done():
@@ -337,14 +350,18 @@ class RealtimeSession(llm.RealtimeSession[Literal["inworld_server_event_received
         audio_transcript: NotGivenOr[str] = NOT_GIVEN,
     ) -> None:
         """Cut an assistant message at what the user heard (nothing heard: delete it)."""
-        if is_given(audio_transcript) and (node := self._remote.get(message_id)) is not None \
-                and isinstance(node.item, llm.ChatMessage):
-            node.item.content = [audio_transcript] if audio_transcript else []
+        node = self._remote.get(message_id)
         if "audio" not in modalities:
-            if is_given(audio_transcript):
+            # Text has no audio to cut: the server's item is replaced by the heard text. The mirror is left as
+            # it is (a copy is diffed against it) and follows the server's own delete and add.
+            if is_given(audio_transcript) and node is not None and isinstance(node.item, llm.ChatMessage):
                 wanted = self._remote.to_chat_ctx()
+                heard = node.item.model_copy(update={"content": [audio_transcript] if audio_transcript else []})
+                wanted.items = [heard if i.id == message_id else i for i in wanted.items]
                 self._ops.put_nowait(self._sync_later(wanted))
             return
+        if is_given(audio_transcript) and node is not None and isinstance(node.item, llm.ChatMessage):
+            node.item.content = [audio_transcript] if audio_transcript else []
         if audio_end_ms <= 0:
             self._ops.put_nowait(ev.ConversationItemDelete(item_id=message_id))
         else:
@@ -385,19 +402,28 @@ class RealtimeSession(llm.RealtimeSession[Literal["inworld_server_event_received
     def _on_committed(self, event: ev.InputAudioBufferCommitted) -> None:
         self._uncommitted_bytes = 0
 
-    def _add_remote(self, item: Any, previous: str | None, announce: bool) -> None:
+    def _add_remote(self, item: Any, previous: str | None, announce: bool, at_head: bool = False) -> None:
         """Mirror an item the server holds (a reconnect replays items it already announced)."""
         if self._remote.get(item.id) is None:
             chat_item = from_item(item)
             if chat_item is not None:
-                anchor = previous if previous and self._remote.get(previous) is not None else self._remote.tail_id
+                if at_head:
+                    anchor = None
+                elif previous and self._remote.get(previous) is not None:
+                    anchor = previous
+                else:
+                    anchor = self._remote.tail_id
                 self._remote.insert(anchor, chat_item)
                 if announce:
                     self.emit("remote_item_added", llm.RemoteItemAddedEvent(previous_item_id=anchor, item=chat_item))
         self._settle(f"added:{item.id}")
 
     def _on_item_added(self, event: ev.ConversationItemAdded) -> None:
-        self._add_remote(event.item, event.previous_item_id, announce=True)
+        # "root", or a null the server sent, puts the item first (as the OpenAI API reads it); a server that
+        # leaves the field out appends it.
+        previous = event.previous_item_id
+        at_head = previous == "root" or (previous is None and "previous_item_id" in event.model_fields_set)
+        self._add_remote(event.item, previous, announce=True, at_head=at_head)
 
     def _on_item_deleted(self, event: ev.ConversationItemDeleted) -> None:
         if self._remote.get(event.item_id) is not None:
@@ -410,9 +436,13 @@ class RealtimeSession(llm.RealtimeSession[Literal["inworld_server_event_received
             fut.set_result(None)
 
     def _on_transcription_delta(self, event: ev.InputAudioTranscriptionDelta) -> None:
-        if not event.delta:
+        """An interim transcript: the core's transcript so far (Inworld's deltas are rolling rewrites)."""
+        text = event.transcript_so_far
+        if not text or self._partial_transcripts.get(event.item_id) == text:
             return
-        text = self._partial_transcripts[event.item_id] = self._partial_transcripts.get(event.item_id, "") + event.delta
+        if event.item_id not in self._partial_transcripts and len(self._partial_transcripts) >= MAX_INTERIM_ITEMS:
+            del self._partial_transcripts[next(iter(self._partial_transcripts))]
+        self._partial_transcripts[event.item_id] = text
         self.emit("input_audio_transcription_completed",
                   llm.InputTranscriptionCompleted(item_id=event.item_id, transcript=text, is_final=False))
 

@@ -16,6 +16,7 @@ from loguru import logger
 from pipecat.frames.frames import (
     Frame,
     InputAudioRawFrame,
+    InterimTranscriptionFrame,
     LLMFullResponseEndFrame,
     LLMUpdateSettingsFrame,
     TTSAudioRawFrame,
@@ -26,6 +27,7 @@ from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.inworld.realtime import events as pev
 from pipecat.services.inworld.realtime.llm import CurrentAudioResponse, InworldRealtimeLLMSettings
 from pipecat.services.inworld.realtime.llm import InworldRealtimeLLMService as _PipecatService
+from pipecat.utils.time import time_now_iso8601
 from pipecat.utils.types import assert_given, is_given
 from pydantic import BaseModel
 
@@ -39,23 +41,25 @@ from ..events import Reconnected, ReconnectFailed, Reconnecting
 SDK_NAME = "inworld-realtime-pipecat-shim"
 
 
+NULL_SENT = frozenset({"turn_detection"})
+"""Fields sent as ``null`` when the caller set them to None: manual turns (DIFFERENCES.md 5). pipecat drops
+every other None, and so does the shim, so that its ``session.update`` is pipecat's."""
+
+
 def to_wire(value: Any) -> Any:
-    """A pipecat model as JSON data: fields the caller set (explicit None kept) plus discriminators."""
+    """A pipecat model as JSON data, as pipecat serialises it (None left out), but with ``NULL_SENT`` kept."""
     if isinstance(value, BaseModel):
-        model_fields = type(value).model_fields
-        names = set(value.model_fields_set)
-        if "type" in model_fields:
-            names.add("type")
         out: dict[str, Any] = {}
-        for name in model_fields:
-            if name in names:
-                field = model_fields[name]
-                out[field.alias or name] = to_wire(getattr(value, name))
+        for name, field in type(value).model_fields.items():
+            item = getattr(value, name)
+            if item is None and not (name in NULL_SENT and name in value.model_fields_set):
+                continue
+            out[field.alias or name] = to_wire(item)
         return out
     if isinstance(value, list | tuple):
         return [to_wire(v) for v in value]
     if isinstance(value, dict):
-        return {k: to_wire(v) for k, v in value.items()}
+        return {k: to_wire(v) for k, v in value.items() if v is not None}
     return value
 
 
@@ -280,6 +284,13 @@ class InworldRealtimeLLMService(_PipecatService):  # type: ignore[misc]
             self._current_assistant_response = None
             await self.push_frame(TTSStoppedFrame())
             await self.push_frame(LLMFullResponseEndFrame())
+
+    async def _handle_evt_input_audio_transcription_delta(self, evt: ev.InputAudioTranscriptionDelta) -> None:
+        """The user's words so far, from the core: Inworld's deltas are rolling rewrites, which pipecat appends."""
+        if evt.delta and evt.transcript_so_far:
+            self._interim_transcription_text = evt.transcript_so_far
+            await self.push_frame(InterimTranscriptionFrame(evt.transcript_so_far, "", time_now_iso8601()),
+                                  FrameDirection.UPSTREAM)
 
     async def _handle_evt_audio_delta(self, evt: ev.ResponseOutputAudioDelta) -> None:
         """Assistant audio: the core already decoded base64 and G.711 into 16-bit PCM."""
