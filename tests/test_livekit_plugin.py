@@ -713,3 +713,31 @@ def test_update_options_covers_turns_transcription_noise_reduction_and_output_to
             assert later["transcription"] == {"model": "soniox/stt-rt-v4"} and "noise_reduction" not in later
 
     run(main())
+
+
+def test_rolling_transcripts_reach_an_agent_session_once_each() -> None:
+    """Through LiveKit's own ``AgentSession``: ``user_input_transcribed`` shows the words so far, then the final."""
+    from tests.client_harness import Peer, ScriptedServer
+    from tests.test_transcripts import ROLLING, ROLLING_FINAL, rolling_stream
+
+    async def script(peer: Peer) -> None:
+        await peer.open_session()
+        while "instructions" not in (await peer.recv("session.update", timeout=10))["session"]:
+            pass  # the agent's own instructions: the AgentSession is listening
+        for event in rolling_stream():
+            await peer.send(event)
+        await peer.recv(timeout=30)
+
+    async def main(url: str) -> None:
+        async with RealtimeModel(api_key="test-key", base_url=url) as model, AgentSession(llm=model) as session:
+            heard: list[tuple[str, bool]] = []
+            session.on("user_input_transcribed", lambda e: heard.append((e.transcript, e.is_final)))
+            await session.start(Assistant())
+            await asyncio.wait_for(_until(lambda: any(final for _, final in heard)), 10)
+            # (LiveKit itself reports an empty interim transcript when the user stops speaking)
+            assert [h for h in heard if h[0]] == [*((t, False) for t in ROLLING), (ROLLING_FINAL, True)]
+            user = [i for i in session.history.items if isinstance(i, llm.ChatMessage) and i.role == "user"]
+            assert [m.text_content for m in user] == [ROLLING_FINAL]
+
+    with ScriptedServer(script) as server:
+        run(main(server.url))
