@@ -741,3 +741,33 @@ def test_rolling_transcripts_reach_an_agent_session_once_each() -> None:
 
     with ScriptedServer(script) as server:
         run(main(server.url))
+
+
+def test_head_insert_against_a_server_that_never_names_the_previous_item() -> None:
+    """A server answering every create with ``previous_item_id: null``: appends stay appends, "root" goes first."""
+    from tests.client_harness import Peer, ScriptedServer
+
+    async def script(peer: Peer) -> None:
+        await peer.open_session()
+        while True:
+            create = await peer.recv("conversation.item.create", timeout=30)
+            item = {**create["item"], "object": "realtime.item", "status": "completed"}
+            await peer.send({"type": "conversation.item.added", "event_id": f"e_{item['id']}",
+                             "previous_item_id": None, "item": item})
+
+    async def main(url: str) -> None:
+        sess = RealtimeModel(api_key="test-key", base_url=url).session()
+        try:
+            ctx = llm.ChatContext.empty()
+            a = ctx.add_message(role="user", content="first")
+            b = ctx.add_message(role="assistant", content="second")
+            await asyncio.wait_for(sess.update_chat_ctx(ctx), 5)
+            assert [i.id for i in sess.chat_ctx.items] == [a.id, b.id]
+            head = llm.ChatMessage(role="system", content=["before everything"])
+            await asyncio.wait_for(sess.update_chat_ctx(llm.ChatContext([head, a, b])), 5)
+            assert [i.id for i in sess.chat_ctx.items] == [head.id, a.id, b.id]
+        finally:
+            await sess.aclose()
+
+    with ScriptedServer(script) as server:
+        run(main(server.url))

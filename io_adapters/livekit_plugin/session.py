@@ -43,7 +43,8 @@ ITEM_TIMEOUT = 5.0
 MIN_COMMIT_MS = 100
 """The server refuses to commit less audio than this."""
 MAX_INTERIM_ITEMS = 16
-"""User items with an interim transcript shown and no final one yet that the session remembers."""
+"""User items with an interim transcript shown and no final one yet (and items asked to go first and not yet
+added) that the session remembers."""
 QUIET_ERRORS = frozenset({"response_cancel_not_active", "input_audio_buffer_commit_empty"})
 """Error codes that answer a harmless race (a cancel after the end, a commit after the VAD's own)."""
 
@@ -71,6 +72,7 @@ class RealtimeSession(llm.RealtimeSession[Literal["inworld_server_event_received
         self._discarded: set[str] = set()
         self._generation: Generation | None = None
         self._item_response: dict[str, str] = {}  # output item id -> its response id
+        self._head_inserts: dict[str, None] = {}  # items created with previous_item_id "root", until added
         self._partial_transcripts: dict[str, str] = {}  # the last interim transcript shown, per user item
         self._speech_started_at: dict[str, float] = {}
         self._closing = False
@@ -264,6 +266,10 @@ class RealtimeSession(llm.RealtimeSession[Literal["inworld_server_event_received
                 order.append(item_id)
             else:
                 events.append(ev.ConversationItemCreate(item=item, previous_item_id=previous or "root"))
+                if previous is None:
+                    if len(self._head_inserts) >= MAX_INTERIM_ITEMS:  # ones the server refused are let go
+                        del self._head_inserts[next(iter(self._head_inserts))]
+                    self._head_inserts[item_id] = None
                 order.insert(order.index(previous) + 1 if previous in order else 0, item_id)
         return events
 
@@ -419,10 +425,12 @@ class RealtimeSession(llm.RealtimeSession[Literal["inworld_server_event_received
         self._settle(f"added:{item.id}")
 
     def _on_item_added(self, event: ev.ConversationItemAdded) -> None:
-        # "root", or a null the server sent, puts the item first (as the OpenAI API reads it); a server that
-        # leaves the field out appends it.
+        # "root" puts the item first; so does no previous item (null, as the OpenAI API reads it) for an item we
+        # asked to put first. Any other item without a previous one is appended: the server may leave it out.
         previous = event.previous_item_id
-        at_head = previous == "root" or (previous is None and "previous_item_id" in event.model_fields_set)
+        asked_first = event.item.id in self._head_inserts
+        self._head_inserts.pop(event.item.id, None)
+        at_head = previous == "root" or (previous is None and asked_first)
         self._add_remote(event.item, previous, announce=True, at_head=at_head)
 
     def _on_item_deleted(self, event: ev.ConversationItemDeleted) -> None:
