@@ -223,6 +223,7 @@ ConversationItemDeleted: openai
 ConversationItemDeleted.item_id: openai
 InputAudioTranscriptionDelta: iw-ref ex-browser ex-android-server
 InputAudioTranscriptionDelta.item_id content_index delta: iw-ref
+InputAudioTranscriptionDelta.transcript_so_far: ours
 InputAudioTranscriptionCompleted: iw-ref ex-browser ex-twilio ex-android-server
 InputAudioTranscriptionCompleted.item_id content_index transcript: iw-ref
 InputAudioTranscriptionCompleted.usage: openai
