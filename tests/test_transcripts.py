@@ -194,3 +194,49 @@ def test_rolling_stream_through_the_cli() -> None:
                      f"you:       {ROLLING_FINAL}"]
     assert exchange.report.user_transcripts == ["what is the weather in Paris", ROLLING_FINAL]
     assert exchange.hearing == {}
+
+
+def test_rolling_stream_through_the_cli_command() -> None:
+    """``inworld-realtime talk`` as a user runs it, against a loopback server that sends rolling deltas."""
+    import base64
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from tests.client_harness import Peer, ScriptedServer
+
+    root = Path(__file__).resolve().parents[1]
+    answer = base64.b64encode(bytes(4800)).decode()  # 100 ms of silence at 24 kHz
+    response = [
+        {"type": "response.created", "response": {"id": "resp_1", "status": "in_progress", "output": []}},
+        {"type": "response.output_audio.delta", "response_id": "resp_1", "item_id": "item_a", "output_index": 0,
+         "content_index": 0, "delta": answer},
+        {"type": "response.output_audio_transcript.delta", "response_id": "resp_1", "item_id": "item_a",
+         "output_index": 0, "content_index": 0, "delta": "It is sunny."},
+        {"type": "response.done", "response": {"id": "resp_1", "status": "completed", "output": []}},
+    ]
+    failed = [*rolling_stream("item_user_0", final=False)[1:3],
+              {"type": "conversation.item.input_audio_transcription.failed", "item_id": "item_user_0",
+               "error": {"message": "the recognizer stopped"}}]
+
+    async def script(peer: Peer) -> None:
+        await peer.open_session()
+        await peer.recv("input_audio_buffer.append", timeout=10)
+        for event in [*failed, *rolling_stream(), *response]:
+            await peer.send({"event_id": "e", **event})
+        while True:
+            await peer.recv(timeout=30)
+
+    with ScriptedServer(script) as server, tempfile.TemporaryDirectory() as tmp:
+        env = {k: v for k, v in os.environ.items() if k not in ("INWORLD_API_KEY", "INWORLD_URL")}
+        result = subprocess.run(
+            [sys.executable, "-m", "inworld_realtime", "talk", str(root / "examples" / "question.wav"), "--out",
+             str(Path(tmp) / "answer.wav"), "--fast", "--url", server.url, "--timeout", "20"],
+            capture_output=True, text=True, env={**env, "INWORLD_API_KEY": "test-key", "PYTHONPATH": str(root)},
+            timeout=60, cwd=root)
+    assert result.returncode == 0, result.stderr
+    shown = [line for line in result.stdout.splitlines() if line.startswith("you")]
+    assert shown == ["you (partly heard): what is", f"you:       {ROLLING_FINAL}"], result.stdout
+    assert "assistant: It is sunny." in result.stdout
