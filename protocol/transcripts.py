@@ -9,20 +9,22 @@ the FULL text-so-far"). See docs/transcripts.md for the sources and the rule bel
 
 How a delta ``d`` is read against the item's text so far ``t`` (first match wins):
 
-1. the session's shape is known (see 4): rolling replaces ``t`` with ``d``; additive appends ``d``;
+1. the session's shape is known: rolling replaces ``t`` with ``d``; additive appends ``d``;
 2. ``t`` is empty, or ``d`` equals or extends ``t`` (``d.startswith(t)``): ``d`` is the text so far;
 3. ``t`` extends ``d`` (a stale, shorter snapshot): ``t`` is kept;
-4. ``d`` shares at least half of ``t`` as a common prefix: a rewrite of the end, ``d`` replaces ``t``;
-   otherwise ``d`` is an additive piece and is appended (Inworld's apps stop at this rule).
+4. ``d`` shares at least half of ``t`` as a common prefix, ignoring case: a rewrite, ``d`` replaces ``t``;
+5. ``d`` starts with a space or punctuation: an additive piece, appended;
+6. anything else is appended too (Inworld's apps stop at this rule), and teaches nothing.
 
-Rule 2 with a strictly longer ``d``, and rule 4's rewrite, teach the session "rolling"; an appended
-piece teaches it "additive". The shape is learned once per view (a session's transcription model
-decides it) and forgotten by ``clear``. A ``completed`` transcript always wins over what the deltas
-built. Each delta costs at most one pass over its item's text, never over the conversation.
+Rule 2 with a strictly longer ``d``, and rule 4, teach the view "rolling"; rule 5 teaches it "additive".
+The shape is learned once per view (a session's transcription model decides it) and forgotten by
+``clear``. A ``completed`` transcript always wins over what the deltas built. Each delta costs at most
+one pass over its item's text, never over the conversation.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -72,16 +74,19 @@ class UserTranscripts:
             return delta
         if self.shape == "additive":
             return text + delta
-        if not text or delta.startswith(text):
-            if len(delta) > len(text) and text:
+        if not text:
+            return delta
+        if delta.startswith(text):
+            if len(delta) > len(text):
                 self.shape = "rolling"
             return delta
         if text.startswith(delta):
             return text
-        if _common_prefix(text, delta) * 2 >= len(text):
+        if _common_prefix(text.casefold(), delta.casefold()) * 2 >= len(text):
             self.shape = "rolling"
             return delta
-        self.shape = "additive"
+        if delta[0].isspace() or unicodedata.category(delta[0]).startswith("P"):
+            self.shape = "additive"
         return text + delta
 
     def completed(self, item_id: str) -> None:

@@ -81,6 +81,25 @@ def test_a_rewrite_that_shares_no_prefix_is_still_rolling_once_the_session_is_kn
     assert feed(view, ["I", "Hi, I think"], "second") == ["I", "Hi, I think"]
 
 
+def test_a_rewrite_that_changes_case_is_rolling() -> None:
+    view = UserTranscripts()
+    assert feed(view, ["what", "What is", "What is the"]) == ["what", "What is", "What is the"]
+    assert view.shape == "rolling"
+
+
+def test_an_unclear_piece_is_appended_and_teaches_nothing() -> None:
+    """Inworld's apps append what they cannot place; the view does too, and waits for clearer evidence."""
+    view = UserTranscripts()
+    assert feed(view, ["I", "Hi, I think"]) == ["I", "IHi, I think"]
+    assert view.shape is None
+    assert feed(view, ["what", " is"], "second") == ["what", "what is"] and view.shape == "additive"
+
+
+def test_an_empty_first_delta_teaches_nothing() -> None:
+    view = UserTranscripts()
+    assert feed(view, ["", "what", " is"]) == ["", "what", "what is"] and view.shape == "additive"
+
+
 def test_a_stale_shorter_snapshot_keeps_the_text() -> None:
     view = UserTranscripts()
     assert feed(view, ["hello there", "hello"]) == ["hello there", "hello there"]
