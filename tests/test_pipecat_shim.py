@@ -416,7 +416,7 @@ def test_the_example_bot_runs_against_the_emulator(tmp_path: Any) -> None:
 
 # ---------------------------------------------------------------- issue 21: session.update as pipecat sends it
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from pipecat.services.inworld.realtime import events as pev  # noqa: E402
 
@@ -461,7 +461,8 @@ _sessions = st.builds(
     output_modalities=st.sampled_from([None, ["text"], ["audio", "text"]]),
     audio=st.one_of(st.none(), st.builds(pev.AudioConfiguration, input=_inputs, output=_outputs)),
     tools=st.sampled_from([None, [], [_tool]]),
-    provider_data=st.sampled_from([None, {}, {"stt": {"voice_profile": True}}, {"metadata": {"user": "u1"}}]))
+    provider_data=st.sampled_from([None, {}, {"stt": {"voice_profile": True}}, {"metadata": {"user": "u1"}},
+                                   {"memory": {"enabled": True, "state": None}}]))
 
 
 def _known_differences(ours: dict[str, Any], sp: Any) -> dict[str, Any]:
@@ -475,6 +476,11 @@ def _known_differences(ours: dict[str, Any], sp: Any) -> dict[str, Any]:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(ctor={}, session=None, system_instruction=None, context=None)
+@example(ctor={"stt_model": "soniox/stt-rt-v4"}, system_instruction="You are terse.", context="tools",
+         session=pev.SessionProperties(instructions="Be brief.", tools=[_tool],
+                                       provider_data={"memory": {"enabled": True, "state": None}},
+                                       audio=pev.AudioConfiguration(input=pev.AudioInput(turn_detection=None))))
 @given(ctor=st.fixed_dictionaries({}, optional={
            "llm_model": st.sampled_from(["openai/gpt-4.1-nano"]), "voice": st.sampled_from(["Sarah"]),
            "tts_model": st.sampled_from(["inworld-tts-1"]), "stt_model": st.sampled_from(["soniox/stt-rt-v4"])}),

@@ -58,8 +58,8 @@ def to_wire(value: Any) -> Any:
         return out
     if isinstance(value, list | tuple):
         return [to_wire(v) for v in value]
-    if isinstance(value, dict):
-        return {k: to_wire(v) for k, v in value.items() if v is not None}
+    if isinstance(value, dict):  # plain data (providerData, tool schemas): kept as given, None included
+        return {k: to_wire(v) for k, v in value.items()}
     return value
 
 
