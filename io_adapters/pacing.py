@@ -1,9 +1,10 @@
 """Audio at real-time pace, paced by the client: one clock per event loop (one thread for blocking clients).
 
 A caller who paces its own 20 ms frames pays a timer wake-up per frame per session; most of a session's CPU
-goes there. Here every paced stream on an event loop is fed by one clock task that wakes every ``TICK_S``,
-and every blocking client in the process by one clock thread; each stream hands the client whole
-``chunk_ms`` pieces (what the core sends as one append), so a session costs one send per chunk.
+goes there. Here every paced stream on an event loop is fed by one clock task, and every blocking client in
+the process by one clock thread; the clock wakes on a ``TICK_S`` grid, only when some stream has a piece due.
+Each stream hands its client ``PIECE_CHUNKS`` whole chunks at a time (one socket write for several appends:
+a write costs more than the rest of an append), always one piece ahead of real time, never more.
 
 The decision of what is due is sans-IO (``PacedStream.due``) and tested on a fake clock.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import threading
 import time
@@ -26,6 +28,9 @@ from inworld_realtime.protocol import ConfigurationError
 TICK_S = 0.02
 #: How far ahead of the clock an async iterable is read (in pieces): enough to ride out a slow source.
 READ_AHEAD = 3
+#: Chunks (of the client's ``chunk_ms``) handed over at once by a stream read on demand (bytes, WAV, callback,
+#: iterable): 180 ms a write at the default 60 ms chunks. An async iterable's audio goes out as it comes.
+PIECE_CHUNKS = 3
 
 AudioSource: TypeAlias = (
     "bytes | bytearray | memoryview | str | os.PathLike[str] | WavSource | Callable[[int], bytes]"
@@ -78,11 +83,11 @@ class PacedStream:
     """
 
     def __init__(self, read: Callable[[int], bytes | None] | None, rate: int, chunk_ms: int, start: float,
-                 realtime: bool = True, on_end: Callable[[], None] | None = None) -> None:
-        if rate <= 0 or chunk_ms <= 0:
-            raise ConfigurationError("rate and chunk_ms must be positive")
+                 realtime: bool = True, on_end: Callable[[], None] | None = None, chunks: int = 1) -> None:
+        if rate <= 0 or chunk_ms <= 0 or chunks <= 0:
+            raise ConfigurationError("rate, chunk_ms and chunks must be positive")
         self.rate = rate
-        self.piece = max(2, rate * chunk_ms // 1000 * 2)
+        self.piece = max(2, rate * chunk_ms // 1000 * 2) * chunks
         self.piece_s = self.piece / (2 * rate)
         self.start = start
         self.realtime = realtime
@@ -141,9 +146,17 @@ class PacedStream:
         """Stop at once: nothing more is read or sent; ``sent`` says how far it got."""
         self.end()
 
-    def next_due(self) -> float:
-        """When the next piece falls due."""
+    def next_due(self, now: float) -> float:
+        """When the clock must look at this stream again (a pushed source: at every tick)."""
+        if self._read is None or not self.realtime:
+            return now
         return self.start + self.sent // self.piece * self.piece_s
+
+
+def next_tick(now: float, streams: Iterable[PacedStream]) -> float:
+    """The first point of the ``TICK_S`` grid after ``now`` at or after which some stream has a piece due."""
+    due = min((stream.next_due(now) for stream in streams), default=now)
+    return max((now // TICK_S + 1) * TICK_S, math.ceil(due / TICK_S) * TICK_S)
 
 
 def _reader(source: Any, rate: int) -> tuple[Callable[[int], bytes | None] | None, Callable[[], None]]:
@@ -196,6 +209,7 @@ class LoopClock:
         self.loop = loop
         self.streams: dict[PacedStream, Callable[[bytes], Awaitable[None]]] = {}
         self.task: asyncio.Task[None] | None = None
+        self._sleep: asyncio.Future[None] | None = None  # set while the clock waits for its next tick
 
     @classmethod
     def of(cls, loop: asyncio.AbstractEventLoop | None = None) -> LoopClock:
@@ -207,9 +221,23 @@ class LoopClock:
         return clock
 
     def add(self, stream: PacedStream, send: Callable[[bytes], Awaitable[None]]) -> None:
+        """Feed ``stream`` from the next tick (its first piece is due at once)."""
         self.streams[stream] = send
         if self.task is None or self.task.done():
             self.task = self.loop.create_task(self._run(), name="inworld-realtime pacing clock")
+        else:
+            self._wake()
+
+    def remove(self, stream: PacedStream) -> None:
+        """Stop feeding ``stream``; the clock ends at once when it was the last."""
+        self.streams.pop(stream, None)
+        if not self.streams:
+            self._wake()
+
+    def _wake(self) -> None:
+        sleep = self._sleep
+        if sleep is not None and not sleep.done():
+            sleep.set_result(None)
 
     async def _run(self) -> None:
         loop, streams = self.loop, self.streams
@@ -227,8 +255,14 @@ class LoopClock:
                         streams.pop(stream, None)
                 if not streams:
                     break
-                # the next tick on the clock's grid: no drift, and a late tick does not delay the next
-                await asyncio.sleep(TICK_S - (loop.time() % TICK_S))
+                # on the clock's grid: no drift, a late tick does not delay the next, idle ticks are skipped
+                self._sleep = sleep = loop.create_future()
+                timer = loop.call_at(next_tick(loop.time(), streams), _resolve, sleep)
+                try:
+                    await sleep
+                finally:
+                    timer.cancel()
+                    self._sleep = None
         finally:
             self.task = None
             for stream in list(streams):  # the loop is closing: no stream waits forever
@@ -236,8 +270,13 @@ class LoopClock:
             streams.clear()
 
 
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 async def stream_async(send: Callable[[bytes], Awaitable[None]], source: AudioSource, rate: int,
-                       chunk_ms: int, realtime: bool = True) -> int:
+                       chunk_ms: int, realtime: bool = True, chunks: int = PIECE_CHUNKS) -> int:
     """Send ``source`` through ``send`` at real-time pace on the loop's clock; the bytes sent.
 
     Cancelling the caller stops the stream at once (what was sent is a prefix of the source, in order).
@@ -250,14 +289,16 @@ async def stream_async(send: Callable[[bytes], Awaitable[None]], source: AudioSo
         if not done.done():
             done.set_result(None)
 
-    stream = PacedStream(read, rate, chunk_ms, loop.time(), realtime, on_end=ended)
+    stream = PacedStream(read, rate, chunk_ms, loop.time(), realtime, on_end=ended, chunks=chunks)
+    clock = LoopClock.of(loop)
     try:
-        LoopClock.of(loop).add(stream, send)
+        clock.add(stream, send)
         if read is None:
             await _feed(stream, source, loop)  # type: ignore[arg-type]
         await asyncio.shield(done)
     finally:
         stream.stop()
+        clock.remove(stream)
         close()
     if stream.error is not None:
         raise stream.error
@@ -300,6 +341,7 @@ class ThreadClock:
         self.lock = threading.Lock()
         self.streams: dict[PacedStream, Callable[[bytes], object]] = {}
         self.thread: threading.Thread | None = None
+        self._kick = threading.Event()  # ends the clock's wait early: a stream came or the last one left
 
     def add(self, stream: PacedStream, send: Callable[[bytes], object]) -> None:
         with self.lock:
@@ -307,6 +349,8 @@ class ThreadClock:
             if self.thread is None:
                 self.thread = threading.Thread(target=self._run, name="inworld-realtime pacing clock", daemon=True)
                 self.thread.start()
+            else:
+                self._kick.set()
 
     def _run(self) -> None:
         while True:
@@ -326,12 +370,18 @@ class ThreadClock:
                             stream.end(exc)
                     if stream.finished:
                         self.streams.pop(stream, None)
-            time.sleep(TICK_S - (time.monotonic() % TICK_S))
+            with self.lock:
+                now = time.monotonic()
+                wake = next_tick(now, self.streams)
+            if self._kick.wait(max(0.0, wake - now)):
+                self._kick.clear()
 
     def stop(self, stream: PacedStream) -> None:
         with self.lock:
             stream.stop()
             self.streams.pop(stream, None)
+            if not self.streams:
+                self._kick.set()
 
 
 #: The process's clock thread for blocking clients.
@@ -339,7 +389,7 @@ THREAD_CLOCK = ThreadClock()
 
 
 def stream_blocking(send: Callable[[bytes], object], source: AudioSource, rate: int, chunk_ms: int,
-                    realtime: bool = True, stop: threading.Event | None = None) -> int:
+                    realtime: bool = True, stop: threading.Event | None = None, chunks: int = PIECE_CHUNKS) -> int:
     """Send ``source`` through ``send`` at real-time pace on the process's clock thread; the bytes sent.
 
     Setting ``stop`` (or KeyboardInterrupt) ends the stream at once; what was sent is a prefix of the source.
@@ -348,7 +398,7 @@ def stream_blocking(send: Callable[[bytes], object], source: AudioSource, rate: 
         raise ConfigurationError("an async iterable needs the asyncio client; give the blocking client an iterable")
     read, close = _reader(source, rate)
     done = threading.Event()
-    stream = PacedStream(read, rate, chunk_ms, time.monotonic(), realtime, on_end=done.set)
+    stream = PacedStream(read, rate, chunk_ms, time.monotonic(), realtime, on_end=done.set, chunks=chunks)
     try:
         THREAD_CLOCK.add(stream, send)
         while not done.wait(0.05):
@@ -362,5 +412,5 @@ def stream_blocking(send: Callable[[bytes], object], source: AudioSource, rate: 
     return stream.sent
 
 
-__all__ = ["READ_AHEAD", "THREAD_CLOCK", "TICK_S", "AudioSource", "LoopClock", "PacedStream", "ThreadClock",
-           "WavSource", "stream_async", "stream_blocking"]
+__all__ = ["PIECE_CHUNKS", "READ_AHEAD", "THREAD_CLOCK", "TICK_S", "AudioSource", "LoopClock", "PacedStream",
+           "ThreadClock", "WavSource", "next_tick", "stream_async", "stream_blocking"]

@@ -13,6 +13,7 @@ import pytest
 
 from inworld_realtime.io_adapters import AsyncRealtimeClient, RealtimeClient
 from inworld_realtime.io_adapters.pacing import (
+    PIECE_CHUNKS,
     READ_AHEAD,
     THREAD_CLOCK,
     LoopClock,
@@ -28,6 +29,7 @@ from tests.client_harness import Peer, ScriptedServer
 RATE = 16000
 CHUNK_MS = 60
 PIECE = RATE * CHUNK_MS // 1000 * 2
+STREAM_PIECE = PIECE * PIECE_CHUNKS  # what stream_async and stream_blocking hand over at once
 CLOCK_NAME = "inworld-realtime pacing clock"
 
 
@@ -37,9 +39,9 @@ def pcm(seconds: float, seed: int = 0) -> bytes:
     return bytes((i * 7 + seed * 13 + i // 251) % 256 for i in range(n))
 
 
-def allowed(elapsed: float) -> int:
+def allowed(elapsed: float, piece: int = PIECE) -> int:
     """The most a stream may have sent ``elapsed`` seconds after it started (one piece ahead, never more)."""
-    return (int(elapsed / (CHUNK_MS / 1000)) + 1) * PIECE
+    return (int(elapsed / (piece / 2 / RATE)) + 1) * piece
 
 
 def drive(stream: PacedStream, until: float, step: float = 0.02) -> list[tuple[float, bytes]]:
@@ -179,7 +181,7 @@ def test_sessions_on_one_loop_share_one_clock(tmp_path: Path) -> None:
             total = 0
             for at, piece in pieces:
                 total += len(piece)
-                assert total <= allowed(at - t0 + 1e-6)
+                assert total <= allowed(at - t0 + 1e-6, STREAM_PIECE)
         await asyncio.sleep(0)
         assert _clock_tasks() == [] and not LoopClock.of().streams  # nothing left running
 
@@ -213,7 +215,7 @@ def test_async_iterable_is_read_only_a_little_ahead() -> None:
         state["sent"] += len(piece)
 
     assert asyncio.run(stream_async(send, gen(), RATE, CHUNK_MS)) == len(source)
-    assert state["ahead"] <= READ_AHEAD * PIECE + 320
+    assert state["ahead"] <= READ_AHEAD * STREAM_PIECE + 320
 
 
 def test_cancelling_mid_stream_sends_a_prefix_and_leaks_nothing() -> None:
@@ -272,7 +274,7 @@ def test_blocking_clients_share_one_clock_thread() -> None:
         t.start()
     for t in callers:
         t.join(10)
-    assert time.monotonic() - start >= 0.3 - CHUNK_MS / 1000  # real time, not as fast as possible
+    assert time.monotonic() - start >= 0.3 - STREAM_PIECE / 2 / RATE  # real time, not as fast as possible
     assert results == [len(s) for s in sources]
     assert set(threads_seen) == {1}
     assert [b"".join(g) for g in got] == sources
