@@ -11,7 +11,7 @@ model_dump + json.dumps per append), ``ours`` (our asyncio client), ``websockets
 appends, no parsing), ``floor`` (a bare asyncio.Protocol: hand-made upgrade, a parser that only finds frame
 ends, pre-built masked frames), ``pacing`` (the pacing loop alone, no client). These pace every session with
 its own 20 ms sleep loop, as pipecat is driven today. ``ours-paced`` streams a WAV file with the client's own
-pacing (``stream_wav``: one clock for every session on the loop).
+pacing (``stream_wav``: one clock for every session on the loop); ``+uvloop`` runs a kind on uvloop.
 Run: python -m benchmarks.session_cost [--sessions 6] [--paced-sessions 20] [--window 10] [--rounds 6]
 """
 
@@ -23,6 +23,7 @@ import base64
 import contextlib
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -337,17 +338,21 @@ async def child(kind: str, url: str, sessions: int, at: float, window: float, ro
     preload(kind)
     tally = Tally()
     end = at + rounds * window + 0.5
-    runs = [asyncio.create_task(KINDS[kind](url, end - time.time(), pcm, tally)) for _ in range(sessions)]
+    run = KINDS[kind.removesuffix("+uvloop")]
+    runs = [asyncio.create_task(run(url, end - time.time(), pcm, tally)) for _ in range(sessions)]
     costs: list[float] = []
+    system: list[float] = []
     for index in range(rounds):
         await asyncio.sleep(max(0.0, at + index * window - time.time()))
-        cpu0, wall0, heard0 = time.process_time(), time.time(), tally.audio_bytes
+        times0, wall0, heard0 = resource.getrusage(resource.RUSAGE_SELF), time.time(), tally.audio_bytes
         await asyncio.sleep(max(0.0, at + (index + 1) * window - time.time()))
-        cpu, wall = time.process_time() - cpu0, time.time() - wall0
-        costs.append(cpu / (sessions * wall / 60))
+        times, wall = resource.getrusage(resource.RUSAGE_SELF), time.time() - wall0
+        user, sys_ = times.ru_utime - times0.ru_utime, times.ru_stime - times0.ru_stime
+        costs.append((user + sys_) / (sessions * wall / 60))
+        system.append(sys_ / (user + sys_) if user + sys_ else 0.0)
         heard = (tally.audio_bytes - heard0) / 32000 / sessions / wall  # answer audio per second, per session
     await asyncio.gather(*runs, return_exceptions=True)
-    return {"kind": kind, "cost": costs, "answer_audio_s_per_s": heard}
+    return {"kind": kind, "cost": costs, "system_share": statistics.median(system), "answer_audio_s_per_s": heard}
 
 
 def run_together(url: str, kinds: dict[str, int], window: float, rounds: int, lead: float) -> dict[str, list[float]]:
@@ -364,7 +369,8 @@ def run_together(url: str, kinds: dict[str, int], window: float, rounds: int, le
         results[kind] = figures["cost"]
         print(f"    {kind:11s} {kinds[kind]:3d} sessions: "
               + " ".join(f"{c:.3f}" for c in figures["cost"])
-              + f" CPU s per session-minute (answers: {figures['answer_audio_s_per_s']:.2f} s of audio a second)")
+              + f" CPU s per session-minute ({figures['system_share']:.0%} in the kernel; answers: "
+              f"{figures['answer_audio_s_per_s']:.2f} s of audio a second)")
     return results
 
 
@@ -393,7 +399,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--at", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(asyncio.run(child(args.child, args.url, args.sessions, args.at, args.window, args.rounds))))
+        factory = None
+        if args.child.endswith("+uvloop"):
+            import uvloop
+
+            factory = uvloop.new_event_loop
+        with asyncio.Runner(loop_factory=factory) as runner:
+            figures = runner.run(child(args.child, args.url, args.sessions, args.at, args.window, args.rounds))
+        print(json.dumps(figures))
         return {}
     results: dict[str, Any] = {}
     server = (("benchmarks.blaster",) if args.server == "blaster"
@@ -428,12 +441,22 @@ def paced_sources(url: str, args: argparse.Namespace) -> dict[str, Any]:
     """Ours streaming WAV files on the client's one clock vs pipecat with a sleep loop per session."""
     print(f"paced sources: {args.paced_sessions} sessions streaming a WAV with the client's pacing (one clock) "
           "vs pipecat driven by a sleep loop per session, at once")
-    paced = run_together(url, {"pipecat": args.paced_sessions, "ours-paced": args.paced_sessions},
-                         args.window, args.rounds, args.lead)
-    paced_ratio = spread([o / p for o, p in zip(paced["ours-paced"], paced["pipecat"], strict=True)])
-    print(f"  ours (paced WAV)/pipecat, CPU per session-minute: {show(paced_ratio)}")
+    kinds = ["pipecat", "ours", "ours-paced"] + (["ours-paced+uvloop"] if _has_uvloop() else [])
+    paced = run_together(url, dict.fromkeys(kinds, args.paced_sessions), args.window, args.rounds, args.lead)
+    ratios = {kind: spread([o / p for o, p in zip(paced[kind], paced["pipecat"], strict=True)])
+              for kind in kinds if kind != "pipecat"}
+    for kind, ratio in ratios.items():
+        print(f"  {kind}/pipecat, CPU per session-minute: {show(ratio)}")
     return {"sessions": args.paced_sessions, "cpu_s_per_session_minute": {k: spread(v) for k, v in paced.items()},
-            "ratio": paced_ratio}
+            "ratio": ratios["ours-paced"], "ratios": ratios}
+
+
+def _has_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 if __name__ == "__main__":
