@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from wsproto.frame_protocol import ParseFailed
 
+from inworld_realtime.protocol import frames
 from inworld_realtime.protocol.websocket import ClientWebSocket
 
 TEXT, BINARY, CONT, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
@@ -151,3 +152,10 @@ def test_whole_data_frames_never_reach_wsproto() -> None:
 def test_an_oversized_frame_is_refused_from_its_header() -> None:
     outcome = Outcome(limit=1000).feed(frame(TEXT, b"x" * 2000)[:8], [])
     assert outcome.error == 1009
+
+
+@given(st.binary(max_size=5000), st.binary(min_size=4, max_size=4))
+def test_masking_is_the_xor_with_the_repeated_key(payload: bytes, key: bytes) -> None:
+    want = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    assert frames.mask_pure(payload, key) == want
+    assert frames.mask(payload, key) == want  # the compiled path, when installed, agrees
