@@ -105,7 +105,7 @@ class PacedStream:
         if self.finished:
             return None
         if self.realtime:
-            pieces = int((now - self.start) / self.piece_s) + 1 if now >= self.start else 0
+            pieces = int((now - self.start) / self.piece_s + 1e-9) + 1 if now >= self.start else 0  # float slack
             want = pieces * self.piece - self.sent
         else:
             want = 1 << 20
@@ -156,7 +156,8 @@ class PacedStream:
 def next_tick(now: float, streams: Iterable[PacedStream]) -> float:
     """The first point of the ``TICK_S`` grid after ``now`` at or after which some stream has a piece due."""
     due = min((stream.next_due(now) for stream in streams), default=now)
-    return max((now // TICK_S + 1) * TICK_S, math.ceil(due / TICK_S) * TICK_S)
+    ticks = max(math.floor(now / TICK_S + 1e-9) + 1, math.ceil(due / TICK_S - 1e-9))  # with float slack
+    return ticks * TICK_S
 
 
 def _reader(source: Any, rate: int) -> tuple[Callable[[int], bytes | None] | None, Callable[[], None]]:

@@ -19,6 +19,7 @@ from inworld_realtime.io_adapters.pacing import (
     LoopClock,
     PacedStream,
     WavSource,
+    next_tick,
     stream_async,
     stream_blocking,
 )
@@ -335,3 +336,15 @@ def test_closing_the_client_mid_stream_ends_the_stream() -> None:
             assert _clock_tasks() == []
 
         asyncio.run(go())
+
+
+def test_the_clock_wakes_only_when_a_piece_is_due() -> None:
+    """One stream of 180 ms pieces: the clock sleeps through the 20 ms ticks in between."""
+    stream = PacedStream(lambda n: bytes(n), RATE, CHUNK_MS, start=1.0, chunks=3)
+    assert stream.due(1.0) is not None
+    wake = next_tick(1.0, [stream])
+    assert wake == pytest.approx(1.18)  # the next piece's due time, on the 20 ms grid
+    assert stream.due(wake - 0.001) is None and stream.due(wake) is not None
+    assert next_tick(1.0, []) == pytest.approx(1.02)  # nothing due: the next grid point
+    pushed = PacedStream(None, RATE, CHUNK_MS, start=1.0)
+    assert next_tick(1.005, [stream, pushed]) == pytest.approx(1.02)  # a pushed source is looked at every tick
