@@ -348,3 +348,28 @@ def test_the_clock_wakes_only_when_a_piece_is_due() -> None:
     assert next_tick(1.0, []) == pytest.approx(1.02)  # nothing due: the next grid point
     pushed = PacedStream(None, RATE, CHUNK_MS, start=1.0)
     assert next_tick(1.005, [stream, pushed]) == pytest.approx(1.02)  # a pushed source is looked at every tick
+
+
+def test_closing_a_blocking_client_mid_stream_ends_the_stream_and_the_thread() -> None:
+    with ScriptedServer(_sink_session) as server:
+        client = RealtimeClient("key", url=server.url)
+        client.connect()
+        source = bytes((i * 11 + i // 257) % 256 for i in range(client.connection.input_rate * 2 * 5))
+        outcome: list[object] = []
+
+        def speak() -> None:
+            try:
+                outcome.append(client.stream_audio(source))
+            except Exception as exc:  # what the caller sees
+                outcome.append(exc)
+
+        speaker = threading.Thread(target=speak)
+        speaker.start()
+        time.sleep(0.4)
+        client.close()
+        speaker.join(5)
+        assert not speaker.is_alive()
+        assert len(outcome) == 1 and isinstance(outcome[0], ConnectionError), outcome
+        got = server.peers[0].appended()
+        assert 0 < len(got) < len(source) and source.startswith(got)  # a prefix, in order
+    assert _no_clock_thread()
