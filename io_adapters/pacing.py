@@ -112,7 +112,7 @@ class PacedStream:
         if want <= 0:
             return None
         buffer = self.unsent
-        if len(buffer) < want and not self.exhausted and self._read is not None:
+        while len(buffer) < want and not self.exhausted and self._read is not None:  # small pieces: read on
             data = self._read(want - len(buffer))
             if data:
                 buffer += data

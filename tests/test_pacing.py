@@ -83,6 +83,18 @@ def test_fake_clock_sends_every_byte_in_order_at_pace() -> None:
     assert sent[-1][0] == pytest.approx(0.96)  # a 1 s source ends within one piece of 1 s
 
 
+def test_an_iterable_of_small_pieces_keeps_pace() -> None:
+    source = pcm(1.0)
+    iterator = iter([source[i : i + 320] for i in range(0, len(source), 320)])  # 10 ms pieces
+    stream = PacedStream(lambda n: next(iterator, b""), RATE, CHUNK_MS, start=0.0)
+    total, now = 0, 0.0
+    while now < 0.9:
+        piece = stream.due(now)
+        total += len(piece or b"")
+        assert total == allowed(now)  # neither ahead nor behind
+        now = round(now + 0.02, 6)
+
+
 def test_a_late_clock_catches_up_at_once() -> None:
     source = pcm(1.0)
     stream = PacedStream(lambda n: b"", RATE, CHUNK_MS, start=0.0)
