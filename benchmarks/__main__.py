@@ -30,13 +30,13 @@ def main() -> None:
     sections: list[tuple[str, str, Callable[[], Any]]] = [
         ("core_receive", "receive, sans-IO: one 60 ms 24 kHz audio delta, frame bytes to PCM", core_receive.main),
         ("core_send", "send, sans-IO: one 20 ms frame through chunking, base64, JSON and masking", core_send.main),
-        ("io_paths", "receive and send through a loopback socket", io_paths.main),
+        ("io_paths", "receive and send through a loopback socket",
+         lambda: io_paths.main(["--rounds", "3" if quick else "5"])),
         ("connect", "connect: round trips to a configured session", connect.main),
         ("adapter_latency", "latency the adapters add on loopback",
          lambda: adapter_latency.main(["--deltas", "300"])),
-        ("session_cost", "session cost: full-duplex sessions against the emulator in another process",
-         lambda: session_cost.main(["--sessions", "10", "--seconds", "10" if quick else "20",
-                                    "--rounds", "2" if quick else "3"])),
+        ("session_cost", "session cost: every kind of client at once, each in its own process",
+         lambda: session_cost.main(["--window", "5" if quick else "10", "--rounds", "3" if quick else "6"])),
         ("capacity", "concurrent real-time sessions one core sustains",
          lambda: capacity.main(["--start", "150", "--seconds", "4" if quick else "6"]
                                + (["--pacing", "shared"] if quick else []))),

@@ -86,12 +86,14 @@ class Session(asyncio.Protocol):
             self.transport.write(build_accept(request) + CREATED)
             if not data:
                 return
-        self.frames.receive_bytes(data)  # unmasked and dropped; only a close is answered
+        self.frames.receive_bytes(data)  # unmasked and dropped; only a close and pings are answered
         for received in self.frames.received_frames():
             if received.opcode is Opcode.CLOSE:
                 self.transport.write(self.frames.close(1000))
                 self.transport.close()
                 return
+            if received.opcode is Opcode.PING:  # websockets' keepalive closes a session after 40 s otherwise
+                self.transport.write(self.frames.pong(received.payload))
         if not self.configured:  # the first frame after session.created is session.update
             self.configured = True
             self.transport.write(UPDATED)

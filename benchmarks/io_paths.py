@@ -3,9 +3,11 @@
 receive: the server (benchmarks.blaster, another process) floods pre-framed 60 ms 24 kHz deltas; the figure is
 the client process's CPU per delta from socket bytes to PCM in the caller's hands. send: 20 ms frames handed
 to the client in a loop, through chunking, base64, JSON, masking and the socket write; the figure is CPU per
-frame. The websockets floor moves the same messages with no parsing or encoding: what any client built on
-websockets pays before it looks at one. The blocking client's reader and writer threads
-are counted too (process CPU). Run: python -m benchmarks.io_paths
+frame. "websockets alone" moves the same messages with no parsing or encoding: what any client built on
+websockets pays before it looks at one. The blocking client's reader and writer threads are counted too
+(process CPU). Every path runs in its own process and all of them run each round at the same moment, so
+they share the machine's load; per-round ratios to pipecat are reported with their range.
+Run: python -m benchmarks.io_paths [--rounds 5]
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import base64
 import functools
 import json
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -161,48 +165,83 @@ async def send_floor(url: str) -> float:
 
 
 RECEIVE: dict[str, Measure] = {"ours (asyncio)": receive_ours, "ours (blocking)": receive_ours_blocking,
-                               "pipecat 1.14": receive_pipecat, "websockets floor": receive_floor}
+                               "pipecat 1.14": receive_pipecat, "websockets alone": receive_floor}
 TRICKLE = 1000  # deltas, one every 2 ms: each arrives in a read of its own, as in a live session
 RECEIVE_ONE_PER_READ: dict[str, Measure] = {
     name: functools.partial(measure, count=TRICKLE, pace="mode=live&interval=0.002")  # type: ignore[misc]
     for name, measure in RECEIVE.items()}
 SEND: dict[str, Measure] = {"ours (asyncio)": send_ours, "ours (blocking)": send_ours_blocking,
-                            "pipecat 1.14": send_pipecat, "websockets floor": send_floor}
+                            "pipecat 1.14": send_pipecat, "websockets alone": send_floor}
 
 
-async def _rounds(url: str, paths: dict[str, Measure]) -> dict[str, float]:
-    runs: dict[str, list[float]] = {name: [] for name in paths}
-    for _ in range(ROUNDS):  # interleaved, so every path sees the same machine load
-        for name, measure in paths.items():
-            runs[name].append(await measure(url))
-    return {name: statistics.median(values) for name, values in runs.items()}
+GROUPS: dict[str, dict[str, Measure]] = {"receive_us_per_delta": RECEIVE,
+                                          "receive_one_per_read_us_per_delta": RECEIVE_ONE_PER_READ,
+                                          "send_us_per_frame": SEND}
+GAP = {"receive_us_per_delta": 6.0, "receive_one_per_read_us_per_delta": 6.0, "send_us_per_frame": 6.0}
 
 
-def table(title: str, unit: str, results: dict[str, float]) -> None:
-    theirs = results["pipecat 1.14"]
-    print(title)
-    for name, value in results.items():
-        print(f"  {name:18s} {value:7.2f} {unit}   {value / theirs:5.2f}x pipecat")
-
-
-def measure_all() -> dict[str, dict[str, float]]:
-    with running_blaster() as url:
-        receive = asyncio.run(_rounds(url, RECEIVE))
-        trickle = asyncio.run(_rounds(url, RECEIVE_ONE_PER_READ))
-        send = asyncio.run(_rounds(url, SEND))
-    return {"receive_us_per_delta": receive, "receive_one_per_read_us_per_delta": trickle,
-            "send_us_per_frame": send}
-
-
-def main() -> dict[str, Any]:
-    results = measure_all()
-    table(f"receive: CPU per 60 ms 24 kHz delta, socket bytes to PCM, median of {ROUNDS} x {DELTAS}",
-          "us", results["receive_us_per_delta"])
-    table(f"receive, one delta per read (one every 2 ms): CPU per delta, median of {ROUNDS} x {TRICKLE}",
-          "us", results["receive_one_per_read_us_per_delta"])
-    table(f"send: CPU per 20 ms frame, send_audio to socket write, median of {ROUNDS} x {FRAMES}",
-          "us", results["send_us_per_frame"])
+async def _child(url: str, group: str, name: str, at: float, rounds: int) -> list[float]:
+    """One path's rounds, each started at the same wall-clock moment as every other path's (another process)."""
+    measure = GROUPS[group][name]
+    results = []
+    for index in range(rounds):
+        await asyncio.sleep(max(0.0, at + index * GAP[group] - time.time()))
+        results.append(await measure(url))
     return results
+
+
+def _together(url: str, group: str, rounds: int) -> dict[str, list[float]]:
+    """Every path of ``group`` in its own process, round by round at the same moments."""
+    at = time.time() + 8.0  # imports (pipecat's take seconds) and connects before the first round
+    procs = {name: subprocess.Popen([sys.executable, "-m", "benchmarks.io_paths", "--child", group, name, url,
+                                     str(at), str(rounds)], stdout=subprocess.PIPE, text=True)
+             for name in GROUPS[group]}
+    return {name: json.loads(proc.communicate(timeout=8 + rounds * GAP[group] + 120)[0].strip().splitlines()[-1])
+            for name, proc in procs.items()}
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def table(title: str, unit: str, runs: dict[str, list[float]]) -> dict[str, Any]:
+    """Each path's median and range, and its ratio to pipecat's round by round (same moment, same load)."""
+    theirs = runs["pipecat 1.14"]
+    print(title)
+    out: dict[str, Any] = {}
+    for name, values in runs.items():
+        ratio = spread([v / t for v, t in zip(values, theirs, strict=True)])
+        out[name] = {**spread(values), "ratio": ratio}
+        print(f"  {name:18s} {out[name]['median']:7.2f} {unit} ({out[name]['min']:.2f}-{out[name]['max']:.2f})"
+              f"   {ratio['median']:5.2f}x pipecat ({ratio['min']:.2f}-{ratio['max']:.2f})")
+    return out
+
+
+def measure_all(rounds: int = ROUNDS) -> dict[str, dict[str, list[float]]]:
+    with running_blaster() as url:
+        return {group: _together(url, group, rounds) for group in GROUPS}
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] == "--child":
+        group, name, url, at, rounds = args[1:6]
+        print(json.dumps(asyncio.run(_child(url, group, name, float(at), int(rounds)))))
+        return {}
+    rounds = int(args[args.index("--rounds") + 1]) if "--rounds" in args else ROUNDS
+    runs = measure_all(rounds)
+    print("every path in its own process, all at the same moments; median (range) of the rounds")
+    return {
+        "receive_us_per_delta": table(
+            f"receive: CPU per 60 ms 24 kHz delta, socket bytes to PCM, {rounds} rounds x {DELTAS}", "us",
+            runs["receive_us_per_delta"]),
+        "receive_one_per_read_us_per_delta": table(
+            f"receive, one delta per read (one every 2 ms): CPU per delta, {rounds} rounds x {TRICKLE}", "us",
+            runs["receive_one_per_read_us_per_delta"]),
+        "send_us_per_frame": table(
+            f"send: CPU per 20 ms frame, send_audio to socket write, {rounds} rounds x {FRAMES}", "us",
+            runs["send_us_per_frame"]),
+    }
 
 
 if __name__ == "__main__":

@@ -1,10 +1,18 @@
-"""CPU per minute of full-duplex conversation, ours vs pipecat 1.14's path, against an emulator in another process.
+"""CPU per minute of full-duplex conversation: ours, pipecat 1.14's path, websockets alone and a bare floor, at once.
 
-Each session streams speech-like audio in real time (20 ms frames) and receives the spoken answers. The
-client process's CPU time is measured; the emulator runs in its own process. pipecat's path is its
-websockets connection plus its event handling (json.loads, parse_server_event, base64, model_dump +
-json.dumps for appends), without the rest of a pipeline. Sessions per core = 60 / (CPU s per session-minute).
-Run: python -m benchmarks.session_cost [--sessions 10] [--seconds 30]
+Every configuration runs in its own process, all at the same moment against one server (another process),
+measured over the same aligned windows (``--window`` s, ``--rounds`` of them): each round gives every
+configuration the same machine load, so per-round ratios are compared and their median and spread reported.
+Each session streams speech-like audio in real time and receives answer audio (by default from
+benchmarks.blaster: a 60 ms delta every 200 ms, about what the emulator's spoken answers give, at so little
+server CPU that 40 sessions measure the clients; ``--server emulator`` for VAD and spoken answers). Kinds:
+``pipecat`` (its websockets connection plus its event handling: json.loads, parse_server_event, base64,
+model_dump + json.dumps per append), ``ours`` (our asyncio client), ``websockets`` (websockets moving pre-built
+appends, no parsing), ``floor`` (a bare asyncio.Protocol: hand-made upgrade, a parser that only finds frame
+ends, pre-built masked frames), ``pacing`` (the pacing loop alone, no client). These pace every session with
+its own 20 ms sleep loop, as pipecat is driven today. ``ours-paced`` streams a WAV file with the client's own
+pacing (``stream_wav``: one clock for every session on the loop); ``+uvloop`` runs a kind on uvloop.
+Run: python -m benchmarks.session_cost [--sessions 6] [--paced-sessions 20] [--window 10] [--rounds 6]
 """
 
 from __future__ import annotations
@@ -14,12 +22,19 @@ import asyncio
 import base64
 import contextlib
 import json
+import os
+import resource
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from inworld_realtime.io_adapters import AsyncRealtimeClient
+from inworld_realtime.io_adapters.wav import write_wav
 from inworld_realtime.protocol import AudioConfiguration, AudioInput, PCMAudioFormat, SessionProperties, TurnDetection
 from inworld_realtime.protocol import events as ev
 from tests.emulator_helpers import speech_like
@@ -160,61 +175,288 @@ async def pipecat_path(url: str, seconds: float, pcm: bytes, tally: Tally) -> No
             await reader
 
 
-async def floor(url: str, seconds: float, pcm: bytes, tally: Tally) -> None:
-    """The pacing loop alone (no client): what every client pays, to subtract."""
+async def pacing(url: str, seconds: float, pcm: bytes, tally: Tally) -> None:
+    """The pacing loop alone (no client): what every client paced this way pays, to subtract."""
     async def send(frame: bytes) -> None:
         return None
 
     await stream(send, seconds, pcm, tally)
 
 
+async def ours_paced(url: str, seconds: float, pcm: bytes, tally: Tally) -> None:
+    """Ours as meant to be used: a WAV file streamed by the client's pacing (one clock for all sessions)."""
+    async with AsyncRealtimeClient("bench", SESSION, url) as client:
+        async def consume() -> None:
+            async for event in client:
+                if isinstance(event, ev.ResponseOutputAudioDelta):
+                    tally.delta(event.event_id, len(event.pcm))
+
+        reader = asyncio.create_task(consume())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(client.stream_wav(wav_file(pcm, seconds)), seconds)
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+
+
+def wav_file(pcm: bytes, seconds: float) -> str:
+    """A WAV file of ``pcm`` repeated to last ``seconds`` (written once per process)."""
+    path = os.path.join(tempfile.gettempdir(), f"inworld-bench-{os.getpid()}-{int(seconds)}.wav")
+    if not os.path.exists(path):
+        write_wav(path, pcm * (int(seconds * RATE * 2 / len(pcm)) + 1), RATE)
+    return path
+
+
+UPDATE = json.dumps({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
+    "format": {"type": "audio/pcm", "rate": RATE},
+    "turn_detection": {"type": "server_vad", "create_response": True}}}}})
+
+
+def appends(pcm: bytes) -> list[str]:
+    """The 60 ms appends of ``pcm`` as JSON text, built before the clock starts."""
+    chunk = RATE * 2 * 60 // 1000
+    return [json.dumps({"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm[at : at + chunk]).decode()})
+            for at in range(0, len(pcm) - chunk + 1, chunk)]
+
+
+async def websockets_alone(url: str, seconds: float, pcm: bytes, tally: Tally) -> None:
+    """websockets with pre-built appends and no parsing: what any client on websockets pays before its own work."""
+    from websockets.asyncio.client import connect
+
+    messages = appends(pcm)
+    query = f"{'&' if '?' in url else '?'}key=bench&protocol=realtime"
+    async with connect(f"{url}{query}", additional_headers={"Authorization": "Basic bench"},
+                       max_size=None) as ws:
+        await ws.send(UPDATE)
+
+        async def consume() -> None:
+            async for message in ws:
+                tally.audio_bytes += len(message) * 3 // 4 if "output_audio.delta" in message[:100] else 0
+
+        reader = asyncio.create_task(consume())
+        count = 0
+
+        async def send(frame: bytes) -> None:
+            nonlocal count
+            count += 1
+            if count % 3 == 0:
+                await ws.send(messages[count // 3 % len(messages)])
+
+        await stream(send, seconds, pcm, tally)
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+
+
+class _Bare(asyncio.Protocol):
+    """The floor: a hand-made upgrade, a frame parser that only finds frame ends, pre-built masked frames."""
+
+    def __init__(self, tally: Tally) -> None:
+        self.tally = tally
+        self.upgraded = asyncio.get_running_loop().create_future()
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer
+        buffer += data
+        if not self.upgraded.done():
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            del buffer[: end + 4]
+            self.upgraded.set_result(None)
+        at = 0
+        while len(buffer) - at >= 2:
+            size, head = buffer[at + 1] & 0x7F, 2
+            if size == 126:
+                size, head = int.from_bytes(buffer[at + 2 : at + 4], "big"), 4
+            elif size == 127:
+                size, head = int.from_bytes(buffer[at + 2 : at + 10], "big"), 10
+            if len(buffer) - at < head + size:
+                break
+            if size > 1000:
+                self.tally.audio_bytes += size * 3 // 4
+            at += head + size
+        del buffer[:at]
+
+
+def masked(text: str) -> bytes:
+    """A client TEXT frame of ``text`` (one mask for all: the floor does no per-frame work)."""
+    body = text.encode()
+    size = len(body)
+    head = bytes([0x81, 0x80 | size]) if size < 126 else bytes([0x81, 0xFE]) + size.to_bytes(2, "big")
+    key = b"\x12\x34\x56\x78"
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(body))
+
+
+async def floor(url: str, seconds: float, pcm: bytes, tally: Tally) -> None:
+    """The floor: a bare ``asyncio.Protocol`` client that moves the same bytes and does nothing else."""
+    frames = [masked(m) for m in appends(pcm)]
+    host, _, rest = url.removeprefix("ws://").partition("/")
+    name, _, port = host.partition(":")
+    loop = asyncio.get_running_loop()
+    transport, bare = await loop.create_connection(lambda: _Bare(tally), name, int(port))
+    query = f"{'&' if '?' in rest else '?'}key=bench&protocol=realtime"
+    transport.write((f"GET /{rest}{query} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\nAuthorization: Basic bench\r\n\r\n").encode())
+    await bare.upgraded
+    transport.write(masked(UPDATE))
+    count = 0
+
+    async def send(frame: bytes) -> None:
+        nonlocal count
+        count += 1
+        if count % 3 == 0:
+            transport.write(frames[count // 3 % len(frames)])
+
+    await stream(send, seconds, pcm, tally)
+    transport.write(b"\x88\x80\x00\x00\x00\x00")
+    transport.close()
+
+
 def preload(kind: str) -> None:
     """Import a path's libraries before the clock starts: importing pipecat costs seconds of CPU."""
     if kind == "pipecat":
         import pipecat.services.inworld.realtime.events  # noqa: F401
+    if kind in ("pipecat", "websockets"):
         import websockets.asyncio.client  # noqa: F401
 
 
-async def measure(kind: str, url: str, sessions: int, seconds: float) -> tuple[float, float, int]:
-    run = {"ours": ours, "pipecat": pipecat_path, "floor": floor}[kind]
+KINDS: dict[str, Callable[[str, float, bytes, Tally], Awaitable[None]]] = {
+    "pipecat": pipecat_path, "ours": ours, "websockets": websockets_alone, "floor": floor, "pacing": pacing,
+    "ours-paced": ours_paced}
+
+
+async def child(kind: str, url: str, sessions: int, at: float, window: float, rounds: int) -> dict[str, Any]:
+    """One configuration's sessions, measured over the shared windows that start at ``at`` (wall clock)."""
     pcm = speech_like(RATE, syllables=5)
-    tally = Tally()
     preload(kind)
-    cpu0, wall0 = time.process_time(), time.monotonic()
-    await asyncio.gather(*(run(url, seconds, pcm, tally) for _ in range(sessions)))
-    cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
-    return cpu / (sessions * wall / 60), wall, tally.audio_bytes
+    tally = Tally()
+    end = at + rounds * window + 0.5
+    run = KINDS[kind.removesuffix("+uvloop")]
+    runs = [asyncio.create_task(run(url, end - time.time(), pcm, tally)) for _ in range(sessions)]
+    costs: list[float] = []
+    system: list[float] = []
+    for index in range(rounds):
+        await asyncio.sleep(max(0.0, at + index * window - time.time()))
+        times0, wall0, heard0 = resource.getrusage(resource.RUSAGE_SELF), time.time(), tally.audio_bytes
+        await asyncio.sleep(max(0.0, at + (index + 1) * window - time.time()))
+        times, wall = resource.getrusage(resource.RUSAGE_SELF), time.time() - wall0
+        user, sys_ = times.ru_utime - times0.ru_utime, times.ru_stime - times0.ru_stime
+        costs.append((user + sys_) / (sessions * wall / 60))
+        system.append(sys_ / (user + sys_) if user + sys_ else 0.0)
+        heard = (tally.audio_bytes - heard0) / 32000 / sessions / wall  # answer audio per second, per session
+    await asyncio.gather(*runs, return_exceptions=True)
+    return {"kind": kind, "cost": costs, "system_share": statistics.median(system), "answer_audio_s_per_s": heard}
 
 
-def main(argv: list[str] | None = None) -> dict[str, float]:
+def run_together(url: str, kinds: dict[str, int], window: float, rounds: int, lead: float) -> dict[str, list[float]]:
+    """Every kind in its own process, at once; per-round CPU s per session-minute of each."""
+    at = time.time() + lead
+    procs = {kind: subprocess.Popen([sys.executable, "-m", "benchmarks.session_cost", "--child", kind, "--url", url,
+                                     "--sessions", str(n), "--at", str(at), "--window", str(window),
+                                     "--rounds", str(rounds)], stdout=subprocess.PIPE, text=True)
+             for kind, n in kinds.items()}
+    results: dict[str, list[float]] = {}
+    for kind, proc in procs.items():
+        out, _ = proc.communicate(timeout=lead + rounds * window + 120)
+        figures = json.loads(out.strip().splitlines()[-1])
+        results[kind] = figures["cost"]
+        print(f"    {kind:11s} {kinds[kind]:3d} sessions: "
+              + " ".join(f"{c:.3f}" for c in figures["cost"])
+              + f" CPU s per session-minute ({figures['system_share']:.0%} in the kernel; answers: "
+              f"{figures['answer_audio_s_per_s']:.2f} s of audio a second)")
+    return results
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """Median and range of per-round figures."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def show(value: dict[str, float]) -> str:
+    return f"{value['median']:.2f} ({value['min']:.2f}-{value['max']:.2f})"
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sessions", type=int, default=10)
-    parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sessions", type=int, default=6, help="sessions per configuration, like for like")
+    parser.add_argument("--paced-sessions", type=int, default=20, help="sessions for the paced-source comparison")
+    parser.add_argument("--window", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--lead", type=float, default=15.0, help="seconds to connect before the first window")
+    parser.add_argument("--server", choices=["blaster", "emulator"], default="blaster",
+                        help="blaster: a 60 ms answer delta every 200 ms at almost no server CPU, so many sessions "
+                             "measure the clients, not a saturated server; emulator: VAD and spoken answers")
+    parser.add_argument("--only", choices=["like-for-like", "paced"], help="run one comparison")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--at", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    with child_server("inworld_realtime.emulator", "--voice-engine", "tone", "--no-recognition") as url:
-        print(f"{args.sessions} concurrent full-duplex sessions x {args.seconds:.0f} s, emulator in another process")
-        runs: dict[str, list[float]] = {"ours": [], "pipecat": [], "floor": []}
-        for _ in range(args.rounds):  # alternate, so both see the same machine load
-            for kind in runs:
-                cost, _, got = asyncio.run(measure(kind, url, args.sessions, args.seconds))
-                runs[kind].append(cost)
-                print(f"    {kind:8s} {cost:6.3f} CPU s per session-minute "
-                      f"(answers: {got / 32000 / args.sessions:.1f} s of audio per session)")
-        results = {kind: statistics.median(values) for kind, values in runs.items()}
-        for kind, cost in results.items():
-            if kind == "floor":
-                continue
-            print(f"  {kind:8s} median {cost:6.3f} CPU s per session-minute "
-                  f"(if CPU were the only limit: {60 / cost:4.0f} sessions per core; measured: benchmarks.capacity)")
-        print(f"  ratio ours/pipecat: {results['ours'] / results['pipecat']:.2f} "
-              f"(sessions per core: {results['pipecat'] / results['ours']:.2f}x)")
-        mine, theirs = results["ours"] - results["floor"], results["pipecat"] - results["floor"]
-        print(f"  above the pacing floor ({results['floor']:.3f}): ours {mine:.3f}, pipecat {theirs:.3f}, "
-              f"ratio {mine / theirs:.2f}")
-        return {"ours_cpu_s_per_session_minute": results["ours"], "pipecat_cpu_s_per_session_minute":
-                results["pipecat"], "floor_cpu_s_per_session_minute": results["floor"],
-                "ratio": results["ours"] / results["pipecat"], "ratio_above_floor": mine / theirs}
+    if args.child:
+        factory = None
+        if args.child.endswith("+uvloop"):
+            import uvloop
+
+            factory = uvloop.new_event_loop
+        with asyncio.Runner(loop_factory=factory) as runner:
+            figures = runner.run(child(args.child, args.url, args.sessions, args.at, args.window, args.rounds))
+        print(json.dumps(figures))
+        return {}
+    results: dict[str, Any] = {}
+    server = (("benchmarks.blaster",) if args.server == "blaster"
+              else ("inworld_realtime.emulator", "--voice-engine", "tone", "--no-recognition"))
+    with child_server(*server) as base:
+        url = f"{base}?mode=live&interval=0.2" if args.server == "blaster" else base
+        if args.only != "paced":
+            results["like_for_like"] = like_for_like(url, args)
+        if args.only != "like-for-like":
+            results["paced"] = paced_sources(url, args)
+    return results
+
+
+def like_for_like(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Every kind paced by a sleep loop per session: the client's own cost against websockets and the floor."""
+    print(f"like for like: {args.sessions} sessions of each kind at once, every session pacing itself, "
+          f"{args.rounds} aligned windows of {args.window:.0f} s")
+    runs = run_together(url, {k: args.sessions for k in ("pipecat", "ours", "websockets", "floor", "pacing")},
+                        args.window, args.rounds, args.lead)
+    pipecat = runs["pipecat"]
+    ratio = spread([o / p for o, p in zip(runs["ours"], pipecat, strict=True)])
+    above = {kind: spread([(x - f) / p for x, f, p in zip(runs[kind], runs["pacing"], pipecat, strict=True)])
+             for kind in ("ours", "websockets", "floor", "pipecat")}
+    print(f"  ours/pipecat, CPU per session-minute: {show(ratio)} (median of rounds, range)")
+    print("  above the pacing loop, as a share of pipecat's total: "
+          + ", ".join(f"{kind} {show(above[kind])}" for kind in above))
+    return {"sessions": args.sessions, "cpu_s_per_session_minute": {k: spread(v) for k, v in runs.items()},
+            "ratio": ratio, "above_pacing": above}
+
+
+def paced_sources(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Ours streaming WAV files on the client's one clock vs pipecat with a sleep loop per session."""
+    print(f"paced sources: {args.paced_sessions} sessions streaming a WAV with the client's pacing (one clock) "
+          "vs pipecat driven by a sleep loop per session, at once")
+    kinds = ["pipecat", "ours", "ours-paced"] + (["ours-paced+uvloop"] if _has_uvloop() else [])
+    paced = run_together(url, dict.fromkeys(kinds, args.paced_sessions), args.window, args.rounds, args.lead)
+    ratios = {kind: spread([o / p for o, p in zip(paced[kind], paced["pipecat"], strict=True)])
+              for kind in kinds if kind != "pipecat"}
+    for kind, ratio in ratios.items():
+        print(f"  {kind}/pipecat, CPU per session-minute: {show(ratio)}")
+    return {"sessions": args.paced_sessions, "cpu_s_per_session_minute": {k: spread(v) for k, v in paced.items()},
+            "ratio": ratios["ours-paced"], "ratios": ratios}
+
+
+def _has_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 if __name__ == "__main__":

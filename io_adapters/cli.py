@@ -499,8 +499,11 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``inworld-realtime`` and ``python -m inworld_realtime``."""
     args = _parser().parse_args(argv)
+    from .pacing import loop_factory
+
     try:
-        asyncio.run(talk(args))
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:  # uvloop when installed
+            runner.run(talk(args))
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.code
@@ -654,17 +657,10 @@ def _short(text: str, limit: int = 160) -> str:
 
 
 async def _stream(client: Any, pcm: bytes, rate: int, args: argparse.Namespace) -> None:
-    """The whole input, in 20 ms frames (paced like a microphone unless --fast), then trailing silence."""
-    step = rate * 2 * FRAME_MS // 1000
+    """The whole input then trailing silence, paced like a microphone by the client's clock (unless --fast)."""
     padded = pcm + bytes(rate * 2 * TRAILING_SILENCE_MS // 1000)
-    start = time.monotonic()
     try:
-        for index, offset in enumerate(range(0, len(padded), step)):
-            await client.send_audio(padded[offset : offset + step])
-            if not args.fast:
-                delay = start + (index + 1) * FRAME_MS / 1000 - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+        await client.stream_audio(padded, realtime=not args.fast)
         if args.turn_detection == "manual":
             await client.commit()
             await client.create_response()

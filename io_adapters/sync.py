@@ -548,5 +548,25 @@ class RealtimeClient(ClientBase):
         if sock is not None:
             sock.close()
 
+    # Pacing: the process's one clock thread feeds send_audio (io_adapters/pacing.py).
+    def stream_audio(self, source: Any, *, realtime: bool = True, stop: threading.Event | None = None) -> int:
+        """Send ``source`` at real-time pace, paced by the process's one clock thread (shared by every client).
+
+        ``source``: PCM bytes, a WAV path or ``WavSource``, a callback ``(nbytes) -> bytes`` (b"" ends it), or an
+        iterable of PCM bytes, at the session's input rate. Blocks until it is all sent and returns the bytes
+        sent; setting ``stop`` ends it at once, having sent a prefix of the source in order.
+        """
+        from .pacing import stream_blocking
+
+        return stream_blocking(self.send_audio, source, self.connection.input_rate, self.connection.chunk_ms,
+                               realtime, stop)
+
+    def stream_wav(self, path: Any, *, realtime: bool = True, stop: threading.Event | None = None) -> int:
+        """Send a 16-bit mono WAV file at real-time pace (``stream_audio`` of its path)."""
+        from .pacing import WavSource
+
+        with WavSource(path) as wav:
+            return self.stream_audio(wav, realtime=realtime, stop=stop)
+
 
 __all__ = ["RealtimeClient"]
