@@ -52,6 +52,8 @@ class EmulatorOptions:
     server turns it off to bound its memory)."""
     path: str = DEFAULT_PATH
     handshake_timeout_s: float = 10.0
+    token_ttl_s: float = 3600.0
+    """Lifetime of the JWTs the token endpoint mints (Inworld does not publish its own)."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -60,6 +62,8 @@ class EmulatorOptions:
             raise ValueError(f"pace must be 0 (unpaced) or positive, got {self.pace}")
         if not 10 <= self.audio_chunk_ms <= 2000:
             raise ValueError(f"audio_chunk_ms must be 10-2000, got {self.audio_chunk_ms}")
+        if self.token_ttl_s <= 0:
+            raise ValueError(f"token_ttl_s must be positive, got {self.token_ttl_s}")
         if self.response_delay_ms < 0 or self.handshake_timeout_s <= 0:
             raise ValueError("response_delay_ms must be >= 0 and handshake_timeout_s positive")
         for name in ("session_ttl_s", "ping_interval_s"):
