@@ -974,6 +974,7 @@ class RealtimeSession:
         fmt = resolve(out.format if out else None)
         rate, width = fmt.rate, fmt.width
         voice = resp.voice or (out.voice if out else None)
+        resp.record.voice = voice
         speed = (out.speed if out else None) or 1.0
         pcm = await asyncio.to_thread(self.synth.synthesize, text, rate, voice, speed)
         wire = fmt.encode(pcm)
