@@ -218,15 +218,23 @@ def test_no_idle_timeout_without_idle_timeout_ms() -> None:
 
 def test_flat_response_voice_is_honoured_and_the_nested_one_ignored() -> None:
     async def scenario() -> None:
-        async with Emulator(opts(brain=ScriptedBrain(replies=["One.", "Two.", "Three."]))) as emu, plain(emu) as w:
+        options = opts(brain=ScriptedBrain(replies=["The same words."] * 4), voice_engine="tone")
+        async with Emulator(options) as emu, plain(emu) as w:
+
+            async def spoken(**create: Any) -> bytes:
+                w.got.clear()
+                await w.send({"type": "response.create", **create})
+                await w.until("response.done")
+                return b"".join(base64.b64decode(m["delta"]) for m in w.of("response.output_audio.delta"))
+
             await configure(w, audio={"output": {"voice": "Clive"}})
-            await w.send({"type": "response.create", "response": {"voice": "Hades"}})
-            await w.until("response.done")
-            await w.send({"type": "response.create", "response": {"audio": {"output": {"voice": "Luna"}}}})
-            await w.until("response.done")
-            await w.send({"type": "response.create"})
-            await w.until("response.done")
-            assert [r.voice for r in emu.sessions[0].responses] == ["Hades", "Clive", "Clive"]
+            flat = await spoken(response={"voice": "Hades"})
+            nested = await spoken(response={"audio": {"output": {"voice": "Hades"}}})
+            session_voice = await spoken()
+            await configure(w, audio={"output": {"voice": "Hades"}})
+            hades = await spoken()
+            assert flat == hades != session_voice == nested  # heard on the wire: the voice's own sound
+            assert [r.voice for r in emu.sessions[0].responses] == ["Hades", "Clive", "Clive", "Hades"]
             assert not w.errors()
 
     run(scenario())
