@@ -115,6 +115,15 @@ class TokenIssuer:
         return {"token": f"{head}.{payload}.{_b64url(sig)}", "type": "Bearer", "expirationTime": expiration,
                 "sessionId": session_id}
 
+    @staticmethod
+    def claims_ours(token: str) -> bool:
+        """Whether a JWT says an emulator issued it (unverified: ``check`` decides whether it is true)."""
+        try:
+            claims = json.loads(_unb64url(token.split(".")[1]))
+        except (IndexError, binascii.Error, ValueError):
+            return False
+        return isinstance(claims, dict) and claims.get("iss") == ISSUER
+
     def check(self, token: str, now: float | None = None) -> str | None:
         """None when ``token`` is one this emulator minted and it has not expired; else why not."""
         now = time.time() if now is None else now

@@ -87,8 +87,9 @@ SERVER: dict[str, dict[str, Any]] = {
                                            "trailing_silence_ms": 240, "audio_duration_ms": 2200,
                                            "inference_ms": 12},
     "input_audio_buffer.turn_suggestion_revoked": {"item_id": "item_user_1", "utterance_index": 0},
-    "output_audio_buffer.started": {"response_id": "resp_1"},
-    "output_audio_buffer.stopped": {"response_id": "resp_1"},
+    # Mastra's client: "None carry a response_id on the wire" (OpenAI's do; the model reads it when present).
+    "output_audio_buffer.started": {},
+    "output_audio_buffer.stopped": {},
     "output_audio_buffer.cleared": {"response_id": "resp_1"},
     "response.created": {"response": {**RESPONSE, "status": "in_progress", "output": [], "usage": None}},
     "response.done": {"response": RESPONSE, "usage": RESPONSE["usage"]},
@@ -231,9 +232,8 @@ INWORLD_SERVER: dict[str, dict[str, Any]] = {
         "type": "realtime", "providerData": {"memory": {"enabled": True, "turn_interval": 5, "max_facts": 50,
                                                         "state": {"version": 2, "facts": ["The guest is Ana."],
                                                                   "summary": "Ana asked about the pool."}}}}},
-    # Output playback signals as Mastra's client reads them: no response_id on the wire.
-    "output_audio_buffer_started_bare": {"type": "output_audio_buffer.started"},
-    "output_audio_buffer_stopped_bare": {"type": "output_audio_buffer.stopped"},
+    # Output playback signals as OpenAI writes them, with the response they belong to.
+    "output_audio_buffer_started_response_id": {"type": "output_audio_buffer.started", "response_id": "resp_1"},
     "content_part_done_empty": {"type": "response.content_part.done", "part": {}},
     "audio_transcript_done_bare": {"type": "response.output_audio_transcript.done", "transcript": "Until ten."},
     "output_text_delta_bare": {"type": "response.output_text.delta", "delta": "Unt"},
