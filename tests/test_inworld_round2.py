@@ -41,6 +41,7 @@ from inworld_realtime.protocol.token import (
     parse_mint_response,
     signature,
 )
+from spec import examples
 from tests.emulator_helpers import rms, run, speech_like
 from tests.test_fidelity import Wire, chunks
 
@@ -517,3 +518,33 @@ def test_token_command_prints_a_token(monkeypatch: pytest.MonkeyPatch, capsys: p
             assert SECRET not in refused.err + refused.out
 
     run(scenario())
+
+
+def test_mastras_flow_into_the_emulator_and_the_shapes_it_reads_are_typed() -> None:
+    update, create = (dict(e) for e in examples.INWORLD_CLIENTS["mastra"])
+
+    async def scenario() -> None:
+        async with Emulator(opts(voice_engine="tone")) as emu, plain(emu) as w:
+            await w.send(update)
+            updated = await w.until("session.updated")
+            assert updated["session"]["audio"]["input"]["format"] == {"type": "audio/float32", "rate": 24000}
+            assert updated["session"]["audio"]["input"]["transcription"] is None
+            assert updated["session"]["providerData"]["stt"] == update["session"]["providerData"]["stt"]
+            await w.send(create)
+            await w.until("response.done")
+            assert not w.errors(), w.errors()
+            assert emu.sessions[0].responses[0].voice == "Hades"
+            out = b"".join(base64.b64decode(m["delta"]) for m in w.of("response.output_audio.delta"))
+            assert out and len(out) % 4 == 0  # "float32" output, four bytes a sample
+
+    run(scenario())
+    shapes = examples.INWORLD_SERVER
+    profile = ev.parse_server_event(json.dumps(shapes["transcription_completed_voice_profile"]))
+    assert isinstance(profile, ev.InputAudioTranscriptionCompleted) and profile.voice_profile is not None
+    assert profile.voice_profile.gender and profile.voice_profile.gender[0].label == "female"
+    assert profile.voice_profile.model_extra == {}
+    memory = ev.parse_server_event(json.dumps(shapes["session_updated_memory_state"]))
+    assert isinstance(memory, ev.SessionUpdated) and memory.memory_state is not None
+    assert memory.memory_state.version == 2 and memory.memory_state.facts == ["The guest is Ana."]
+    started = ev.parse_server_event(json.dumps(shapes["output_audio_buffer_started_response_id"]))
+    assert isinstance(started, ev.OutputAudioBufferStarted) and started.response_id == "resp_1"
