@@ -124,6 +124,36 @@ class Recognizer:
         return Recognition(tuple(words), audio_s, cpu_s)
 
 
+    def recognize_partial(self, pcm: bytes, rate: int, stop: Callable[[], bool]) -> Recognition | None:
+        """The words so far of speech still going on, for a live preview (blocking: call it in ``executor``).
+
+        Cheaper than ``recognize``: no cepstral-mean pass (it starts from the mean the decoder holds, which
+        ``recognize`` resets for every final pass), and it gives up as soon as ``stop()`` is true, between
+        ``STEP_S`` pieces, so a committed turn's final pass never waits behind a preview. None when stopped.
+        """
+        if rate <= 0:
+            raise ValueError(f"sample rate must be positive, got {rate}")
+        pcm = pcm[: int(MAX_SECONDS * rate) * 2]
+        with self._lock:
+            if stop():
+                return None
+            started = time.thread_time()
+            pcm16k = resample(pcm, rate, MODEL_RATE)
+            decoder = self._get_decoder()
+            decoder.activate_search(self._language_search)
+            decoder.start_utt()
+            step = int(STEP_S * MODEL_RATE) * 2
+            try:
+                for offset in range(0, len(pcm16k), step):
+                    if stop():
+                        return None
+                    decoder.process_raw(pcm16k[offset : offset + step], False, False)
+            finally:
+                decoder.end_utt()
+            words = _words_of(decoder)
+            cpu_s = time.thread_time() - started
+        return Recognition(tuple(words), len(pcm) / 2 / rate, cpu_s)
+
     def recognize_soon(self, pcm: bytes, rate: int, on_delta: Callable[[str], None],
                        on_done: Callable[[Recognition], None], wanted: Callable[[], bool]) -> asyncio.Future[None]:
         """Recognise in ``executor``; ``on_delta`` (each word, spaced to join) and ``on_done`` run on the

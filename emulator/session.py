@@ -405,17 +405,18 @@ class RealtimeSession:
                 # one recognition at a time, and only of live audio: a file sent faster than real time is
                 # recognised once, at the commit, so the answer is not held up behind partial passes
                 live.recognising = True
-                future = asyncio.get_running_loop().run_in_executor(recognizer.executor, recognizer.recognize,
-                                                                    audio, rate)
+                future = asyncio.get_running_loop().run_in_executor(
+                    recognizer.executor, recognizer.recognize_partial, audio, rate,
+                    lambda: live.final or self.closed)
                 future.add_done_callback(lambda f: self._partial_heard(live, f))
             return
         self._live_delta(live, text if text == unheard(audio, rate) else revealed(text, len(audio) / 2 / rate))
 
-    def _partial_heard(self, live: LiveTurn, future: asyncio.Future[Recognition]) -> None:
+    def _partial_heard(self, live: LiveTurn, future: asyncio.Future[Recognition | None]) -> None:
         live.recognising = False
-        if future.cancelled() or future.exception() is not None:
-            return
-        self._live_delta(live, future.result().text)
+        heard = None if future.cancelled() or future.exception() is not None else future.result()
+        if heard is not None:
+            self._live_delta(live, heard.text)
 
     def _live_delta(self, live: LiveTurn, text: str) -> None:
         delta = live.rolling(text)

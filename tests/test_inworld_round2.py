@@ -18,6 +18,7 @@ import struct
 from array import array
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,9 +43,10 @@ from inworld_realtime.protocol.token import (
     signature,
 )
 from spec import examples
-from tests.emulator_helpers import rms, run, speech_like
+from tests.emulator_helpers import read_wav, rms, run, speech_like
 from tests.test_fidelity import Wire, chunks
 
+QUESTION = Path(__file__).resolve().parent.parent / "examples" / "question.wav"
 KEY_ID, SECRET = "kid-demo", "s3cr3t-Never-Printed"
 BASIC = base64.b64encode(f"{KEY_ID}:{SECRET}".encode()).decode()
 TRANSCRIPT = "what is the weather like in paris this weekend"
@@ -548,3 +550,25 @@ def test_mastras_flow_into_the_emulator_and_the_shapes_it_reads_are_typed() -> N
     assert memory.memory_state.version == 2 and memory.memory_state.facts == ["The guest is Ana."]
     started = ev.parse_server_event(json.dumps(shapes["output_audio_buffer_started_response_id"]))
     assert isinstance(started, ev.OutputAudioBufferStarted) and started.response_id == "resp_1"
+
+
+def test_live_speech_is_recognised_while_it_is_spoken() -> None:
+    """pocketsphinx (the speech extra) on a real recording streamed at real time: rolling deltas before the
+    commit, the whole transcript last; an upload faster than real time is recognised once, at the commit."""
+    pytest.importorskip("pocketsphinx")
+    pcm, rate = read_wav(QUESTION)
+    audio = bytes(rate) + pcm + bytes(rate * 5 // 2)  # half a second of lead, 1.25 s of tail (16-bit)
+
+    async def scenario(live: bool) -> list[dict[str, Any]]:
+        async with Emulator(opts(voice_engine="tone")) as emu, plain(emu, close_timeout=1) as w:  # no script
+            await configure(w, audio={"input": {"format": {"type": "audio/pcm", "rate": rate},
+                                                "turn_detection": SERVER_VAD}})
+            await stream(w, audio, rate=rate, pause_s=0.08 if live else 0.0)  # about real time, or an upload
+            done = await w.until("conversation.item.input_audio_transcription.completed", timeout=30)
+            early = before(w, "conversation.item.input_audio_transcription.delta", "input_audio_buffer.committed")
+            deltas = [m["delta"] for m in w.of("conversation.item.input_audio_transcription.delta")]
+            assert deltas and deltas[-1] == done["transcript"] and done["transcript"]
+            return early
+
+    assert run(scenario(live=True), timeout=90), "no transcript while the user was speaking"
+    assert run(scenario(live=False), timeout=90) == []
