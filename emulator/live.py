@@ -46,6 +46,9 @@ class LiveTurn:
     wall_started: float = 0.0
     """Loop time when speech started, and the input time then: to tell live audio from a fast upload."""
     input_at_start: float = 0.0
+    rest_until: float = 0.0
+    """Loop time before which no preview pass starts: each pass is followed by a rest as long as itself, so
+    previews take at most half a core while the user speaks."""
 
     def live_audio(self, input_ms: float, wall_now: float) -> bool:
         """Whether the audio arrives at about real time (a microphone), not much faster (a file uploaded)."""

@@ -401,19 +401,27 @@ class RealtimeSession:
             recognizer = shared_recognizer()
             if recognizer is None:
                 self._live_delta(live, unheard(audio, rate))
-            elif not live.recognising and live.live_audio(self.input_ms, asyncio.get_running_loop().time()):
-                # one recognition at a time, and only of live audio: a file sent faster than real time is
-                # recognised once, at the commit, so the answer is not held up behind partial passes
-                live.recognising = True
-                future = asyncio.get_running_loop().run_in_executor(
-                    recognizer.executor, recognizer.recognize_partial, audio, rate,
-                    lambda: live.final or self.closed)
-                future.add_done_callback(lambda f: self._partial_heard(live, f))
+            else:
+                self._preview(live, recognizer, audio, rate)
             return
         self._live_delta(live, text if text == unheard(audio, rate) else revealed(text, len(audio) / 2 / rate))
 
-    def _partial_heard(self, live: LiveTurn, future: asyncio.Future[Recognition | None]) -> None:
+    def _preview(self, live: LiveTurn, recognizer: Recognizer, audio: bytes, rate: int) -> None:
+        """A recognition pass over the speech so far: one at a time, each followed by a rest as long as it took,
+        and only of live audio (a file sent faster than real time is recognised once, at the commit)."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if live.recognising or now < live.rest_until or not live.live_audio(self.input_ms, now):
+            return
+        live.recognising = True
+        future = loop.run_in_executor(recognizer.executor, recognizer.recognize_partial, audio, rate,
+                                      lambda: live.final or self.closed)
+        future.add_done_callback(lambda f: self._partial_heard(live, f, now))
+
+    def _partial_heard(self, live: LiveTurn, future: asyncio.Future[Recognition | None], began: float) -> None:
         live.recognising = False
+        now = asyncio.get_running_loop().time()
+        live.rest_until = now + (now - began)
         heard = None if future.cancelled() or future.exception() is not None else future.result()
         if heard is not None:
             self._live_delta(live, heard.text)
