@@ -572,3 +572,29 @@ def test_live_speech_is_recognised_while_it_is_spoken() -> None:
 
     assert run(scenario(live=True), timeout=90), "no transcript while the user was speaking"
     assert run(scenario(live=False), timeout=90) == []
+
+
+def test_our_core_connects_with_a_minted_token() -> None:
+    """The whole path offline: mint with the key's id and secret, connect the sans-IO core with bearer auth,
+    hear the same float32 audio back as 16-bit PCM (the core converts at the edge)."""
+    from inworld_realtime.protocol import AudioConfiguration, AudioInput, AudioOutput, TurnDetection
+    from tests.emulator_helpers import Driver
+
+    async def scenario() -> None:
+        async with Emulator(opts(api_key=BASIC, brain=ScriptedBrain(replies=["Hello."]))) as emu:
+            token = await mint_token(ApiKey.from_basic(BASIC), url=emu.token_url)
+            fmt = Float32AudioFormat(rate=24000)
+            session = SessionProperties(audio=AudioConfiguration(
+                input=AudioInput(format=fmt, turn_detection=TurnDetection(type="server_vad")),
+                output=AudioOutput(format=fmt)))
+            d = await Driver(f"{emu.url}?key=voice-2", session, api_key=token.token, auth_type="bearer").open()
+            assert emu.sessions[0].auth_scheme == "bearer"
+            d.send(ev.ResponseCreate())
+            events = await d.until(ev.ResponseDone)
+            deltas = [e for e in events if isinstance(e, ev.ResponseOutputAudioDelta)]
+            wire = b"".join(base64.b64decode(e.delta) for e in deltas)
+            pcm = b"".join(e.pcm for e in deltas)
+            assert len(wire) == 2 * len(pcm) and rms(pcm) > 500  # four bytes a sample in, two out
+            await d.aclose()
+
+    run(scenario())
