@@ -34,6 +34,9 @@ STEP_S = 0.25
 LAG_FRAMES = 100
 """A word is reported once it ends a second (100 frames of 10 ms) before the audio decoded so far."""
 _MEAN_SEARCH = "cepstral-mean"
+PREVIEW_STEP_S = 0.05
+"""Preview passes decode in short pieces: pocketsphinx keeps the GIL inside each call, so a short piece is a
+short stall of the event loop (and a prompt stop at the commit)."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,8 @@ class Recognizer:
 
         Cheaper than ``recognize``: no cepstral-mean pass (it starts from the mean the decoder holds, which
         ``recognize`` resets for every final pass), and it gives up as soon as ``stop()`` is true, between
-        ``STEP_S`` pieces, so a committed turn's final pass never waits behind a preview. None when stopped.
+        ``PREVIEW_STEP_S`` pieces, so a committed turn's final pass never waits behind a preview. None when
+        stopped.
         """
         if rate <= 0:
             raise ValueError(f"sample rate must be positive, got {rate}")
@@ -142,7 +146,7 @@ class Recognizer:
             decoder = self._get_decoder()
             decoder.activate_search(self._language_search)
             decoder.start_utt()
-            step = int(STEP_S * MODEL_RATE) * 2
+            step = int(PREVIEW_STEP_S * MODEL_RATE) * 2
             try:
                 for offset in range(0, len(pcm16k), step):
                     if stop():
