@@ -131,8 +131,9 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
     _b("tools.hosted", "Non-function tools (`web_search` with `providerData`) are accepted and kept; the "
        "emulator never calls them.", "ex-android-client ex-ios-client ours", "strict"),
     # audio
-    _b("audio.format_strings", "Formats as strings (`pcm16`, `g711_ulaw`, `g711_alaw`, MIME names such as "
-       "`audio/pcmu`) are read like the GA objects and echoed as GA objects.",
+    _b("audio.format_strings", "Formats as strings (`pcm16`, `g711_ulaw`, `g711_alaw`, `float32`, MIME names "
+       "such as `audio/pcmu`) are read like the GA objects; `session.updated` echoes them as given (only a "
+       "message the core's models refuse is rewritten to GA objects first).",
        "ex-twilio ex-telnyx ours"),
     _b("audio.g711_edge", "G.711 input is decoded and output encoded at 8 kHz at the edge; inside, the "
        "emulator hears and speaks 16-bit PCM.", "ex-twilio-bridge pipecat-events"),
