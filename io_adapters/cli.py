@@ -731,11 +731,11 @@ def _add_token_command(sub: Any) -> None:
     token = sub.add_parser("token", help="mint a short-lived JWT for bearer auth and print it",
                            description=TOKEN_DESCRIPTION, formatter_class=_Formatter)
     token.add_argument("--url", default=os.environ.get("INWORLD_TOKEN_URL") or TOKEN_URL,
-                       help="token endpoint (default: $INWORLD_TOKEN_URL, else Inworld's)")
+                       help="token endpoint ($INWORLD_TOKEN_URL when set)")
     token.add_argument("--workspace", default=os.environ.get("INWORLD_WORKSPACE") or DEFAULT_WORKSPACE,
-                       help="the resource the token is for (default: $INWORLD_WORKSPACE, else %(default)s)")
+                       help="the resource the token is for ($INWORLD_WORKSPACE when set)")
     token.add_argument("--engine-host", default=os.environ.get("INWORLD_ENGINE_HOST") or ENGINE_HOST,
-                       help="host named in the signature (default: %(default)s)")
+                       help="host named in the signature ($INWORLD_ENGINE_HOST when set)")
     token.add_argument("--json", action="store_true",
                        help="print the whole answer (token, type, expirationTime, sessionId) as JSON")
     token.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the endpoint")
