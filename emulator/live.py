@@ -51,8 +51,9 @@ class LiveTurn:
     previews take at most half a core while the user speaks."""
 
     def live_audio(self, input_ms: float, wall_now: float) -> bool:
-        """Whether the audio arrives at about real time (a microphone), not much faster (a file uploaded)."""
-        return (input_ms - self.input_at_start) / 1000 <= 1.5 * (wall_now - self.wall_started) + 0.25
+        """Whether the audio arrives at about real time (a microphone, allowing for bursts on a busy machine), not
+        much faster (a file uploaded)."""
+        return (input_ms - self.input_at_start) / 1000 <= 2.0 * (wall_now - self.wall_started) + 1.0
 
     def rolling(self, text: str, final_stage: bool = False) -> str | None:
         """The delta to send for ``text`` (the whole transcript so far), or None when there is nothing new.
