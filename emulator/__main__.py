@@ -47,6 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output audio speed against the clock: 1 real time, 0 as fast as possible (default 1)")
     b.add_argument("--chunk-ms", type=int, default=100, help="duration of each output audio delta (default 100)")
     b.add_argument("--response-delay-ms", type=float, default=0.0, help="thinking time before each response")
+    b.add_argument("--transcript-deltas", choices=["rolling", "additive"], default="rolling",
+                   help="user-transcript deltas: the whole transcript so far (Inworld, default) or pieces (OpenAI)")
+    b.add_argument("--partial-transcript-ms", type=int, default=500, metavar="MS",
+                   help="while the user speaks, transcribe the speech so far this often (0: only at the commit)")
+    b.add_argument("--no-turn-suggestions", action="store_true", help="no server_vad turn_suggestion events")
+    b.add_argument("--no-output-buffer-events", action="store_true",
+                   help="no output_audio_buffer.started/stopped around the answer's audio")
+    b.add_argument("--token-ttl", type=float, default=3600.0, metavar="SECONDS",
+                   help="lifetime of the tokens minted at /auth/v1/tokens/token:generate (default 3600)")
     b.add_argument("--ping-interval", type=float, default=15.0, metavar="SECONDS",
                    help="send Inworld's ping event this often (default 15; 0: never)")
     o = p.add_argument_group("OpenAI's behaviour, which Inworld does not document (all off by default)")
@@ -149,7 +158,9 @@ def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
         ping_interval_s=args.ping_interval or None, strict=args.strict,
         cancel_without_response_error=args.cancel_without_response_error, openai_extras=args.openai_extras,
         omit_function_call_name=args.omit_function_name, beta_event_names=args.beta_event_names,
-        keep_history=False,
+        transcript_deltas=args.transcript_deltas, partial_transcript_ms=args.partial_transcript_ms or None,
+        turn_suggestions=not args.no_turn_suggestions, output_audio_buffer_events=not args.no_output_buffer_events,
+        token_ttl_s=args.token_ttl, keep_history=False,
     )
 
 

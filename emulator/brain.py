@@ -71,7 +71,9 @@ class Brain(Protocol):
     def transcribe(self, pcm: bytes, rate: int, index: int) -> str | None:
         """The transcript of the ``index``-th user audio turn of a session (16-bit PCM at ``rate``).
 
-        None asks the emulator to recognise the audio itself (pocketsphinx, with the ``speech`` extra).
+        None asks the emulator to recognise the audio itself (pocketsphinx, with the ``speech`` extra). It is
+        also called with the speech so far while the user is still speaking (rolling transcript previews, every
+        ``EmulatorOptions.partial_transcript_ms``), so it must have no side effects.
         """
         ...
 

@@ -1,7 +1,8 @@
 """Audio formats in every spelling Inworld's clients use, reduced to one codec and rate at the emulator's edge.
 
 Inworld's phone bridges send the beta strings (``"g711_ulaw"``), pipecat and the docs send GA objects
-(``{"type": "audio/pcmu"}``); the emulator hears and speaks 16-bit PCM inside and converts here.
+(``{"type": "audio/pcmu"}``), Mastra's client ``audio/float32`` (32-bit float PCM at a rate); the emulator hears
+and speaks 16-bit PCM inside and converts here.
 """
 
 from __future__ import annotations
@@ -9,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from inworld_realtime.protocol import g711
-from inworld_realtime.protocol.session import PCMAAudioFormat, PCMAudioFormat, PCMUAudioFormat
+from inworld_realtime.protocol import float32, g711
+from inworld_realtime.protocol.session import Float32AudioFormat, PCMAAudioFormat, PCMAudioFormat, PCMUAudioFormat
 
-Codec = Literal["pcm", "pcmu", "pcma"]
+Codec = Literal["pcm", "pcmu", "pcma", "float32"]
 DEFAULT_RATE = 24000
 
 #: Every name seen for a codec: GA MIME types, beta strings, common MIME aliases.
@@ -22,8 +23,10 @@ _NAMES: dict[str, Codec] = {
     "audio/x-mulaw": "pcmu", "audio/mulaw": "pcmu", "audio/basic": "pcmu",
     "audio/pcma": "pcma", "g711_alaw": "pcma", "pcma": "pcma", "alaw": "pcma", "audio/x-alaw": "pcma",
     "audio/alaw": "pcma",
+    "audio/float32": "float32", "float32": "float32", "pcm_f32le": "float32",
 }
-_GA_TYPE: dict[Codec, str] = {"pcm": "audio/pcm", "pcmu": "audio/pcmu", "pcma": "audio/pcma"}
+_GA_TYPE: dict[Codec, str] = {"pcm": "audio/pcm", "pcmu": "audio/pcmu", "pcma": "audio/pcma",
+                              "float32": "audio/float32"}
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class WireFormat:
     @property
     def width(self) -> int:
         """Bytes per sample on the wire."""
-        return 2 if self.codec == "pcm" else 1
+        return {"pcm": 2, "float32": 4}.get(self.codec, 1)
 
     def chunk_bytes(self, ms: float) -> int:
         """Wire bytes of ``ms`` milliseconds of audio, in whole samples and at least one."""
@@ -50,6 +53,8 @@ class WireFormat:
             return g711.ulaw_to_pcm16(wire)
         if self.codec == "pcma":
             return g711.alaw_to_pcm16(wire)
+        if self.codec == "float32":
+            return float32.float32_to_pcm16(wire)
         return wire[: len(wire) - len(wire) % 2]
 
     def encode(self, pcm: bytes) -> bytes:
@@ -58,14 +63,18 @@ class WireFormat:
             return g711.pcm16_to_ulaw(pcm)
         if self.codec == "pcma":
             return g711.pcm16_to_alaw(pcm)
+        if self.codec == "float32":
+            return float32.pcm16_to_float32(pcm)
         return pcm
 
-    def model(self) -> PCMAudioFormat | PCMUAudioFormat | PCMAAudioFormat:
+    def model(self) -> PCMAudioFormat | PCMUAudioFormat | PCMAAudioFormat | Float32AudioFormat:
         """The GA object for this format, as the core models it."""
         if self.codec == "pcmu":
             return PCMUAudioFormat()
         if self.codec == "pcma":
             return PCMAAudioFormat()
+        if self.codec == "float32":
+            return Float32AudioFormat.model_validate({"type": "audio/float32", "rate": self.rate})
         return PCMAudioFormat.model_validate({"type": "audio/pcm", "rate": self.rate})
 
 
@@ -84,9 +93,9 @@ def resolve(fmt: object) -> WireFormat:
     codec = _NAMES.get(name.strip().lower()) if isinstance(name, str) else None
     if codec is None:
         return WireFormat(known=False)
-    if codec != "pcm":
+    if codec in ("pcmu", "pcma"):
         return WireFormat(codec, 8000)
-    return WireFormat("pcm", rate if isinstance(rate, int) and not isinstance(rate, bool) and rate > 0
+    return WireFormat(codec, rate if isinstance(rate, int) and not isinstance(rate, bool) and rate > 0
                       else DEFAULT_RATE)
 
 
@@ -97,7 +106,7 @@ def ga_format(fmt: Any) -> Any:
     found = resolve(fmt)
     if not found.known:
         return fmt
-    return {"type": _GA_TYPE[found.codec], "rate": found.rate} if found.codec == "pcm" else \
+    return {"type": _GA_TYPE[found.codec], "rate": found.rate} if found.codec in ("pcm", "float32") else \
         {"type": _GA_TYPE[found.codec]}
 
 

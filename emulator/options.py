@@ -52,6 +52,18 @@ class EmulatorOptions:
     server turns it off to bound its memory)."""
     path: str = DEFAULT_PATH
     handshake_timeout_s: float = 10.0
+    transcript_deltas: Literal["rolling", "additive"] = "rolling"
+    """User-transcript deltas: each the whole transcript so far (Inworld, per its Android app and Mastra), or
+    OpenAI's additive pieces (sent only after the commit)."""
+    partial_transcript_ms: int | None = 500
+    """Rolling mode: recognise the speech so far this often (of input audio) while the user speaks; None: only at
+    the commit."""
+    turn_suggestions: bool = True
+    """server_vad's smart-turn hints (``input_audio_buffer.turn_suggestion`` and ``_revoked``; Mastra)."""
+    output_audio_buffer_events: bool = True
+    """``output_audio_buffer.started``/``.stopped`` around each response's audio (Mastra's server event list)."""
+    token_ttl_s: float = 3600.0
+    """Lifetime of the JWTs the token endpoint mints (Inworld does not publish its own)."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -60,6 +72,12 @@ class EmulatorOptions:
             raise ValueError(f"pace must be 0 (unpaced) or positive, got {self.pace}")
         if not 10 <= self.audio_chunk_ms <= 2000:
             raise ValueError(f"audio_chunk_ms must be 10-2000, got {self.audio_chunk_ms}")
+        if self.transcript_deltas not in ("rolling", "additive"):
+            raise ValueError(f"transcript_deltas must be rolling or additive, not {self.transcript_deltas!r}")
+        if self.partial_transcript_ms is not None and self.partial_transcript_ms < 50:
+            raise ValueError(f"partial_transcript_ms must be at least 50 (or None), got {self.partial_transcript_ms}")
+        if self.token_ttl_s <= 0:
+            raise ValueError(f"token_ttl_s must be positive, got {self.token_ttl_s}")
         if self.response_delay_ms < 0 or self.handshake_timeout_s <= 0:
             raise ValueError("response_delay_ms must be >= 0 and handshake_timeout_s positive")
         for name in ("session_ttl_s", "ping_interval_s"):

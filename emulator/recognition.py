@@ -34,6 +34,9 @@ STEP_S = 0.25
 LAG_FRAMES = 100
 """A word is reported once it ends a second (100 frames of 10 ms) before the audio decoded so far."""
 _MEAN_SEARCH = "cepstral-mean"
+PREVIEW_STEP_S = 0.05
+"""Preview passes decode in short pieces: pocketsphinx keeps the GIL inside each call, so a short piece is a
+short stall of the event loop (and a prompt stop at the commit)."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,37 @@ class Recognizer:
         log.debug("recognised %.2f s of audio in %.2f s of CPU: %r", audio_s, cpu_s, words)
         return Recognition(tuple(words), audio_s, cpu_s)
 
+
+    def recognize_partial(self, pcm: bytes, rate: int, stop: Callable[[], bool]) -> Recognition | None:
+        """The words so far of speech still going on, for a live preview (blocking: call it in ``executor``).
+
+        Cheaper than ``recognize``: no cepstral-mean pass (it starts from the mean the decoder holds, which
+        ``recognize`` resets for every final pass), and it gives up as soon as ``stop()`` is true, between
+        ``PREVIEW_STEP_S`` pieces, so a committed turn's final pass never waits behind a preview. None when
+        stopped.
+        """
+        if rate <= 0:
+            raise ValueError(f"sample rate must be positive, got {rate}")
+        pcm = pcm[: int(MAX_SECONDS * rate) * 2]
+        with self._lock:
+            if stop():
+                return None
+            started = time.thread_time()
+            pcm16k = resample(pcm, rate, MODEL_RATE)
+            decoder = self._get_decoder()
+            decoder.activate_search(self._language_search)
+            decoder.start_utt()
+            step = int(PREVIEW_STEP_S * MODEL_RATE) * 2
+            try:
+                for offset in range(0, len(pcm16k), step):
+                    if stop():
+                        return None
+                    decoder.process_raw(pcm16k[offset : offset + step], False, False)
+            finally:
+                decoder.end_utt()
+            words = _words_of(decoder)
+            cpu_s = time.thread_time() - started
+        return Recognition(tuple(words), len(pcm) / 2 / rate, cpu_s)
 
     def recognize_soon(self, pcm: bytes, rate: int, on_delta: Callable[[str], None],
                        on_done: Callable[[Recognition], None], wanted: Callable[[], bool]) -> asyncio.Future[None]:

@@ -19,6 +19,8 @@ class ResponseRecord:
     audio_ms: float = 0.0
     function_calls: list[tuple[str, str]] = field(default_factory=list)
     """(name, JSON arguments) of each call the response made."""
+    voice: str | None = None
+    """The voice the response spoke with (the flat ``response.voice``, else the session's)."""
 
 
 @dataclass

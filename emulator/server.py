@@ -23,6 +23,7 @@ from .options import EmulatorOptions
 from .records import SessionRecord
 from .session import RealtimeSession
 from .speech import Synthesizer
+from .tokens import MAX_BODY_BYTES, TOKEN_PATH, Answer, TokenIssuer, http_answer, looks_like_jwt
 from .validation import error_for_message, parse_liberally
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ class Emulator:
         self.received: list[ev.ClientEvent] = []
         self.sessions: list[SessionRecord] = []
         self.synth = Synthesizer(self.options.voice_engine)
+        self.tokens = TokenIssuer(self.options.api_key, self.options.token_ttl_s)
+        """Mints JWTs at ``token_url`` and verifies them on connect (tests may ``issue`` one directly)."""
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._port = self.options.port
@@ -68,6 +71,13 @@ class Emulator:
         host = self.options.host
         host = f"[{host}]" if ":" in host else host
         return f"ws://{host}:{self._port}{self.options.path}"
+
+    @property
+    def token_url(self) -> str:
+        """Where to mint a token: Inworld's ``token:generate`` path on this server."""
+        host = self.options.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self._port}{TOKEN_PATH}"
 
     async def start(self) -> None:
         """Start listening."""
@@ -127,8 +137,12 @@ class Emulator:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, record: SessionRecord,
                      faults: Faults) -> None:
         conn = ServerConnection()
-        request = await self._read_request(reader, writer, conn)
+        raw = bytearray()
+        request = await self._read_request(reader, writer, conn, raw)
         if request is None:
+            return
+        if request.path == TOKEN_PATH:
+            await self._mint(reader, writer, request, bytes(raw))
             return
         record.path = request.path
         record.query = request.query
@@ -151,7 +165,10 @@ class Emulator:
                 await writer.drain()
             return
         record.status = 101
-        writer.write(conn.data_to_send())
+        data = conn.data_to_send()
+        if _offers_realtime(request):  # echo the subprotocol, or a browser drops the connection
+            data = data.replace(b"\r\n\r\n", b"\r\nSec-WebSocket-Protocol: realtime\r\n\r\n", 1)
+        writer.write(data)
         link = Link(conn, writer, faults, record)
         session = RealtimeSession(record, self.options, self.synth, link.send_text)
         helpers = [asyncio.create_task(link.run(), name=f"emulator writer {record.index}")]
@@ -221,13 +238,14 @@ class Emulator:
                 return
 
     async def _read_request(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                            conn: ServerConnection) -> UpgradeRequest | None:
+                            conn: ServerConnection, raw: bytearray) -> UpgradeRequest | None:
         try:
             async with asyncio.timeout(self.options.handshake_timeout_s):
                 while True:
                     data = await reader.read(65536)
                     if not data:
                         return None
+                    raw += data
                     request = conn.receive_request(data)
                     if request is not None:
                         return request
@@ -237,6 +255,34 @@ class Emulator:
             return None
         except (TimeoutError, ConnectionError):
             return None
+
+    async def _mint(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: UpgradeRequest,
+                    raw: bytes) -> None:
+        """Answer Inworld's ``token:generate`` (an HTTP POST on the same port), then close."""
+        body = raw[raw.find(b"\r\n\r\n") + 4 :]
+        try:
+            length = int(request.headers.get("content-length", "0"))
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_BODY_BYTES:
+            answer = Answer(413 if length > MAX_BODY_BYTES else 400, {"code": 3, "message": "bad Content-Length",
+                                                                       "details": []})
+        else:
+            try:
+                async with asyncio.timeout(self.options.handshake_timeout_s):
+                    while len(body) < length:
+                        more = await reader.read(65536)
+                        if not more:
+                            break
+                        body += more
+            except TimeoutError:
+                return
+            answer = self.tokens.mint(request.method, request.headers, body[:length])
+        if answer.status != 200:
+            log.info("token endpoint: refused with %d: %s", answer.status, answer.body.get("message"))
+        writer.write(http_answer(answer))
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
 
     def _refusal(self, request: UpgradeRequest, record: SessionRecord,
                  faults: Faults) -> tuple[int, str, dict[str, str]] | None:
@@ -248,15 +294,24 @@ class Emulator:
         if request.path != self.options.path:
             return 404, error_body(404, f"no realtime endpoint at {request.path}"), {}
         key = self.options.api_key
-        if key is not None and (record.auth_scheme is None
-                                or not hmac.compare_digest(credential.strip().encode(), key.encode())):
+        token = credential.strip()
+        if record.auth_scheme == "bearer" and looks_like_jwt(token) and (key is not None
+                                                                         or self.tokens.claims_ours(token)):
+            # with a key set only our own live tokens pass; without one, other JWTs pass as any key does
+            why_not = self.tokens.check(token)
+            if why_not is not None:
+                log.info("connection %d: refused with 401: %s", record.index, why_not)  # never the token
+                return 401, error_body(401, "Invalid authorization credentials"), {}
+        elif key is not None and (record.auth_scheme is None
+                                  or not hmac.compare_digest(credential.strip().encode(), key.encode())):
             why = "no Basic or Bearer Authorization header" if record.auth_scheme is None else (
                 f"a {record.auth_scheme.capitalize()} key that is not the one --api-key names")
             log.info("connection %d: refused with 401: %s", record.index, why)  # never the key itself
             return 401, error_body(401, "Invalid authorization credentials"), {}
         if not request.query.get("key"):
             return 400, error_body(400, "missing required query parameter 'key'"), {}
-        if request.query.get("protocol") != "realtime":
+        protocol = request.query.get("protocol")
+        if protocol is not None and protocol != "realtime":  # absent is fine: inworld.ai/voice-agents omits it
             return 400, error_body(400, "query parameter 'protocol' must be 'realtime'"), {}
         return None
 
@@ -270,6 +325,12 @@ async def _every(interval: float, action: Callable[[], None]) -> None:
     while True:
         await asyncio.sleep(interval)
         action()
+
+
+def _offers_realtime(request: UpgradeRequest) -> bool:
+    """Whether the client offered the ``realtime`` subprotocol (inworld.ai/voice-agents' snippet does)."""
+    offered = request.headers.get("sec-websocket-protocol", "")
+    return "realtime" in (p.strip() for p in offered.split(","))
 
 
 def _redacted(headers: dict[str, str]) -> dict[str, str]:

@@ -31,6 +31,7 @@ from inworld_realtime.protocol.session import (
 
 from .brain import CallTool, FunctionResult, Say, ToolSpec, Turn, unheard
 from .formats import WireFormat, resolve
+from .live import LiveTurn, Memory, final_deltas, revealed, voice_profile
 from .options import EmulatorOptions
 from .recognition import Recognition, Recognizer, shared_recognizer
 from .records import ResponseRecord, SessionRecord
@@ -45,6 +46,8 @@ BACKCHANNEL_PHRASES = ("uh-huh", "mm-hm", "I see", "right")
 log = logging.getLogger(__name__)
 
 MIN_COMMIT_MS = 100
+SUGGEST_AFTER_MS = 200
+"""Trailing silence after which server_vad suggests the turn may be over (capped at half the silence; ours)."""
 GA_TO_BETA = {ga: beta for beta, ga in ev.BETA_EVENT_NAMES.items()}
 
 
@@ -84,9 +87,19 @@ def default_session(session_id: str, expires_at: int) -> SessionProperties:
     )
 
 
+_OMIT_WHEN_NONE: dict[type[ev.ServerEvent], str] = {
+    ev.InputAudioTranscriptionCompleted: "providerData",
+    ev.OutputAudioBufferStarted: "response_id",  # Mastra: "None carry a response_id on the wire"
+    ev.OutputAudioBufferStopped: "response_id",
+}
+
+
 def serialize(event: ev.ServerEvent, options: EmulatorOptions) -> str:
     """The JSON text of a server event, with the Inworld quirks the options ask for."""
     payload = event.model_dump(mode="json", by_alias=True)
+    omit = _OMIT_WHEN_NONE.get(type(event))
+    if omit is not None and payload.get(omit) is None:
+        payload.pop(omit, None)
     if isinstance(event, ev.SessionCreated | ev.SessionUpdated) and event.session is not None:
         payload["session"] = event.session.to_wire()
     if isinstance(event, ev.ResponseFunctionCallArgumentsDone) and options.omit_function_call_name:
@@ -151,6 +164,8 @@ class ActiveResponse:
     """Transcript sent so far, per output item."""
     task: asyncio.Task[None] | None = None
     finished: bool = False
+    audio_playing: bool = False
+    """``output_audio_buffer.started`` was sent and ``.stopped`` not yet."""
 
 
 class RealtimeSession:
@@ -192,6 +207,13 @@ class RealtimeSession:
         self.side_tasks: set[asyncio.Task[None]] = set()
         self.transcribing: list[asyncio.Task[None]] = []
         """Recognitions running off the loop, in commit order; a response waits for them."""
+        self.live: LiveTurn | None = None
+        """The user turn in progress under server-side turn detection (rolling transcript, turn suggestions)."""
+        self.idle_since_ms = 0.0
+        """Input time since which nobody spoke and nothing was answered (``idle_timeout_ms`` counts from it)."""
+        self.heard: dict[str, str] = {}
+        """What user audio items said, when ``transcription: null`` keeps it from the client."""
+        self.memory = Memory()
 
 
     def emit(self, event: ev.ServerEvent) -> None:
@@ -281,6 +303,11 @@ class RealtimeSession:
         if self._turn_detection() is None:
             self.vad.reset(self.input_ms)
             self.speech_item_id = None
+            self.live = None
+        self.idle_since_ms = self.input_ms
+        given = event.session.provider_settings().memory
+        if given is not None and given.state is not None:
+            self.memory.restore(given.state)
         self.emit(ev.SessionUpdated(session=new))
 
 
@@ -304,6 +331,9 @@ class RealtimeSession:
                 self.speech_start_ms = float(found.audio_start_ms)
                 self.backchannels_this_turn = 0
                 self.last_backchannel_ms = None
+                self.live = LiveTurn(self.speech_item_id, float(found.audio_start_ms),
+                                     last_partial_ms=float(found.audio_start_ms),
+                                     wall_started=asyncio.get_running_loop().time(), input_at_start=self.input_ms)
                 self.emit(ev.InputAudioBufferSpeechStarted(audio_start_ms=found.audio_start_ms,
                                                            item_id=self.speech_item_id))
                 if td.interrupt_response is not False and self.active is not None:
@@ -320,6 +350,103 @@ class RealtimeSession:
                         heard.add_done_callback(lambda _: self._respond_to_turn())
         if self.vad.in_speech:
             self._maybe_backchannel()
+            self._live_turn(td)
+        else:
+            self._maybe_idle_timeout(td)
+
+    def _live_turn(self, td: TurnDetection) -> None:
+        """While the user speaks: a turn suggestion (server_vad), and the transcript so far every so often."""
+        live = self.live
+        if live is None or live.item_id != self.speech_item_id:
+            return
+        if td.type == "server_vad" and self.options.turn_suggestions:
+            self._suggest(live)
+        every = self.options.partial_transcript_ms
+        if self.options.transcript_deltas == "rolling" and every and self.input_ms - live.last_partial_ms >= every:
+            live.last_partial_ms = self.input_ms
+            self._partial(live)
+
+    def _suggest(self, live: LiveTurn) -> None:
+        """Server VAD's smart-turn hint: a pause may end the turn; speech again revokes the hint."""
+        trailing = self.vad.trailing_silence_ms
+        silence = self.vad.settings.silence_ms
+        if not live.suggestion_open and trailing >= min(SUGGEST_AFTER_MS, silence // 2):
+            live.suggestion_open = True
+            self.emit(ev.InputAudioBufferTurnSuggestion(
+                item_id=live.item_id, utterance_index=live.utterance_index,
+                probability=round(min(0.99, 0.5 + 0.5 * trailing / max(1, silence)), 2),
+                trailing_silence_ms=trailing, audio_duration_ms=int(self.input_ms - live.started_ms),
+                inference_ms=0))
+        elif live.suggestion_open and trailing == 0:
+            live.suggestion_open = False
+            self.emit(ev.InputAudioBufferTurnSuggestionRevoked(item_id=live.item_id,
+                                                               utterance_index=live.utterance_index))
+            live.utterance_index += 1
+
+    def _partial(self, live: LiveTurn) -> None:
+        """The transcript of the speech so far, as a rolling delta (recognised off the loop when needed)."""
+        if not self._transcription_on():
+            return
+        rate = self.input_rate
+        start = max(0, int((live.started_ms - self.buffer_start_ms) * rate / 1000) * 2)
+        audio = bytes(self.buffer[start:])
+        if not audio:
+            return
+        try:
+            text = self.brain.transcribe(audio, rate, self.audio_turns)
+        except Exception:
+            log.debug("partial transcription failed", exc_info=True)
+            return
+        if text is None:
+            recognizer = shared_recognizer()
+            if recognizer is None:
+                self._live_delta(live, unheard(audio, rate))
+            else:
+                self._preview(live, recognizer, audio, rate)
+            return
+        self._live_delta(live, text if text == unheard(audio, rate) else revealed(text, len(audio) / 2 / rate))
+
+    def _preview(self, live: LiveTurn, recognizer: Recognizer, audio: bytes, rate: int) -> None:
+        """A recognition pass over the speech so far: one at a time, each followed by a rest as long as it took,
+        and only of live audio (a file sent faster than real time is recognised once, at the commit)."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if live.recognising or now < live.rest_until or not live.live_audio(self.input_ms, now):
+            return
+        live.recognising = True
+        future = loop.run_in_executor(recognizer.executor, recognizer.recognize_partial, audio, rate,
+                                      lambda: live.final or self.closed)
+        future.add_done_callback(lambda f: self._partial_heard(live, f, now))
+
+    def _partial_heard(self, live: LiveTurn, future: asyncio.Future[Recognition | None], began: float) -> None:
+        live.recognising = False
+        now = asyncio.get_running_loop().time()
+        live.rest_until = now + (now - began)
+        heard = None if future.cancelled() or future.exception() is not None else future.result()
+        if heard is not None:
+            self._live_delta(live, heard.text)
+
+    def _live_delta(self, live: LiveTurn, text: str) -> None:
+        delta = live.rolling(text)
+        if delta is not None:
+            live.partials += 1
+            self.emit(ev.InputAudioTranscriptionDelta(item_id=live.item_id, content_index=0, delta=delta))
+
+    def _maybe_idle_timeout(self, td: TurnDetection) -> None:
+        """server_vad's ``idle_timeout_ms``: silence that long after the last answer commits the (empty) turn
+        and asks for a response (Mastra: "idle window before the server commits a user turn")."""
+        limit = td.idle_timeout_ms
+        if td.type != "server_vad" or not limit or self.active is not None or self.transcribing:
+            return
+        if self.input_ms - self.idle_since_ms < limit:
+            return
+        start, end = self.idle_since_ms, self.input_ms
+        self.speech_item_id = new_id("item")
+        self.emit(ev.InputAudioBufferTimeoutTriggered(audio_start_ms=int(start), audio_end_ms=int(end),
+                                                      item_id=self.speech_item_id))
+        self._commit(None, reset_vad=True, transcribe=False)
+        if td.create_response is not False:
+            self._respond_to_turn()
 
     def _respond_to_turn(self) -> None:
         if self.closed:
@@ -390,6 +517,8 @@ class RealtimeSession:
         self.buffer.clear()
         self.buffer_start_ms = self.input_ms
         self.speech_item_id = None
+        self.live = None
+        self.idle_since_ms = self.input_ms
         self.vad.reset(self.input_ms)
         self.emit(ev.InputAudioBufferCleared())
 
@@ -400,10 +529,11 @@ class RealtimeSession:
         if self.options.openai_extras:  # OpenAI's WebRTC-only answer; Inworld documents none
             self.emit(ev.OutputAudioBufferCleared(response_id=rid))
 
-    def _commit(self, end_ms: float | None, reset_vad: bool) -> asyncio.Task[None] | None:
+    def _commit(self, end_ms: float | None, reset_vad: bool, transcribe: bool = True) -> asyncio.Task[None] | None:
         """Turn the buffer (up to ``end_ms``) into a user item, transcribed by the brain or recognised.
 
         Returns the recognition task when the words come later (the brain left them to the recogniser).
+        ``transcribe=False`` (an idle timeout's silence) commits the audio without words.
         """
         if end_ms is None:
             cut, end_ms = len(self.buffer), self.input_ms
@@ -414,6 +544,10 @@ class RealtimeSession:
         self.buffer_start_ms = end_ms
         item_id = self.speech_item_id or new_id("item")
         self.speech_item_id = None
+        live = self.live if self.live is not None and self.live.item_id == item_id else LiveTurn(item_id, end_ms)
+        live.final = True
+        self.live = None
+        self.idle_since_ms = end_ms
         if reset_vad:
             self.vad.reset(end_ms)
         previous = self._last_item_id()
@@ -422,6 +556,11 @@ class RealtimeSession:
         self.items[item_id] = Entry(item)
         self.emit(ev.InputAudioBufferCommitted(previous_item_id=previous, item_id=item_id))
         self.emit(ev.ConversationItemAdded(previous_item_id=previous, item=item))
+        if not transcribe:
+            self.emit(ev.ConversationItemDone(previous_item_id=previous, item=item))
+            return None
+        if self._voice_profile_on():
+            live.profile = voice_profile(audio, self.input_rate)
         try:
             transcript = self.brain.transcribe(audio, self.input_rate, self.audio_turns)
         except Exception as exc:
@@ -431,11 +570,20 @@ class RealtimeSession:
             self.audio_turns += 1
         recognizer = shared_recognizer() if transcript is None else None
         if recognizer is not None:
-            return self._recognize_later(item, previous, audio, recognizer)
+            return self._recognize_later(item, previous, audio, recognizer, live=live)
         self.record.transcribed_by.append("none" if transcript is None else "given transcript")
         self._transcribed(item, previous, _pieces(transcript, 3) if transcript is not None else
-                          [unheard(audio, self.input_rate)], len(audio) / 2 / self.input_rate)
+                          [unheard(audio, self.input_rate)], len(audio) / 2 / self.input_rate, live=live)
         return None
+
+    def _transcription_on(self) -> bool:
+        """False after ``transcription: null`` (Mastra: null disables the user-side transcription events)."""
+        inp = self.config.audio.input if self.config.audio else None
+        return not (inp is not None and "transcription" in inp.model_fields_set and inp.transcription is None)
+
+    def _voice_profile_on(self) -> bool:
+        stt = self.config.provider_settings().stt
+        return stt is not None and stt.voice_profile is True
 
     def _transcription_failed(self, item_id: str, exc: Exception) -> None:
         log.exception("transcription failed", exc_info=exc)
@@ -446,31 +594,67 @@ class RealtimeSession:
         self.emit(ev.InputAudioTranscriptionDelta(item_id=item.id, content_index=0, delta=text))
 
     def _transcribed(self, item: ConversationItem, previous: str | None, pieces: list[str], seconds: float,
-                     done: bool = True, transcript: str | None = None) -> None:
-        """Send the words of a user audio item (deltas, then completed), then its ``item.done``."""
-        for piece in pieces:
-            self._delta(item, piece)
+                     done: bool = True, transcript: str | None = None, live: LiveTurn | None = None) -> None:
+        """Send the words of a user audio item (deltas, then completed), then its ``item.done``.
+
+        Rolling mode (the default) ends with the whole transcript as the last delta; additive sends ``pieces``.
+        With ``transcription: null`` nothing is sent: the words are kept for the brain only.
+        """
+        live = live or LiveTurn(item.id, 0.0, final=True)
         transcript = "".join(pieces) if transcript is None else transcript
-        usage = {"type": "duration", "seconds": round(seconds, 3)} if self.options.openai_extras else None
-        self.emit(ev.InputAudioTranscriptionCompleted(item_id=item.id, content_index=0, transcript=transcript,
-                                                      usage=usage))
-        assert item.content is not None
-        item.content[0].transcript = transcript
+        if self._transcription_on():
+            for delta in final_deltas(self.options.transcript_deltas, live, pieces, transcript):
+                self._delta(item, delta)
+            usage = {"type": "duration", "seconds": round(seconds, 3)} if self.options.openai_extras else None
+            extras = ev.TranscriptionProviderData(voiceProfile=live.profile) if live.profile is not None else None
+            self.emit(ev.InputAudioTranscriptionCompleted(item_id=item.id, content_index=0, transcript=transcript,
+                                                          usage=usage, providerData=extras))
+            assert item.content is not None
+            item.content[0].transcript = transcript
+        else:
+            self.heard[item.id] = transcript
+        self._remember(transcript)
         if done:
             self.emit(ev.ConversationItemDone(previous_item_id=previous, item=item))
 
+    def _remember(self, transcript: str) -> None:
+        """Automatic memory (``providerData.memory.enabled``): extract every ``turn_interval`` user turns."""
+        settings = self.config.provider_settings().memory
+        if settings is None or settings.enabled is not True:
+            return
+        state = self.memory.user_turn(transcript, settings)
+        if state is None:
+            return
+        provider = dict(self.config.provider_data or {})
+        branch = provider.get("memory")
+        provider["memory"] = {**(branch if isinstance(branch, dict) else {}), "state": state.to_wire()}
+        self.config.provider_data = provider  # echoed by the next session.updated, where Mastra reads it
+        self.emit(ev.ResponseMemoryExtracted(state=state))
+
     def _recognize_later(self, item: ConversationItem, previous: str | None, audio: bytes, recognizer: Recognizer,
-                         done: bool = True) -> asyncio.Task[None]:
-        """Recognise off the loop, sending each word as a delta as it settles, then completed (in turn order)."""
+                         done: bool = True, live: LiveTurn | None = None) -> asyncio.Task[None]:
+        """Recognise off the loop, sending each word as it settles (rolling: the words so far), then completed
+        (in turn order)."""
+        live = live or LiveTurn(item.id, 0.0, final=True)
+        said = ""
+
+        def word(text: str) -> None:
+            nonlocal said
+            said += text
+            if not self._transcription_on():
+                return
+            if self.options.transcript_deltas == "additive":
+                self._delta(item, text)
+            elif (delta := live.rolling(said, final_stage=True)) is not None:
+                self._delta(item, delta)
 
         def finished(heard: Recognition) -> None:
             self.record.transcribed_by.append("pocketsphinx")
-            self._transcribed(item, previous, [], heard.audio_s, done, heard.text)
+            self._transcribed(item, previous, [], heard.audio_s, done, heard.text, live)
 
         async def run() -> None:
             try:
-                await recognizer.recognize_soon(audio, self.input_rate, lambda text: self._delta(item, text), finished,
-                                                lambda: not self.closed)
+                await recognizer.recognize_soon(audio, self.input_rate, word, finished, lambda: not self.closed)
             except Exception as exc:
                 self._transcription_failed(item.id, exc)
 
@@ -580,6 +764,7 @@ class RealtimeSession:
                                                audio_end_ms=event.audio_end_ms))
 
     def on_conversation_item_delete(self, event: ev.ConversationItemDelete) -> None:
+        self.heard.pop(event.item_id, None)
         if self.items.pop(event.item_id, None) is None:
             raise RequestError(f"Item with item_id '{event.item_id}' not found.", "item_id")
         self.emit(ev.ConversationItemDeleted(item_id=event.item_id))
@@ -614,9 +799,7 @@ class RealtimeSession:
         if not isinstance(modalities, list) or not modalities or any(m not in ("text", "audio") for m in modalities):
             raise RequestError(f"Invalid output modalities {modalities!r}: use 'text' and/or 'audio'.",
                                "response.output_modalities")
-        voice = None
-        if props is not None and props.audio is not None and props.audio.output is not None:
-            voice = props.audio.output.voice
+        voice = props.voice if props is not None else None  # flat, as Inworld's schema has it; audio.output ignored
         tools = None
         if props is not None and props.tools is not None:
             tools = function_tools(SessionProperties(tools=props.tools))
@@ -657,6 +840,8 @@ class RealtimeSession:
         resp.finished = True
         if self.active is resp:
             self.active = None
+        self.idle_since_ms = self.input_ms
+        self._audio_stopped(resp)
         for index, item in enumerate(resp.output):
             if item.status == "in_progress":
                 item.status = "incomplete"
@@ -702,7 +887,7 @@ class RealtimeSession:
                 if item.type == "message" and item.role == "assistant":
                     break
                 if item.type == "message" and item.role == "user":
-                    user_text = item_text(item) or None
+                    user_text = item_text(item) or self.heard.get(item.id) or None
                     break
         choice = self.config.tool_choice
         tools = resp.tools if resp.tools is not None else function_tools(self.config)
@@ -798,6 +983,7 @@ class RealtimeSession:
         fmt = resolve(out.format if out else None)
         rate, width = fmt.rate, fmt.width
         voice = resp.voice or (out.voice if out else None)
+        resp.record.voice = voice
         speed = (out.speed if out else None) or 1.0
         pcm = await asyncio.to_thread(self.synth.synthesize, text, rate, voice, speed)
         wire = fmt.encode(pcm)
@@ -815,6 +1001,9 @@ class RealtimeSession:
                 self.emit(ev.ResponseOutputAudioTranscriptDelta(**ids, delta=delta))
                 resp.spoken[item.id] += delta
                 told = due
+            if not resp.audio_playing and self.options.output_audio_buffer_events:
+                resp.audio_playing = True
+                self.emit(ev.OutputAudioBufferStarted())
             self.emit(ev.ResponseOutputAudioDelta(**ids, delta=base64.b64encode(piece).decode("ascii")))
             entry.audio_ms += len(piece) / per_ms
             resp.record.audio_ms += len(piece) / per_ms
@@ -824,9 +1013,16 @@ class RealtimeSession:
             self.emit(ev.ResponseOutputAudioTranscriptDelta(**ids, delta=delta))
             resp.spoken[item.id] += delta
         self.emit(ev.ResponseOutputAudioDone(**ids))
+        self._audio_stopped(resp)
         self.emit(ev.ResponseOutputAudioTranscriptDone(**ids, transcript=text))
         self.emit(ev.ResponseContentPartDone(**ids, part=ContentPart(type="audio", transcript=text)))
         item.content = [ItemContent(type="output_audio", transcript=text)]
+
+    def _audio_stopped(self, resp: ActiveResponse) -> None:
+        """``output_audio_buffer.stopped`` once the response's audio ended (or was cut)."""
+        if resp.audio_playing:
+            resp.audio_playing = False
+            self.emit(ev.OutputAudioBufferStopped())
 
     async def _pace(self, loop: asyncio.AbstractEventLoop, started: float, sent_ms: float) -> None:
         if self.options.pace <= 0:

@@ -89,6 +89,11 @@ class EnergyVAD:
         """Session time of the audio analysed so far."""
         return self._offset_ms + self._frames * FRAME_MS
 
+    @property
+    def trailing_silence_ms(self) -> int:
+        """Silence heard since the last voiced frame of the speech in progress (0 outside speech)."""
+        return self._silent_run * FRAME_MS if self.in_speech else 0
+
     def reconfigure(self, rate: int, settings: VadSettings) -> None:
         """Apply new settings; a new rate restarts framing at the current position."""
         if rate != self.rate:

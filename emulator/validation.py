@@ -12,6 +12,7 @@ from inworld_realtime.protocol import events as ev
 from inworld_realtime.protocol.items import RealtimeError
 from inworld_realtime.protocol.session import (
     SUPPORTED_SAMPLE_RATES,
+    Float32AudioFormat,
     FunctionTool,
     PCMAudioFormat,
     SessionProperties,
@@ -20,7 +21,7 @@ from inworld_realtime.protocol.session import (
 from .formats import ga_format, resolve
 
 MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.:/-]*$")
-_FORMAT_TAGS = {"audio/pcm", "audio/pcmu", "audio/pcma"}
+_FORMAT_TAGS = {"audio/pcm", "audio/pcmu", "audio/pcma", "audio/float32"}
 _TOP_LEVEL = set(SessionProperties.model_fields) | {"providerData"}
 
 
@@ -84,9 +85,9 @@ def _check_audio(update: SessionProperties, strict: bool) -> None:
             raise RequestError(f"Invalid 'session.audio.{side}.format': {fmt!r} (use an object such as "
                                "{'type': 'audio/pcmu'}).", f"session.audio.{side}.format")
         if fmt is not None and not resolve(fmt).known:
-            raise RequestError(f"Unsupported audio format {fmt!r}: use audio/pcm, audio/pcmu or audio/pcma.",
-                               f"session.audio.{side}.format")
-        if isinstance(fmt, PCMAudioFormat) and fmt.rate not in SUPPORTED_SAMPLE_RATES:
+            raise RequestError(f"Unsupported audio format {fmt!r}: use audio/pcm, audio/pcmu, audio/pcma or "
+                               "audio/float32.", f"session.audio.{side}.format")
+        if isinstance(fmt, PCMAudioFormat | Float32AudioFormat) and fmt.rate not in SUPPORTED_SAMPLE_RATES:
             raise RequestError(f"Invalid value: {fmt.rate}. Supported values are: "
                                f"{', '.join(map(str, SUPPORTED_SAMPLE_RATES))}.", f"session.audio.{side}.format.rate")
     inp = audio.input

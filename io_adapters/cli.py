@@ -493,12 +493,15 @@ def _parser() -> argparse.ArgumentParser:
                       help="seconds to wait for the connection and the WebSocket upgrade")
     talk.add_argument("--timeout", type=float, default=60.0,
                       help="seconds to wait for the answer after the end of the input")
+    _add_token_command(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``inworld-realtime`` and ``python -m inworld_realtime``."""
     args = _parser().parse_args(argv)
+    if args.command == "token":
+        return token_command(args)
     from .pacing import loop_factory
 
     try:
@@ -724,3 +727,57 @@ def _summary(report: Report, args: argparse.Namespace, out: TextIO) -> None:
         first, done = report.latency
         print(f"latency: first audio {1000 * first:.0f} ms after the end of your turn, "
               f"response done after {1000 * done:.0f} ms", file=out)
+
+
+TOKEN_DESCRIPTION = """\
+Mint a short-lived JWT for Authorization: Bearer (browser and mobile clients), with
+Inworld's signed token:generate request, and print it.
+
+The key: INWORLD_KEY and INWORLD_SECRET (as Inworld's examples), else INWORLD_API_KEY
+(the portal's Base64 'key:secret' credential). The secret is never printed."""
+
+
+def _add_token_command(sub: Any) -> None:
+    from inworld_realtime.protocol.token import DEFAULT_WORKSPACE, ENGINE_HOST, TOKEN_URL
+
+    token = sub.add_parser("token", help="mint a short-lived JWT for bearer auth and print it",
+                           description=TOKEN_DESCRIPTION, formatter_class=_Formatter)
+    token.add_argument("--url", default=os.environ.get("INWORLD_TOKEN_URL") or TOKEN_URL,
+                       help="token endpoint ($INWORLD_TOKEN_URL when set)")
+    token.add_argument("--workspace", default=os.environ.get("INWORLD_WORKSPACE") or DEFAULT_WORKSPACE,
+                       help="the resource the token is for ($INWORLD_WORKSPACE when set)")
+    token.add_argument("--engine-host", default=os.environ.get("INWORLD_ENGINE_HOST") or ENGINE_HOST,
+                       help="host named in the signature ($INWORLD_ENGINE_HOST when set)")
+    token.add_argument("--json", action="store_true",
+                       help="print the whole answer (token, type, expirationTime, sessionId) as JSON")
+    token.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the endpoint")
+
+
+def token_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """``inworld-realtime token``: the token on stdout (or the answer as JSON); errors on stderr, no secret."""
+    import json
+
+    from inworld_realtime.protocol.errors import ConnectError, ProtocolError
+    from inworld_realtime.protocol.token import MintError
+
+    from .token import api_key_from_env, mint_token_sync
+
+    out = out or sys.stdout
+    try:
+        key = api_key_from_env()
+        token = mint_token_sync(key, args.workspace, url=args.url, engine_host=args.engine_host,
+                                timeout=args.timeout)
+    except ProtocolError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if isinstance(exc, ValueError):
+            return EXIT_USAGE
+        if isinstance(exc, MintError) and exc.status in (401, 403):
+            return EXIT_REFUSED
+        return EXIT_UNREACHABLE if isinstance(exc, ConnectError) else EXIT_NO_ANSWER
+    if args.json:
+        answer = {"token": token.token, "type": token.type, "expirationTime": token.expiration_time,
+                  "sessionId": token.session_id, **token.extra}
+        print(json.dumps(answer), file=out)
+    else:
+        print(token.token, file=out)
+    return EXIT_OK

@@ -1,12 +1,12 @@
-"""PCM arithmetic and the codecs the wire formats need (base64, G.711)."""
+"""PCM arithmetic and the codecs the wire formats need (base64, G.711, float32)."""
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator
 
-from . import g711
-from .session import KnownAudioFormat, PCMAAudioFormat, PCMUAudioFormat, format_rate
+from . import float32, g711
+from .session import Float32AudioFormat, KnownAudioFormat, PCMAAudioFormat, PCMUAudioFormat, format_rate
 
 try:  # pybase64 is a drop-in C/SIMD base64; the standard library is the fallback.
     from pybase64 import b64decode as _b64decode
@@ -49,6 +49,8 @@ def encoder_for(fmt: AnyFormat) -> Callable[[bytes], bytes] | None:
         return g711.pcm16_to_ulaw
     if isinstance(fmt, PCMAAudioFormat):
         return g711.pcm16_to_alaw
+    if isinstance(fmt, Float32AudioFormat):
+        return float32.pcm16_to_float32
     return None
 
 
@@ -58,6 +60,8 @@ def decoder_for(fmt: AnyFormat) -> Callable[[bytes], bytes] | None:
         return g711.ulaw_to_pcm16
     if isinstance(fmt, PCMAAudioFormat):
         return g711.alaw_to_pcm16
+    if isinstance(fmt, Float32AudioFormat):
+        return float32.float32_to_pcm16
     return None
 
 

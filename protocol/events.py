@@ -23,7 +23,7 @@ from .items import (
     Response,
     Usage,
 )
-from .session import AudioFormat, FunctionTool, Modality, SessionProperties
+from .session import AudioFormat, FunctionTool, MemoryState, Modality, SessionProperties, VoiceProfile
 from .wire import SentModel, WireModel
 
 _ids = itertools.count(1)
@@ -123,7 +123,11 @@ class ResponseAudioSettings(WireModel):
 
 
 class ResponseProperties(WireModel):
-    """Per-response overrides; ``output_modalities`` is the GA name (not ``modalities``)."""
+    """Per-response overrides; ``output_modalities`` is the GA name (not ``modalities``).
+
+    ``voice`` is Inworld's per-response voice: a flat field (Mastra 0.3.0, citing Inworld's ``ResponseConfig``
+    schema: the server ignores the nested ``audio.output.voice`` that OpenAI uses, kept here for OpenAI servers).
+    """
 
     model_config = ConfigDict(extra="allow")
     output_modalities: list[Modality] | None = None
@@ -136,6 +140,7 @@ class ResponseProperties(WireModel):
     input: list[ConversationItem | dict[str, Any]] | None = None
     audio: ResponseAudioSettings | None = None
     temperature: float | None = None
+    voice: str | None = None
 
 
 class ResponseCreate(ClientEvent):
@@ -234,6 +239,11 @@ class SessionUpdated(ServerEvent):
     type: Literal["session.updated"] = "session.updated"
     session: SessionProperties | None = None
 
+    @property
+    def memory_state(self) -> MemoryState | None:
+        """Inworld's memory state echoed in ``session.providerData.memory.state`` (Mastra), if any."""
+        return self.session.memory_state() if self.session is not None else None
+
 
 class ConversationCreated(ServerEvent):
     """Beta-era announcement of the conversation object."""
@@ -307,6 +317,18 @@ class InputAudioTranscriptionCompleted(ServerEvent):
     content_index: int | None = None
     transcript: str = ""
     usage: dict[str, Any] | None = None
+    provider_data: TranscriptionProviderData | None = Field(default=None, alias="providerData")
+
+    @property
+    def voice_profile(self) -> VoiceProfile | None:
+        """The speaker's voice profile, sent when ``providerData.stt.voice_profile`` is on (Mastra 0.3.x)."""
+        return self.provider_data.voice_profile if self.provider_data is not None else None
+
+
+class TranscriptionProviderData(WireModel):
+    """Inworld's extensions on a completed user transcript (``providerData.voiceProfile``); others kept."""
+
+    voice_profile: VoiceProfile | None = Field(default=None, alias="voiceProfile")
 
 
 class InputAudioTranscriptionFailed(ServerEvent):
@@ -357,6 +379,31 @@ class InputAudioBufferTimeoutTriggered(ServerEvent):
     audio_start_ms: int | None = None
     audio_end_ms: int | None = None
     item_id: str | None = None
+
+
+class InputAudioBufferTurnSuggestion(ServerEvent):
+    """Server VAD's smart-turn detector thinks the user may be done (``probability``); a hint, not a commit.
+
+    Sources: Mastra 0.3.x types and tests (item_id, utterance_index, probability, trailing_silence_ms,
+    audio_duration_ms, inference_ms); Inworld's ``realtime-feature-tester`` branch ("with server_vad, watch for
+    turn_suggestion / turn_suggestion_revoked (smart-turn detector)").
+    """
+
+    type: Literal["input_audio_buffer.turn_suggestion"] = "input_audio_buffer.turn_suggestion"
+    item_id: str | None = None
+    utterance_index: int | None = None
+    probability: float | None = None
+    trailing_silence_ms: float | None = None
+    audio_duration_ms: float | None = None
+    inference_ms: float | None = None
+
+
+class InputAudioBufferTurnSuggestionRevoked(ServerEvent):
+    """The user spoke again: an earlier ``turn_suggestion`` for this utterance no longer holds (Mastra)."""
+
+    type: Literal["input_audio_buffer.turn_suggestion_revoked"] = "input_audio_buffer.turn_suggestion_revoked"
+    item_id: str | None = None
+    utterance_index: int | None = None
 
 
 class OutputAudioBufferStarted(ServerEvent):
@@ -565,6 +612,18 @@ class ResponseBackchannelSkipped(ServerEvent):
     type: Literal["response.backchannel.skipped"] = "response.backchannel.skipped"
     backchannel_id: str | None = None
     reason: str | None = None
+
+
+class ResponseMemoryExtracted(ServerEvent):
+    """Automatic memory extracted facts (``providerData.memory``); ``state`` as ``session.updated`` echoes it.
+
+    Weak source: only the name appears (Inworld's unmerged ``realtime-feature-tester`` page); the body is our
+    reading of Mastra's ``InworldMemoryState``. Every other field is kept.
+    """
+
+    type: Literal["response.memory.extracted"] = "response.memory.extracted"
+    response_id: str | None = None
+    state: MemoryState | None = None
 
 
 class UnknownServerEvent(ServerEvent):

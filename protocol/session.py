@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal, TypeAlias
 
-from pydantic import ConfigDict, Discriminator, Field, Tag
+from pydantic import ConfigDict, Discriminator, Field, Tag, ValidationError
 
 from .wire import SentModel, WireModel
 
@@ -35,6 +35,18 @@ class PCMAAudioFormat(SentModel):
     type: Literal["audio/pcma"] = "audio/pcma"
 
 
+class Float32AudioFormat(SentModel):
+    """32-bit float little-endian mono PCM at ``rate``; the core converts it to and from 16-bit PCM.
+
+    Sources: Mastra's ``@mastra/voice-inworld`` 0.3.0 types (``'audio/float32'``, ``'float32'``, with a rate) and
+    the Arche bridge's note on the format enum Inworld's schema validates against (both third party).
+    """
+
+    _always_sent: ClassVar[tuple[str, ...]] = ("type", "rate")
+    type: Literal["audio/float32"] = "audio/float32"
+    rate: SupportedSampleRate | int = 24000
+
+
 class OtherAudioFormat(SentModel):
     """A format object of a type this library does not know; kept and sent back as given."""
 
@@ -42,7 +54,7 @@ class OtherAudioFormat(SentModel):
     type: str
 
 
-KnownAudioFormat: TypeAlias = PCMAudioFormat | PCMUAudioFormat | PCMAAudioFormat
+KnownAudioFormat: TypeAlias = PCMAudioFormat | PCMUAudioFormat | PCMAAudioFormat | Float32AudioFormat
 
 #: The format strings Inworld accepts (its Twilio and Telnyx bridges send ``"g711_ulaw"``), as objects.
 FORMAT_NAMES: dict[str, KnownAudioFormat] = {
@@ -52,18 +64,21 @@ FORMAT_NAMES: dict[str, KnownAudioFormat] = {
     "audio/pcmu": PCMUAudioFormat(),
     "g711_alaw": PCMAAudioFormat(),
     "audio/pcma": PCMAAudioFormat(),
+    "float32": Float32AudioFormat(),
+    "audio/float32": Float32AudioFormat(),
 }
 
 
 def _format_tag(value: Any) -> str:
     kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return kind if kind in ("audio/pcm", "audio/pcmu", "audio/pcma") else "other"
+    return kind if kind in ("audio/pcm", "audio/pcmu", "audio/pcma", "audio/float32") else "other"
 
 
 FormatObject: TypeAlias = Annotated[
     Annotated[PCMAudioFormat, Tag("audio/pcm")]
     | Annotated[PCMUAudioFormat, Tag("audio/pcmu")]
     | Annotated[PCMAAudioFormat, Tag("audio/pcma")]
+    | Annotated[Float32AudioFormat, Tag("audio/float32")]
     | Annotated[OtherAudioFormat, Tag("other")],
     Discriminator(_format_tag),
 ]
@@ -85,14 +100,17 @@ def format_rate(fmt: KnownAudioFormat | OtherAudioFormat | str | None) -> int:
     typed = known_format(fmt)
     if typed is None:
         return 24000
-    if isinstance(typed, PCMAudioFormat):
+    if isinstance(typed, PCMAudioFormat | Float32AudioFormat):
         return typed.rate
     return 8000
 
 
 def wire_bytes_per_sample(fmt: KnownAudioFormat | OtherAudioFormat | str | None) -> int:
-    """Bytes one sample takes on the wire: 1 for G.711, 2 for PCM16."""
-    return 1 if isinstance(known_format(fmt), PCMUAudioFormat | PCMAAudioFormat) else 2
+    """Bytes one sample takes on the wire: 1 for G.711, 2 for PCM16, 4 for float32."""
+    typed = known_format(fmt)
+    if isinstance(typed, Float32AudioFormat):
+        return 4
+    return 1 if isinstance(typed, PCMUAudioFormat | PCMAAudioFormat) else 2
 
 
 class TurnDetection(SentModel):
@@ -159,6 +177,113 @@ class FunctionTool(SentModel):
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
 
 
+class VoiceProfileLabel(WireModel):
+    """One ranked label of a voice-profile dimension (``{"label": "adult", "confidence": 0.8}``)."""
+
+    label: str = ""
+    confidence: float | None = None
+
+
+class VoiceProfile(WireModel):
+    """What the speech recogniser guessed about the speaker, when ``providerData.stt.voice_profile`` is on.
+
+    Mastra 0.3.x types (``InworldVoiceProfile``) and Inworld's STT examples (age, gender, emotion, vocal style,
+    accent); other dimensions are kept.
+    """
+
+    age: list[VoiceProfileLabel] | None = None
+    gender: list[VoiceProfileLabel] | None = None
+    emotion: list[VoiceProfileLabel] | None = None
+    vocal_style: list[VoiceProfileLabel] | None = None
+    accent: list[VoiceProfileLabel] | None = None
+
+
+class SttSettings(WireModel):
+    """``providerData.stt``: Inworld's speech-to-text knobs (Mastra's types; the provider-data docs name them)."""
+
+    prompt: str | None = None
+    voice_profile: bool | None = None
+    language_hints: list[str] | None = None
+    end_of_turn_confidence_threshold: float | None = None
+    vad_threshold: float | None = None
+    min_end_of_turn_silence: float | None = None
+    max_turn_silence: float | None = None
+
+
+class TtsSettings(WireModel):
+    """``providerData.tts``: segmentation, steering and delivery of the synthesised speech (docs: naturalness,
+    provider-data; Mastra and OpenClaw send the same keys)."""
+
+    segmenter_strategy: Literal[
+        "auto", "balanced", "sentence", "full_turn", "fast_start", "per_segment_context"] | str | None = None
+    steering_handling: Literal["repeat_each_chunk", "emit_once"] | str | None = None
+    language: str | None = None
+    delivery_mode: Literal["STABLE", "BALANCED", "CREATIVE"] | str | None = None
+    conversational: bool | None = None
+    user_turn_mode: Literal["both", "audio_only", "text_only", "none"] | str | None = None
+
+
+class MemoryState(WireModel):
+    """The rolling memory Inworld keeps (facts, summary); echoed in ``session.updated`` under
+    ``providerData.memory.state`` (Mastra's types and client)."""
+
+    version: int | None = None
+    facts: list[str] | None = None
+    summary: str | None = None
+    context_text: str | None = None
+    turns_since_gen: int | None = None
+    total_turns: int | None = None
+    items_trimmed: int | None = None
+
+
+class MemorySettings(WireModel):
+    """``providerData.memory``: automatic memory (Mastra's types; Inworld's feature tester sends
+    ``enabled``, ``turn_interval`` 5, ``max_facts`` 50)."""
+
+    enabled: bool | None = None
+    turn_interval: int | None = None
+    max_memory_length: int | None = None
+    max_transcript_items: int | None = None
+    max_facts: int | None = None
+    trim_after_summarize: bool | None = None
+    state: MemoryState | None = None
+
+
+class ProviderData(WireModel):
+    """``session.providerData`` typed: Inworld's extensions. Known branches typed, every other key kept.
+
+    ``SessionProperties.provider_data`` stays a plain dict on the wire; build one with
+    ``ProviderData(...).to_wire()`` and read one with ``SessionProperties.provider_settings()``.
+    """
+
+    stt: SttSettings | None = None
+    tts: TtsSettings | None = None
+    memory: MemorySettings | None = None
+    backchannel: dict[str, Any] | None = None
+    responsiveness: dict[str, Any] | None = None
+    auto_tool_response: bool | None = None
+    metadata: dict[str, Any] | None = None
+    user_id: str | None = None
+
+    @classmethod
+    def read(cls, data: Any) -> ProviderData:
+        """Liberal reading: a branch that does not fit its model is left out of this typed view (the raw
+        ``providerData`` dict still holds it) instead of failing the rest."""
+        if not isinstance(data, dict):
+            return cls()
+        try:
+            return cls.model_validate(data)
+        except ValidationError:
+            good: dict[str, Any] = {}
+            for key, value in data.items():
+                try:
+                    cls.model_validate({key: value})
+                except ValidationError:
+                    continue
+                good[key] = value
+            return cls.model_validate(good)
+
+
 class SessionProperties(SentModel):
     """The whole session configuration; unknown fields the server adds are kept."""
 
@@ -186,6 +311,15 @@ class SessionProperties(SentModel):
     def output_format(self) -> KnownAudioFormat | None:
         """The configured output format as a typed object (strings such as ``"g711_ulaw"`` resolved)."""
         return known_format(self.audio.output.format if self.audio and self.audio.output else None)
+
+    def provider_settings(self) -> ProviderData:
+        """``providerData`` as typed settings (stt, tts, memory...); unknown keys kept."""
+        return ProviderData.read(self.provider_data)
+
+    def memory_state(self) -> MemoryState | None:
+        """The memory state the server echoes in ``providerData.memory.state`` (None when it sent none)."""
+        memory = self.provider_settings().memory
+        return memory.state if memory is not None else None
 
     def manual_turns(self) -> bool:
         """True when the caller asked for ``turn_detection: null``."""

@@ -82,8 +82,14 @@ SERVER: dict[str, dict[str, Any]] = {
     "input_audio_buffer.speech_started": {"audio_start_ms": 1200, "item_id": "item_user_1"},
     "input_audio_buffer.speech_stopped": {"audio_end_ms": 3400, "item_id": "item_user_1"},
     "input_audio_buffer.timeout_triggered": {"audio_start_ms": 3400, "audio_end_ms": 9400, "item_id": "item_user_2"},
-    "output_audio_buffer.started": {"response_id": "resp_1"},
-    "output_audio_buffer.stopped": {"response_id": "resp_1"},
+    # Server VAD's smart-turn detector, with the fields Mastra's types name.
+    "input_audio_buffer.turn_suggestion": {"item_id": "item_user_1", "utterance_index": 0, "probability": 0.82,
+                                           "trailing_silence_ms": 240, "audio_duration_ms": 2200,
+                                           "inference_ms": 12},
+    "input_audio_buffer.turn_suggestion_revoked": {"item_id": "item_user_1", "utterance_index": 0},
+    # Mastra's client: "None carry a response_id on the wire" (OpenAI's do; the model reads it when present).
+    "output_audio_buffer.started": {},
+    "output_audio_buffer.stopped": {},
     "output_audio_buffer.cleared": {"response_id": "resp_1"},
     "response.created": {"response": {**RESPONSE, "status": "in_progress", "output": [], "usage": None}},
     "response.done": {"response": RESPONSE, "usage": RESPONSE["usage"]},
@@ -108,6 +114,11 @@ SERVER: dict[str, dict[str, Any]] = {
     "response.backchannel.audio.delta": {"backchannel_id": "bc_1", "delta": AUDIO_B64},
     "response.backchannel.audio.done": {"backchannel_id": "bc_1", "phrase": "I see"},
     "response.backchannel.skipped": {"backchannel_id": "bc_2", "reason": "deadline_missed"},
+    # Automatic memory (providerData.memory): the state as Mastra reads it from session.updated.
+    "response.memory.extracted": {"state": {"version": 2, "facts": ["The guest is called Ana.",
+                                                                   "She is staying two nights."],
+                                            "summary": "Ana asked about the pool.", "turns_since_gen": 0,
+                                            "total_turns": 10, "items_trimmed": 0}},
     # Beta names Inworld still sends; the core maps them onto the GA events above.
     "response.audio.delta": {**IDS, "delta": AUDIO_B64},
     "response.audio.done": IDS,
@@ -170,6 +181,20 @@ INWORLD_CLIENTS: dict[str, list[dict[str, Any]]] = {
                                                "create_response": True, "interrupt_response": True}},
                   "output": {"model": "inworld-tts-2", "voice": "Sarah"}}}},
         GREETING, BARE_CREATE],
+    # Mastra's @mastra/voice-inworld 0.3.x (third party, typed against Inworld's schema): float32 audio, the
+    # stt/tts/memory providerData branches, transcription off, and a per-response voice as a flat field.
+    "mastra": [{"type": "session.update", "session": {
+        "type": "realtime", "model": "openai/gpt-4.1-mini", "instructions": "Help with the booking.",
+        "audio": {"input": {"format": {"type": "audio/float32", "rate": 24000}, "transcription": None,
+                            "turn_detection": {"type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300,
+                                               "silence_duration_ms": 500, "idle_timeout_ms": 8000}},
+                  "output": {"format": "float32", "voice": "Dennis"}},
+        "providerData": {
+            "stt": {"voice_profile": True, "language_hints": ["en", "es"], "end_of_turn_confidence_threshold": 0.7},
+            "tts": {"segmenter_strategy": "sentence", "delivery_mode": "BALANCED", "user_turn_mode": "both"},
+            "memory": {"enabled": True, "turn_interval": 5, "max_facts": 50},
+            "user_id": "guest-17"}}},
+        {"type": "response.create", "response": {"voice": "Hades", "instructions": "Say hello."}}],
     # The other spellings a deployment may use for formats: beta PCM and A-law strings, MIME names.
     "format_spellings": [
         {"type": "session.update", "session": {"audio": {"input": {"format": "pcm16"},
@@ -195,6 +220,20 @@ INWORLD_SERVER: dict[str, dict[str, Any]] = {
     "response_done_status_only": {"type": "response.done", "response": {"status": "cancelled"}},
     "transcription_completed_bare": {"type": "conversation.item.input_audio_transcription.completed",
                                      "transcript": "Is the pool open late?"},
+    # With providerData.stt.voice_profile on (Mastra reads ev.providerData.voiceProfile on the completed event).
+    "transcription_completed_voice_profile": {
+        "type": "conversation.item.input_audio_transcription.completed", "item_id": "item_user_1",
+        "content_index": 0, "transcript": "Is the pool open late?",
+        "providerData": {"voiceProfile": {"age": [{"label": "adult", "confidence": 0.81}],
+                                          "gender": [{"label": "female", "confidence": 0.66}],
+                                          "emotion": [{"label": "neutral", "confidence": 0.7}]}}},
+    # Memory state echoed on the session (Mastra: ev.session.providerData.memory.state).
+    "session_updated_memory_state": {"type": "session.updated", "session": {
+        "type": "realtime", "providerData": {"memory": {"enabled": True, "turn_interval": 5, "max_facts": 50,
+                                                        "state": {"version": 2, "facts": ["The guest is Ana."],
+                                                                  "summary": "Ana asked about the pool."}}}}},
+    # Output playback signals as OpenAI writes them, with the response they belong to.
+    "output_audio_buffer_started_response_id": {"type": "output_audio_buffer.started", "response_id": "resp_1"},
     "content_part_done_empty": {"type": "response.content_part.done", "part": {}},
     "audio_transcript_done_bare": {"type": "response.output_audio_transcript.done", "transcript": "Until ten."},
     "output_text_delta_bare": {"type": "response.output_text.delta", "delta": "Unt"},

@@ -19,8 +19,8 @@ EXAMPLES = "inworld-ai/inworld-api-examples"
 ANDROID = "realtime/android/webrtc/app/src/main/java/ai/inworld/voiceagent"
 PIPECAT = "pipecat-ai 1.14 pipecat/services/inworld/realtime"
 
-KINDS = ("Inworld docs", "Inworld example client", "pipecat service", "OpenAI GA reference (fallback)",
-         "none: our choice")
+KINDS = ("Inworld docs", "Inworld example client", "pipecat service", "third-party client of Inworld",
+         "OpenAI GA reference (fallback)", "none: our choice")
 
 #: id -> (kind, where)
 SOURCES: dict[str, tuple[str, str]] = {
@@ -50,8 +50,19 @@ SOURCES: dict[str, tuple[str, str]] = {
     "ex-ios-server": ("Inworld example client", f"{EXAMPLES} realtime/ios/webrtc/Sources/Realtime/Events/"
                                                 "ServerEvent.swift"),
     "ex-ios-tests": ("Inworld example client", f"{EXAMPLES} realtime/ios/webrtc/Tests/ServerEventDecodingTests.swift"),
+    "iw-auth": ("Inworld docs", "https://dev.docs.inworld.ai/realtime/resources/authentication"),
+    "iw-naturalness": ("Inworld docs", "https://docs.inworld.ai/realtime/usage/naturalness"),
+    "iw-voice-agents": ("Inworld docs", "https://inworld.ai/voice-agents (a marketing page's code snippet: weak)"),
+    "ex-mint": ("Inworld example client", f"{EXAMPLES} realtime/python/auth/mint_jwt.py, "
+                                          "realtime/js/jwt/mint-jwt.js"),
+    "ex-feature-tester": ("Inworld example client", f"{EXAMPLES} branch realtime-feature-tester, "
+                                                    "realtime/js/websockets/basic/index.html (unmerged: weak)"),
     "pipecat-events": ("pipecat service", f"{PIPECAT}/events.py"),
     "pipecat-llm": ("pipecat service", f"{PIPECAT}/llm.py"),
+    "mastra": ("third-party client of Inworld", "mastra-ai/mastra @mastra/voice-inworld 0.3.x "
+                                                "voice/inworld/src/realtime/{types,index}.ts (typed against "
+                                                "Inworld's schema, it says)"),
+    "arche": ("third-party client of Inworld", "the Arche LiveKit-Inworld bridge (repository unknown: weak)"),
     "openai": ("OpenAI GA reference (fallback)", "https://platform.openai.com/docs/api-reference/realtime"),
     "ours": ("none: our choice", "-"),
 }
@@ -76,13 +87,24 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
     _b("connect.path", "Serves `/api/v1/realtime/session`; any other path is 404.", "iw-connect ex-proxy"),
     _b("connect.query_key", "Requires `key` (any value, e.g. `voice-<epoch ms>`); missing: 400.",
        "iw-connect ex-proxy ex-twilio ex-telnyx"),
-    _b("connect.query_protocol", "Requires `protocol=realtime`; anything else: 400.", "iw-connect ex-proxy"),
+    _b("connect.query_protocol", "`protocol=realtime` as Inworld's clients send it; absent is accepted too "
+       "(inworld.ai/voice-agents' browser snippet omits it: weak source; a test server is the liberal side); any "
+       "other value: 400.", "iw-connect ex-proxy iw-voice-agents"),
     _b("connect.auth_basic", "Accepts `Authorization: Basic <key as given>` (the key is not decoded).",
        "iw-ref ex-proxy ex-twilio ex-telnyx"),
-    _b("connect.auth_bearer", "Accepts `Authorization: Bearer <JWT>`.", "ex-proxy-jwt"),
+    _b("connect.auth_bearer", "Accepts `Authorization: Bearer <JWT>`. A JWT this emulator minted must carry its "
+       "signature and be unexpired (else 401); with `api_key` set only such tokens pass, without it other JWTs "
+       "pass as any key does.", "ex-proxy-jwt iw-auth ours"),
+    _b("token.endpoint", "`POST /auth/v1/tokens/token:generate` on the same port checks Inworld's "
+       "`IW1-HMAC-SHA256 ApiKey,DateTime,Nonce,Signature` header (the signature against `api_key` when it is "
+       "Base64 `key:secret`, the date-time within 5 minutes) and the body `{key, resources}`, and answers "
+       "`{token, type, expirationTime, sessionId}`. The JWT (HS256 under a secret drawn at start), its claims and "
+       "its lifetime are ours: Inworld publishes none of them.", "ex-mint iw-auth ours", "token_ttl_s"),
     _b("connect.auth_refused", "With `api_key` set, a wrong or missing credential gets 401 and a JSON body "
        "`{code, message, details}` (gRPC status codes).", "ours"),
-    _b("connect.no_subprotocol", "No WebSocket subprotocol is required or chosen.", "pipecat-llm ex-proxy"),
+    _b("connect.subprotocol", "No WebSocket subprotocol is required; a client that offers `realtime` "
+       "(inworld.ai/voice-agents' browser snippet: weak source) gets it echoed, as a browser requires.",
+       "pipecat-llm ex-proxy iw-voice-agents"),
     _b("connect.event_id_optional", "Client events without `event_id` are accepted (Inworld's clients send "
        "none).", "ex-browser ex-twilio ex-android-client"),
     # session
@@ -109,12 +131,15 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
     _b("tools.hosted", "Non-function tools (`web_search` with `providerData`) are accepted and kept; the "
        "emulator never calls them.", "ex-android-client ex-ios-client ours", "strict"),
     # audio
-    _b("audio.format_strings", "Formats as strings (`pcm16`, `g711_ulaw`, `g711_alaw`, MIME names such as "
-       "`audio/pcmu`) are read like the GA objects and echoed as GA objects.",
+    _b("audio.format_strings", "Formats as strings (`pcm16`, `g711_ulaw`, `g711_alaw`, `float32`, MIME names "
+       "such as `audio/pcmu`) are read like the GA objects; `session.updated` echoes them as given (only a "
+       "message the core's models refuse is rewritten to GA objects first).",
        "ex-twilio ex-telnyx ours"),
     _b("audio.g711_edge", "G.711 input is decoded and output encoded at 8 kHz at the edge; inside, the "
        "emulator hears and speaks 16-bit PCM.", "ex-twilio-bridge pipecat-events"),
     _b("audio.pcm_rates", "PCM at 8/16/24/32/44.1/48 kHz.", "pipecat-events"),
+    _b("audio.float32", "`audio/float32` (an object with `rate`, or the strings `float32`/`audio/float32`) in "
+       "and out: 32-bit float little-endian PCM, converted at the edge; rates as for PCM.", "mastra arche"),
     _b("audio.noise_reduction", "`audio.input.noise_reduction` is accepted and kept (no effect).",
        "ex-android-client ex-ios-client"),
     _b("vad.energy", "Turn detection is an energy VAD: eagerness and silence_duration_ms set its silence, "
@@ -123,7 +148,46 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
        "ex-browser ex-android-client openai"),
     _b("vad.create_response", "Speech stop commits the turn and creates a response when `create_response` "
        "is not false.", "ex-browser ex-twilio openai"),
+    _b("vad.turn_suggestion", "Under server_vad, a pause inside speech of 200 ms (or half the silence duration) "
+       "sends `input_audio_buffer.turn_suggestion` (item_id, utterance_index, probability, trailing_silence_ms, "
+       "audio_duration_ms, inference_ms); speech resuming sends `turn_suggestion_revoked` and the next "
+       "utterance_index. Inworld's smart-turn detector is a model: when it fires and its probability are ours.",
+       "mastra ex-feature-tester ours", "turn_suggestions"),
+    _b("vad.idle_timeout", "server_vad `idle_timeout_ms`: that much input audio without speech since the last "
+       "response ended (or the last commit) sends `input_audio_buffer.timeout_triggered` (audio_start_ms, "
+       "audio_end_ms, item_id), commits the silence as that item without transcription events, and asks for a "
+       "response unless `create_response` is false. Counted in input audio, not wall-clock time (ours).",
+       "mastra ex-feature-tester openai"),
+    # user transcripts
+    _b("transcript.rolling", "User-transcript deltas are rolling rewrites: each carries the whole transcript so "
+       "far, the last one before `completed` all of it. Under server-side turn detection they stream while the "
+       "user speaks: every `partial_transcript_ms` of speech the audio so far is transcribed (a scripted "
+       "transcript is revealed at 2.5 words a second; pocketsphinx runs one pass at a time and only on audio "
+       "arriving at about real time, so an uploaded file is recognised once, at the commit).",
+       "ex-android-vm mastra ours", "transcript_deltas"),
+    _b("transcript.additive", "On request, OpenAI's additive pieces instead, all after the commit.", "openai",
+       "transcript_deltas"),
+    _b("transcript.null", "`audio.input.transcription: null` sends no transcription events (the model still "
+       "hears the words; they are kept from the client).", "mastra ours"),
+    _b("stt.voice_profile", "`providerData.stt.voice_profile: true` adds `providerData.voiceProfile` (age, "
+       "gender, emotion, vocal_style, accent: ranked `{label, confidence}`) to each completed transcript; gender "
+       "follows a pitch estimate, the other labels are fixed (values ours).", "mastra ours"),
+    _b("stt.settings", "The other `providerData.stt` keys (prompt, language_hints, end-of-turn and VAD "
+       "overrides) are accepted, typed and kept; no effect.", "mastra iw-provider-data"),
+    _b("tts.settings", "`providerData.tts` (segmenter_strategy, steering_handling, language, delivery_mode, "
+       "conversational, user_turn_mode) is accepted, typed and kept; no effect on the emulator's voice.",
+       "iw-naturalness iw-provider-data mastra"),
+    _b("memory.extract", "`providerData.memory.enabled`: every `turn_interval` (5) user turns become facts (at "
+       "most `max_facts`, 50) and a summary; `response.memory.extracted` carries the state (`{state: {version, "
+       "facts, summary, ...}}`) and the next `session.updated` echoes it under `providerData.memory.state`; a "
+       "state the client sends is adopted. Weak source for the event (its name only); its body and the facts' "
+       "wording are ours.", "mastra ex-feature-tester ours"),
     # responses
+    _b("response.flat_voice", "`response.create`'s flat `response.voice` sets that response's voice; the nested "
+       "`response.audio.output.voice` is ignored, as Inworld's server does.", "mastra"),
+    _b("output.buffer_events", "`output_audio_buffer.started` before a response's first audio delta and "
+       "`.stopped` after its last (or when it is cut short), without `response_id`.", "mastra",
+       "output_audio_buffer_events"),
     _b("response.sequence", "`response.created`, then per item `response.output_item.added` and "
        "`conversation.item.added`, content part, deltas, done events, `response.output_item.done` and "
        "`conversation.item.done`, then `response.done`.", "iw-ref pipecat-events openai"),
@@ -195,6 +259,7 @@ ResponseAudioSettings.output: openai
 ResponseProperties: iw-ref
 ResponseProperties.output_modalities instructions: iw-ref
 ResponseProperties.conversation max_output_tokens tool_choice tools metadata input audio temperature: openai
+ResponseProperties.voice: mastra
 ResponseCreate: iw-ref ex-browser ex-twilio ex-android-client
 ResponseCreate.response: iw-ref
 ResponseCancel: iw-ref ex-browser ex-twilio ex-android-client
@@ -227,6 +292,9 @@ InputAudioTranscriptionDelta.transcript_so_far: ours
 InputAudioTranscriptionCompleted: iw-ref ex-browser ex-twilio ex-android-server
 InputAudioTranscriptionCompleted.item_id content_index transcript: iw-ref
 InputAudioTranscriptionCompleted.usage: openai
+InputAudioTranscriptionCompleted.provider_data: mastra
+TranscriptionProviderData: mastra
+TranscriptionProviderData.voice_profile: mastra
 InputAudioTranscriptionFailed: openai
 InputAudioTranscriptionFailed.item_id content_index error: openai
 InputAudioBufferCommitted: pipecat-events
@@ -238,13 +306,18 @@ InputAudioBufferSpeechStarted.audio_start_ms: openai
 InputAudioBufferSpeechStopped: pipecat-events
 InputAudioBufferSpeechStopped.item_id: pipecat-events
 InputAudioBufferSpeechStopped.audio_end_ms: openai
-InputAudioBufferTimeoutTriggered: openai
-InputAudioBufferTimeoutTriggered.audio_start_ms audio_end_ms item_id: openai
-OutputAudioBufferStarted: openai
+InputAudioBufferTimeoutTriggered: mastra ex-feature-tester openai
+InputAudioBufferTimeoutTriggered.audio_start_ms audio_end_ms item_id: mastra openai
+InputAudioBufferTurnSuggestion: mastra ex-feature-tester arche
+InputAudioBufferTurnSuggestion.item_id utterance_index probability: mastra
+InputAudioBufferTurnSuggestion.trailing_silence_ms audio_duration_ms inference_ms: mastra
+InputAudioBufferTurnSuggestionRevoked: mastra ex-feature-tester arche
+InputAudioBufferTurnSuggestionRevoked.item_id utterance_index: mastra
+OutputAudioBufferStarted: mastra openai
 OutputAudioBufferStarted.response_id: openai
-OutputAudioBufferStopped: openai
+OutputAudioBufferStopped: mastra openai
 OutputAudioBufferStopped.response_id: openai
-OutputAudioBufferCleared: openai
+OutputAudioBufferCleared: mastra openai
 OutputAudioBufferCleared.response_id: openai
 ResponseCreated: iw-ref pipecat-events
 ResponseCreated.response: iw-ref pipecat-events
@@ -295,6 +368,9 @@ ResponseBackchannelAudioDone.phrase: ex-android-server ex-ios-server ex-android-
 ResponseBackchannelSkipped: ex-android-server ex-ios-server
 ResponseBackchannelSkipped.backchannel_id: ex-android-tests ex-ios-tests
 ResponseBackchannelSkipped.reason: ex-android-server ex-ios-server ex-android-tests ex-ios-tests
+ResponseMemoryExtracted: ex-feature-tester
+ResponseMemoryExtracted.state: mastra ours
+ResponseMemoryExtracted.response_id: ours
 UnknownServerEvent: ours
 UntypedServerMessage: ex-browser
 UntypedServerMessage.error_type: ex-browser
@@ -303,7 +379,28 @@ PCMAudioFormat: pipecat-events
 PCMAudioFormat.rate: pipecat-events
 PCMUAudioFormat: pipecat-events ex-twilio
 PCMAAudioFormat: pipecat-events
+Float32AudioFormat: mastra arche
+Float32AudioFormat.rate: mastra
 OtherAudioFormat: ours
+VoiceProfileLabel: mastra
+VoiceProfileLabel.label confidence: mastra
+VoiceProfile: mastra
+VoiceProfile.age gender emotion vocal_style accent: mastra
+SttSettings: mastra iw-provider-data
+SttSettings.prompt voice_profile language_hints end_of_turn_confidence_threshold: mastra
+SttSettings.vad_threshold min_end_of_turn_silence max_turn_silence: mastra
+TtsSettings: iw-naturalness iw-provider-data mastra
+TtsSettings.segmenter_strategy steering_handling language delivery_mode conversational user_turn_mode: mastra
+MemoryState: mastra
+MemoryState.version facts summary context_text turns_since_gen total_turns items_trimmed: mastra
+MemorySettings: mastra ex-feature-tester
+MemorySettings.enabled turn_interval max_facts: mastra ex-feature-tester
+MemorySettings.max_memory_length max_transcript_items trim_after_summarize state: mastra
+ProviderData: iw-provider-data mastra
+ProviderData.stt tts memory user_id: mastra iw-provider-data
+ProviderData.backchannel: iw-backchannel
+ProviderData.responsiveness: iw-responsiveness
+ProviderData.auto_tool_response metadata: pipecat-llm
 TurnDetection: iw-ref ex-browser ex-android-client
 TurnDetection.eagerness create_response interrupt_response: ex-browser ex-twilio ex-android-client iw-ref
 TurnDetection.threshold prefix_padding_ms silence_duration_ms idle_timeout_ms: ex-ios-client
@@ -463,6 +560,12 @@ CODE_BEHAVIOURS: dict[str, tuple[str, str]] = {
     "emits:input_audio_buffer.speech_started": ("ex-browser ex-twilio ex-android-server pipecat-events", ""),
     "emits:input_audio_buffer.speech_stopped": ("pipecat-events", ""),
     "emits:output_audio_buffer.cleared": ("openai", "openai_extras"),
+    "emits:output_audio_buffer.started": ("mastra", "output_audio_buffer_events"),
+    "emits:output_audio_buffer.stopped": ("mastra", "output_audio_buffer_events"),
+    "emits:input_audio_buffer.turn_suggestion": ("mastra ex-feature-tester", "turn_suggestions"),
+    "emits:input_audio_buffer.turn_suggestion_revoked": ("mastra ex-feature-tester", "turn_suggestions"),
+    "emits:input_audio_buffer.timeout_triggered": ("mastra ex-feature-tester openai", ""),
+    "emits:response.memory.extracted": ("ex-feature-tester mastra", ""),
     "emits:response.created": ("iw-ref pipecat-events", ""),
     "emits:response.done": ("iw-ref ex-browser ex-android-server", ""),
     "emits:response.output_item.added": ("iw-ref ex-browser ex-android-server", ""),
@@ -498,6 +601,11 @@ CODE_BEHAVIOURS: dict[str, tuple[str, str]] = {
     "option:keep_history": ("ours", ""),
     "option:path": ("iw-connect", ""),
     "option:handshake_timeout_s": ("ours", ""),
+    "option:transcript_deltas": ("ex-android-vm mastra openai", ""),
+    "option:partial_transcript_ms": ("mastra ours", ""),
+    "option:turn_suggestions": ("mastra ex-feature-tester", ""),
+    "option:output_audio_buffer_events": ("mastra", ""),
+    "option:token_ttl_s": ("ours", ""),
     "fault:drop_after": ("ours", ""),
     "fault:close_after": ("ours", ""),
     "fault:close_code": ("ours", ""),
