@@ -64,6 +64,20 @@ DEFAULT_MAX_REPLAY_ITEMS = 200
 TrimReport = Callable[[str, str], None]
 
 
+def _replayable(tracked: TrackedItem) -> bool:
+    """Something of this item would go into a fresh session (see ``Conversation.replay_item``)."""
+    item = tracked.item
+    if item.type == "function_call":
+        return bool(item.call_id and item.name)
+    if item.type == "function_call_output":
+        return bool(item.call_id)
+    if item.role == "assistant":
+        return bool(tracked.text)
+    if item.role in ("user", "system"):
+        return bool(tracked.text or (tracked.user_audio and item.role == "user"))
+    return False
+
+
 @dataclass
 class Conversation:
     """Conversation state tracked from the events in both directions, within bounds.
@@ -173,9 +187,9 @@ class Conversation:
 
     def _trim_oldest(self) -> None:
         item_id = next(iter(self.items))
-        self.remove(item_id)
-        if self.on_trim is not None:
-            self.on_trim(item_id, "item")
+        tracked = self.remove(item_id)
+        if self.on_trim is not None and tracked is not None and _replayable(tracked):
+            self.on_trim(item_id, "item")  # not again for a turn whose audio was reported trimmed already
 
     def set_user_audio(self, item_id: str, pcm: bytes) -> None:
         """Keep ``pcm`` as the committed audio of ``item_id`` (replayed until a transcript replaces it).
@@ -264,18 +278,13 @@ class Conversation:
         calls: set[str] = set()
         for tracked in self.items.values():
             item = tracked.item
+            if not _replayable(tracked):
+                continue
             if item.type == "function_call":
-                if item.call_id and item.name:
-                    calls.add(item.call_id)
-                    out.append(tracked)
-            elif item.type == "function_call_output":
-                if item.call_id and item.call_id in calls:
-                    out.append(tracked)
-            elif item.role == "assistant":
-                if tracked.text:
-                    out.append(tracked)
-            elif item.role in ("user", "system") and (tracked.text or (tracked.user_audio and item.role == "user")):
-                out.append(tracked)
+                calls.add(item.call_id or "")
+            elif item.type == "function_call_output" and item.call_id not in calls:
+                continue
+            out.append(tracked)
         return out
 
     @staticmethod
