@@ -17,6 +17,7 @@ from inworld_realtime.protocol import (
     AudioConfiguration,
     AudioInput,
     ConversationItem,
+    InputTranscription,
     ItemContent,
     PCMAudioFormat,
     RealtimeConnection,
@@ -37,7 +38,7 @@ def vad_session(rate: int = RATE, transcribe: bool = False) -> SessionProperties
     """Server VAD answering every turn (Inworld's default), input at ``rate``, transcripts only if asked."""
     audio_in = AudioInput(format=PCMAudioFormat(rate=rate), turn_detection=TurnDetection(type="server_vad"))
     if transcribe:
-        audio_in.transcription = {"model": "assemblyai/universal-streaming-multilingual"}  # type: ignore[assignment]
+        audio_in.transcription = InputTranscription(model="assemblyai/universal-streaming-multilingual")
     return SessionProperties(instructions="Be brief.", audio=AudioConfiguration(input=audio_in))
 
 
@@ -74,6 +75,7 @@ class Simulation:
     clock: FakeClock = field(default_factory=FakeClock)
     counts: Counter[str] = field(default_factory=Counter)
     sent: list[ServerSideEvent] = field(default_factory=list)
+    trims: list[ev.ReplayTrimmed] = field(default_factory=list)  # kept when ``parse`` is on
     turns: int = 0
 
     def __post_init__(self) -> None:
@@ -87,7 +89,7 @@ class Simulation:
 
     def flush(self, max_bytes: int | None = None) -> int:
         """Move what the client queued to the server; returns the bytes."""
-        data = self.conn.data_to_send(max_bytes)
+        data = self.conn.data_to_send(max_bytes) if max_bytes is not None else self.conn.data_to_send()
         if data and self.parse:
             self.server.receive_data(data)
             self.sent.extend(self.server.events())
@@ -102,6 +104,10 @@ class Simulation:
     def drain_events(self) -> None:
         for event in self.conn.events():
             self.counts[type(event).__name__] += 1
+            if isinstance(event, ev.ReplayTrimmed):
+                self.counts[f"ReplayTrimmed.{event.what}"] += 1
+                if self.parse:
+                    self.trims.append(event)
 
     def connect(self) -> None:
         """Upgrade, ``session.created``, our ``session.update``, ``session.updated``: ready."""

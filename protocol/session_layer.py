@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 from transitions import EventData, Machine, MachineError
 
 from . import events as ev
@@ -607,7 +608,11 @@ _HANDLERS: dict[str | None, Callable[[SessionLayer, Any], None]] = {
 def _own_copy(event: ev.ClientEvent) -> ev.ClientEvent:
     """A validated copy of a caller's event: later changes to theirs reach neither the core nor the wire."""
     try:
-        return type(event).model_validate(event.model_dump(exclude_unset=True, by_alias=True))
+        wire = event.model_dump(mode="json", exclude_unset=True, by_alias=True, warnings="error")
+    except (PydanticSerializationError, ValueError) as exc:  # a value JSON cannot carry (set after it was built)
+        raise ConfigurationError(f"invalid {event.type} event: {exc}") from None
+    try:
+        return type(event).model_validate(wire)
     except ValidationError as exc:
         raise ConfigurationError(f"invalid {event.type} event: {_short(exc)}") from None
 
