@@ -8,9 +8,12 @@ The long-session benchmark, the simulated soak and ``tests/test_long_sessions.py
 from __future__ import annotations
 
 import base64
+import gc
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from types import BuiltinFunctionType, FunctionType, MethodType, ModuleType
 from typing import Any
 
 from inworld_realtime.protocol import (
@@ -58,6 +61,7 @@ class Resume:
 
     resume_cpu_s: float
     drain_cpu_s: float
+    drain_max_call_cpu_s: float
     drain_calls: int
     replay_bytes: int
     replayed_items: int
@@ -74,6 +78,7 @@ class Simulation:
     options: dict[str, Any] = field(default_factory=dict)
     clock: FakeClock = field(default_factory=FakeClock)
     counts: Counter[str] = field(default_factory=Counter)
+    frame_ms: int = FRAME_MS
     sent: list[ServerSideEvent] = field(default_factory=list)
     trims: list[ev.ReplayTrimmed] = field(default_factory=list)  # kept when ``parse`` is on
     turns: int = 0
@@ -83,7 +88,7 @@ class Simulation:
                                        clock=self.clock, **self.options)
         self.server = ServerConnection()
         self.offset_ms = 0  # input audio the server has had on this socket
-        self._frame = bytes(self.rate * 2 * FRAME_MS // 1000)
+        self._frame = bytes(self.rate * 2 * self.frame_ms // 1000)
 
     # ------------------------------------------------------------- plumbing
 
@@ -125,12 +130,13 @@ class Simulation:
     # ------------------------------------------------------------- a turn
 
     def speak(self, ms: int) -> None:
-        """The user talks for ``ms`` (20 ms frames, the clock moving with them)."""
-        for _ in range(ms // FRAME_MS):
+        """The user talks for ``ms`` (``frame_ms`` frames, the clock moving with them)."""
+        step = self.frame_ms
+        for _ in range(ms // step):
             self.conn.send_audio(self._frame)
-            self.clock.now += FRAME_MS / 1000
+            self.clock.now += step / 1000
             self.flush()
-        self.offset_ms += ms // FRAME_MS * FRAME_MS
+        self.offset_ms += ms // step * step
 
     def turn(self, speech_ms: int = 8000, answer: bool = True) -> None:
         """One spoken turn under server VAD and its answer, as Inworld reports them."""
@@ -182,12 +188,17 @@ class Simulation:
         t0 = time.process_time()
         self.conn.receive_data(frame)  # what an event loop runs in one go
         resume_cpu = time.process_time() - t0
-        configured = [e for e in self.conn.events() if isinstance(e, ev.SessionConfigured)]
-        drain_cpu, calls, total = 0.0, 0, 0
+        got = list(self.conn.events())
+        for event in got:
+            self.counts[type(event).__name__] += 1
+        configured = [e for e in got if isinstance(e, ev.SessionConfigured)]
+        drain_cpu, longest, calls, total = 0.0, 0.0, 0, 0
         while True:
             t0 = time.process_time()
             data = self.conn.data_to_send(max_bytes)
-            drain_cpu += time.process_time() - t0
+            spent = time.process_time() - t0
+            drain_cpu += spent
+            longest = max(longest, spent)
             calls += 1
             total += len(data)
             if data and self.parse:
@@ -197,4 +208,22 @@ class Simulation:
                 break
         items = configured[0].replayed_items if configured else 0
         audio_ms = configured[0].replayed_audio_ms if configured else 0
-        return Resume(resume_cpu, drain_cpu, calls, total, items, audio_ms)
+        return Resume(resume_cpu, drain_cpu, longest, calls, total, items, audio_ms)
+
+
+_SKIP = (type, ModuleType, FunctionType, BuiltinFunctionType, MethodType)
+
+
+def retained_bytes(root: object) -> int:
+    """Bytes of the object graph ``root`` holds (classes, modules and functions, which are shared, left out)."""
+    seen: set[int] = set()
+    stack = [root]
+    total = 0
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, _SKIP):
+            continue
+        seen.add(id(obj))
+        total += sys.getsizeof(obj)
+        stack.extend(gc.get_referents(obj))
+    return total

@@ -17,12 +17,14 @@ class Outbox:
 
     Each event goes out once per connection, chosen by its type: a ``response.create`` owed after a
     drop (``owe_response``) is sent only if the caller holds none of their own, and goes out last.
-    ``in_flight`` are the ``response.create`` written but not yet answered by ``response.created``.
+    What is owed is decided from what was written and answered: ``in_flight`` are the ``response.create``
+    written but not yet answered by ``response.created``; ``cancelled`` that the caller cancelled what was
+    asked for or under way; ``vad_turn`` that server VAD committed a turn it answers and has not started to.
     Once a session is configured the outbox is ``releasing``: entries leave one at a time as the
     caller drains the bytes (``next``), and what is sent meanwhile queues behind them, in order.
     """
 
-    __slots__ = ("_owed_entry", "audio_bytes", "entries", "in_flight", "owed", "releasing")
+    __slots__ = ("_owed_entry", "audio_bytes", "cancelled", "entries", "in_flight", "owed", "releasing", "vad_turn")
 
     def __init__(self) -> None:
         self.entries: deque[Held] = deque()
@@ -30,6 +32,8 @@ class Outbox:
         self.owed: ev.ResponseCreate | None = None
         self._owed_entry: ev.ResponseCreate | None = None  # the owed request once queued for release
         self.in_flight = 0
+        self.cancelled = False
+        self.vad_turn = False
         self.releasing = False
 
     def __len__(self) -> int:
@@ -70,16 +74,34 @@ class Outbox:
         if not self.holds_response():
             self.owed = ev.ResponseCreate()
 
-    def lost_socket(self, cancelled: bool = False) -> None:
-        """The socket is gone: a request written on it but never answered (nor cancelled) is owed again.
+    def wrote(self, event: ev.ClientEvent) -> None:
+        """``event`` went out on the socket: a request is in flight, or what was asked for is cancelled."""
+        if isinstance(event, ev.ResponseCreate):
+            self.in_flight += 1
+            self.cancelled = False
+        elif isinstance(event, ev.ResponseCancel):
+            self.cancelled = True
+
+    def response_started(self) -> None:
+        """``response.created``: the server took up what was asked for (or the turn VAD committed)."""
+        self.in_flight = 0
+        self.vad_turn = False
+
+    def response_ended(self) -> None:
+        """``response.done``: nothing under way is owed any longer."""
+        self.cancelled = False
+
+    def lost_socket(self, answering: bool) -> None:
+        """The socket is gone: a response under way (``answering``) or asked for and not answered is owed again,
+        unless the caller cancelled it. A turn VAD committed but never answered is owed at the resume.
 
         What was still being released stays held for the next session, except the replayed items
         (the conversation replays them again).
         """
-        if self.in_flight:
-            self.in_flight = 0
-            if not cancelled:
-                self.owe_response()
+        if (answering or self.in_flight) and not self.cancelled:
+            self.owe_response()
+        self.in_flight = 0
+        self.cancelled = False
         if self.releasing:
             self.releasing = False
             self.entries = deque(e for e in self.entries if not isinstance(e, TrackedItem))
@@ -125,4 +147,6 @@ class Outbox:
         self.owed = None
         self._owed_entry = None
         self.releasing = False
+        self.in_flight = 0
+        self.cancelled = self.vad_turn = False
         return dropped

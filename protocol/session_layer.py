@@ -74,8 +74,6 @@ class SessionLayer:
         self._turn_start = 0
         self._commit_point_ms: int | None = None
         self._turn_trimmed = False  # the turn in progress was reported as no longer fully replayable
-        self._vad_owes = False  # server VAD committed a user turn it will answer; no response.created yet
-        self._cancelled = False  # the caller cancelled the response asked for or in progress
         self._replay: list[TrackedItem] = []  # what ``replay_history`` queues for this resume
         self._replay_audio: list[bytes] = []  # and ``replay_turn_audio``
         self._replayed: tuple[int, int] = (0, 0)  # items and audio ms of this resume
@@ -143,8 +141,8 @@ class SessionLayer:
 
     def owe_unanswered_turn(self, e: EventData) -> None:
         """Server VAD committed a user turn on the old socket and its answer never started: it is owed."""
-        if self._vad_owes:
-            self._vad_owes = False
+        if self.outbox.vad_turn:
+            self.outbox.vad_turn = False
             self.outbox.owe_response()  # unless a response.create is held already
 
     def release_held(self, e: EventData) -> None:
@@ -228,16 +226,14 @@ class SessionLayer:
         self._discard_held("server closed the connection" if by_server else "connection closed")
 
     def abort_response(self, e: EventData) -> None:
-        """The socket is going: a response in progress ends here, and is owed on the next session."""
+        """The socket is going: a response in progress ends here; what was owed is asked for on the next session."""
         conv = self.conversation
-        if conv.active_response_id is not None or self.state is S.RESPONDING:
+        answering = conv.active_response_id is not None or self.state is S.RESPONDING
+        if answering:
             default = "server closed the connection" if e.event.name == "closed_by_server" else "connection lost"
             self.events.append(ev.ResponseAborted(conv.active_response_id, e.kwargs.get("reason") or default))
             conv.forget_response(conv.active_response_id)
-            if not self._cancelled:
-                self.outbox.owe_response()
-        self.outbox.lost_socket(self._cancelled)
-        self._cancelled = False
+        self.outbox.lost_socket(answering)  # owed again unless cancelled
         conv.active_response_id = None
         conv.audio_response = None
 
@@ -266,7 +262,7 @@ class SessionLayer:
         self._commit_point_ms = None
         self._turn_trimmed = False
         if self._vad_answers():
-            self._vad_owes = True
+            self.outbox.vad_turn = True
         item_id = e.kwargs.get("item_id")
         if item_id:
             tracked = self.conversation.items.get(item_id)
@@ -332,8 +328,7 @@ class SessionLayer:
         self.trigger("session_updated")
 
     def _on_response_created(self, event: ev.ResponseCreated) -> None:
-        self.outbox.in_flight = 0  # the server took up what we asked for
-        self._vad_owes = False  # ...or answered the turn it committed
+        self.outbox.response_started()
         self.conversation.active_response_id = event.response.id
         self.trigger("response_created")
 
@@ -346,7 +341,7 @@ class SessionLayer:
             conv.track(item, event.response.id)
         conv.finish_response([item.id for item in event.response.output])
         conv.active_response_id = None
-        self._cancelled = False
+        self.outbox.response_ended()
         self.trigger("response_done")
 
     def _on_output_item(self, event: ev.ResponseOutputItemAdded) -> None:
@@ -478,7 +473,7 @@ class SessionLayer:
         self._pending_pcm.clear()
         self.outbox.clear()
         self.sessions_configured = 0
-        self._vad_owes = self._cancelled = self._turn_trimmed = False
+        self._turn_trimmed = False
         self._replay, self._replay_audio = [], []
 
     def _socket(self) -> ClientWebSocket:
@@ -487,11 +482,7 @@ class SessionLayer:
 
     def _write(self, event: ev.ClientEvent) -> None:
         self._socket().send_text(event.to_json())
-        if isinstance(event, ev.ResponseCreate):
-            self.outbox.in_flight += 1
-            self._cancelled = False
-        elif isinstance(event, ev.ResponseCancel):
-            self._cancelled = True  # what was asked for or in progress is not owed after a drop
+        self.outbox.wrote(event)
 
     def _emit_audio(self, chunk: bytes) -> None:
         if self.state in SENDING_STATES:
