@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import math
+from dataclasses import fields, is_dataclass
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from benchmarks.simulated import Simulation, vad_session
 from inworld_realtime.protocol import (
@@ -322,6 +324,78 @@ def test_objects_handed_out_or_passed_in_can_be_changed_without_touching_the_cor
     assert len(responses) == 1 and responses[0].response is not None
     assert responses[0].response.instructions == "Answer in French."
     assert conn.session.temperature == 0.5
+
+
+def tamper(obj: Any, seen: set[int] | None = None) -> None:
+    """Change everything reachable in ``obj`` that Python lets a caller change (frozen models are left)."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, BaseModel):
+        frozen = obj.model_config.get("frozen", False)
+        for name, value in list(obj.__dict__.items()):
+            tamper(value, seen)
+            if not frozen and isinstance(value, str) and name not in ("type", "role"):
+                setattr(obj, name, f"tampered {name}")
+            elif not frozen and isinstance(value, int | float) and not isinstance(value, bool):
+                setattr(obj, name, 123_456)
+    elif isinstance(obj, list):
+        for value in obj:
+            tamper(value, seen)
+        obj.append("tampered")
+    elif isinstance(obj, dict):
+        for value in list(obj.values()):
+            tamper(value, seen)
+        obj["tampered"] = "tampered"
+    elif is_dataclass(obj) and not isinstance(obj, type):
+        for f in fields(obj):
+            tamper(getattr(obj, f.name), seen)
+
+
+def wire_of_a_resumed_session(mutate: bool) -> tuple[list[dict[str, Any]], list[int | None]]:
+    """A conversation of turns, tool calls and caller events, a drop and a resume; what goes out on resuming."""
+    sim = Simulation(parse=True, transcribe=True, on_event=tamper if mutate else None)
+    sim.connect()
+    for _ in range(3):
+        sim.turn(speech_ms=400)
+    call = ConversationItem(id="fc1", type="function_call", call_id="c1", name="weather", arguments='{"q":1}')
+    sim.deliver(ev.ResponseCreated(response=Response(id="rf")),
+                ev.ResponseOutputItemAdded(response_id="rf", item=call),
+                ev.ResponseFunctionCallArgumentsDone(response_id="rf", item_id="fc1", call_id="c1",
+                                                     arguments='{"q":1}'),
+                ev.ResponseDone(response=Response(id="rf", status="completed", output=[call]),
+                                usage=Usage(total_tokens=5, input_tokens=3, output_tokens=2)))
+    given: list[Any] = [ev.ConversationItemCreate(item=ConversationItem.function_output("c1", '{"t": 20}', id="fo1")),
+                        ev.ConversationItemCreate(item=ConversationItem.user_text("10 EUR", id="u_x"))]
+    for event in given:
+        sim.conn.send(event)
+        if mutate:
+            tamper(event)
+    asked = sim.conn.create_response(instructions="Be brief.", metadata={"k": "v"})
+    update = SessionProperties(temperature=0.4)
+    sim.conn.update_session(update)
+    if mutate:
+        tamper(asked)
+        tamper(update)
+        tamper(sim.conn.session)
+        tamper(sim.conn.server_session)
+        tamper(sim.conn.conversation.total_usage)
+    sim.flush()
+    sim.sent.clear()
+    sim.drop_and_resume()
+    sim.flush()
+    sim.turn(speech_ms=400)
+    wire = [e.model_dump(mode="json", exclude={"event_id"}) for e in sim.sent if isinstance(e, ev.ClientEvent)]
+    totals = sim.conn.conversation.total_usage
+    return wire, [totals.total_tokens, totals.input_tokens, totals.output_tokens, len(sim.conn.conversation.items)]
+
+
+def test_every_object_handed_out_or_passed_in_can_be_mutated_without_effect() -> None:
+    clean, clean_state = wire_of_a_resumed_session(mutate=False)
+    tampered, tampered_state = wire_of_a_resumed_session(mutate=True)
+    assert "tampered" not in json.dumps(tampered)
+    assert tampered == clean and tampered_state == clean_state
 
 
 # ---------------------------------------------------------------- 5. configuration mistakes
