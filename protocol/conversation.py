@@ -149,8 +149,13 @@ class Conversation:
         return ar
 
     def track(self, item: ConversationItem, response_id: str | None = None) -> TrackedItem:
-        """Add or refresh a copy of ``item`` (the caller's stays theirs), keeping text already learned."""
+        """Add or refresh a copy of ``item`` (the caller's stays theirs), keeping text already learned.
+
+        Base64 audio in its content is not kept (audio to replay is kept once, as PCM: ``set_user_audio``).
+        """
         item = item.model_copy(deep=True)
+        if item.content and any(part.audio for part in item.content):  # kept as PCM, within the bound, or not at all
+            item.content = [part.model_copy(update={"audio": None}) if part.audio else part for part in item.content]
         tracked = self.items.get(item.id)
         text = _item_text(item)
         if tracked is None:

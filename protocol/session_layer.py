@@ -7,6 +7,7 @@ and codecs. It writes through whichever ``ClientWebSocket`` is current.
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -192,7 +193,12 @@ class SessionLayer:
 
     def _write_recorded(self, event: ev.ClientEvent) -> None:
         if isinstance(event, ev.ConversationItemCreate):
-            self.conversation.track(event.item)
+            tracked = self.conversation.track(event.item)
+            audio = [p.audio for p in event.item.content or () if p.audio and p.type == "input_audio"]
+            if audio and tracked.text is None and event.item.role == "user":
+                with contextlib.suppress(ValueError):  # not base64: sent as given, not replayed
+                    self.conversation.set_user_audio(event.item.id,
+                                                     b"".join(self._decode_input(b64decode(a)) for a in audio))
             if event.item.type == "function_call_output" and event.item.call_id:
                 self.conversation.answer(event.item.call_id)
         elif isinstance(event, ev.ConversationItemTruncate):

@@ -108,6 +108,29 @@ def test_committed_user_audio_is_let_go_once_transcribed() -> None:
     assert texts[:2] == ["user turn 1", "Answer number 1, brief as asked."]
 
 
+def test_a_user_audio_item_the_caller_adds_is_kept_once_as_pcm_within_the_bound() -> None:
+    conn = RealtimeConnection(KEY, vad_session(), url=URL, max_history_audio_ms=1000)
+    server = configured(conn)
+    pcm = b"\x05\x00" * 8000  # 500 ms at 16 kHz
+    audio = base64.b64encode(pcm).decode("ascii")
+    for n in range(3):
+        conn.send(ev.ConversationItemCreate(item=ConversationItem(
+            id=f"c{n}", role="user", content=[ItemContent(type="input_audio", audio=audio)])))
+    pump(conn, server)
+    trimmed = [(e.item_id, e.what) for e in conn.events() if isinstance(e, ev.ReplayTrimmed)]
+    assert trimmed == [("c0", "item_audio")]
+    deliver(conn, server, ev.ConversationItemAdded(item=ConversationItem(  # the server's echo, audio and all
+        id="c2", role="user", content=[ItemContent(type="input_audio", audio=audio)])))
+    kept = conn.conversation.items
+    assert all(p.audio is None for t in kept.values() for p in t.item.content or ())  # no base64 copy kept
+    assert [k for k, t in kept.items() if t.user_audio] == ["c1", "c2"]  # 1 s of audio: the last two
+    conn.receive_data(b"")
+    server2, _ = reconnect(conn)
+    creates = [e for e in pump(conn, server2) if isinstance(e, ev.ConversationItemCreate)]
+    assert [c.item.id for c in creates] == ["c1", "c2"]
+    assert all(base64.b64decode(c.item.content[0].audio or "") == pcm for c in creates if c.item.content)
+
+
 # ---------------------------------------------------------------- 2. a replay bounded in time
 
 
