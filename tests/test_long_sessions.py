@@ -519,6 +519,10 @@ _CALLS = {
     "flush_audio": lambda c, a, b: c.flush_audio(),
     "commit": lambda c, a, b: c.commit(),
     "cancel_response": lambda c, a, b: c.cancel_response(),
+    "connect": lambda c, a, b: c.connect(),
+    "reset_conversation": lambda c, a, b: c.reset_conversation(),
+    "send_built_from_junk": lambda c, a, b: c.send(ev.ConversationItemCreate.model_construct(item=a)),
+    "send_response_from_junk": lambda c, a, b: c.send(ev.ResponseCreate.model_construct(response=a)),
 }
 _OPTIONS = ["api_key", "session", "url", "auth_type", "clock", "chunk_ms", "max_message_bytes", "max_header_bytes",
             "max_replay_audio_ms", "max_held_audio_ms", "extra_headers", "max_replay_items", "max_history_audio_ms"]
