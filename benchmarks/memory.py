@@ -78,11 +78,17 @@ def child(kind: str, url: str, count: int) -> None:
     print(json.dumps(result))
 
 
-def long_sessions(checkpoints: list[int], speech_ms: int = 8000, frame_ms: int = 60) -> list[dict[str, float]]:
-    """Retained memory and resume cost of one conversation after each number of turns in ``checkpoints``."""
+def long_sessions(checkpoints: list[int], speech_ms: int = 8000, frame_ms: int = 60,
+                  heap: bool = False) -> list[dict[str, float]]:
+    """Retained memory and resume cost of one conversation after each number of turns in ``checkpoints``.
+
+    ``heap`` also traces the whole Python heap (tracemalloc; about 2.5 times slower).
+    """
     sim = Simulation(frame_ms=frame_ms)
     sim.connect()
     gc.collect()
+    if heap:
+        tracemalloc.start()
     rows: list[dict[str, float]] = []
     print(f"one conversation, server VAD, {speech_ms / 1000:g} s of speech a turn, no transcription "
           f"(defaults: max_replay_items=200, max_history_audio_ms=30000, max_replay_audio_ms=10000):")
@@ -96,6 +102,8 @@ def long_sessions(checkpoints: list[int], speech_ms: int = 8000, frame_ms: int =
         conv = sim.conn.conversation
         row: dict[str, float] = {"turns": target, "core_bytes": retained_bytes(sim.conn), "items": len(conv.items),
                                  "user_audio_bytes": conv.user_audio_bytes, "rss_bytes": rss()}
+        if heap:
+            row["heap_bytes"] = tracemalloc.get_traced_memory()[0]
         resume = sim.drop_and_resume()
         row.update(resume_cpu_ms=resume.resume_cpu_s * 1000, drain_cpu_ms=resume.drain_cpu_s * 1000,
                    drain_max_call_ms=resume.drain_max_call_cpu_s * 1000, drain_calls=resume.drain_calls,
@@ -104,10 +112,13 @@ def long_sessions(checkpoints: list[int], speech_ms: int = 8000, frame_ms: int =
         print(f"  {target:6d} {row['core_bytes'] / 2**20:8.2f} MiB {row['items']:6.0f} "
               f"{row['user_audio_bytes'] / 2**20:7.2f} MiB {row['rss_bytes'] / 2**20:5.0f} MiB "
               f"{row['resume_cpu_ms']:8.2f} ms {row['drain_cpu_ms']:7.1f} ms {row['drain_max_call_ms']:11.1f} ms "
-              f"({resume.drain_calls} calls) {resume.replay_bytes / 2**20:5.2f} MiB")
+              f"({resume.drain_calls} calls) {resume.replay_bytes / 2**20:5.2f} MiB"
+              + (f"  heap {row['heap_bytes'] / 2**20:.2f} MiB" if heap else ""))
     print(f"  ReplayTrimmed events: {sim.counts['ReplayTrimmed']} over {sim.turns} turns "
           f"({sim.counts['ReplayTrimmed.item']} items, {sim.counts['ReplayTrimmed.item_audio']} user turns' audio); "
           f"AudioDropped: {sim.counts['AudioDropped']}; {time.process_time() - started:.0f} s of CPU in all")
+    if heap:
+        tracemalloc.stop()
     return rows
 
 
@@ -116,11 +127,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--sessions", type=int, default=100)
     parser.add_argument("--turns", help="long-session checkpoints only, e.g. 100,1000,10000")
     parser.add_argument("--speech-ms", type=int, default=8000, help="speech per turn in the long session")
+    parser.add_argument("--heap", action="store_true", help="long session: also trace the Python heap")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.turns:
-        return {"long_sessions": long_sessions([int(n) for n in args.turns.split(",")], args.speech_ms)}
+        return {"long_sessions": long_sessions([int(n) for n in args.turns.split(",")], args.speech_ms,
+                                               heap=args.heap)}
     if args.child:
         child(args.child, args.url, args.sessions)
         return {}

@@ -29,6 +29,8 @@ from .websocket import ClientWebSocket
 S = ConnectionState
 T = TurnState
 _APPEND_HEAD = b'{"type":"input_audio_buffer.append","event_id":"'
+#: At most this many entries per bounded ``data_to_send(max_bytes)`` call: small items cost CPU, not bytes.
+RELEASE_BATCH = 32
 
 
 def _machine(states: type[ConnectionState] | type[TurnState], table: list[Any], initial: Any, attribute: str) -> Any:
@@ -156,11 +158,13 @@ class SessionLayer:
         self.outbox.begin_release(replay, audio)
 
     def release(self, budget: int | None) -> None:
-        """Write released entries until about ``budget`` bytes are queued (None: all of them)."""
+        """Write released entries until about ``budget`` bytes are queued, or ``RELEASE_BATCH`` entries (None: all)."""
         outbox = self.outbox
         out = self._socket().out
         size = sum(len(b) for b in out) if budget is not None else 0
-        while outbox.releasing and (budget is None or size < budget):
+        left = RELEASE_BATCH if budget is not None else -1
+        while outbox.releasing and (budget is None or (size < budget and left)):
+            left -= 1
             count = len(out)
             entry = outbox.next()
             if entry is None:
