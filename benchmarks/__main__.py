@@ -1,8 +1,8 @@
 """``python -m benchmarks [--json FILE] [--quick]``: every benchmark in one run, ours next to pipecat-ai 1.14's path.
 
 Each section prints its own table; run one alone with ``python -m benchmarks.<name>``. ``--json`` also
-writes every figure to FILE. The soak (``python -m benchmarks.soak``) is left out: it takes as long as you
-ask it to. About 30 minutes (``--quick``: about half).
+writes every figure to FILE. The real-time soak (``python -m benchmarks.soak``) is left out: it takes as long
+as you ask it to; its simulated mode (a fake clock) is in. About 30 minutes (``--quick``: about half).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import adapter_latency, capacity, connect, core_receive, core_send, io_paths, memory, session_cost
+from . import adapter_latency, capacity, connect, core_receive, core_send, io_paths, memory, session_cost, soak
 
 
 def main() -> None:
@@ -41,6 +41,10 @@ def main() -> None:
          lambda: capacity.main(["--start", "150", "--seconds", "4" if quick else "6"]
                                + (["--pacing", "shared"] if quick else []))),
         ("memory", "memory per idle and active session", lambda: memory.main(["--sessions", "100"])),
+        ("long_sessions", "long sessions, sans-IO: what the core holds and what resuming costs, by turns",
+         lambda: memory.main(["--turns", "100,1000" if quick else "100,1000,10000"])),
+        ("soak_simulated", "soak, simulated: 30 minutes of conversation per session on a fake clock",
+         lambda: soak.main(["--simulated", "--sessions", "4" if quick else "10", "--minutes", "30"])),
     ]
     figures: dict[str, Any] = {"machine": machine, "started": started}
     for key, title, run in sections:

@@ -3,6 +3,12 @@
 Run: python -m benchmarks.soak --sessions 50 --minutes 5. Each session streams speech-like audio in real time
 (20 ms frames) and consumes the answers; the emulators drop, close, garble and delay on a schedule. Prints
 sessions that survived, reconnects, audio sent by the clients vs received by the servers, and peak memory.
+
+Simulated: python -m benchmarks.soak --simulated --sessions 10 --minutes 30. Each session is a conversation of
+M minutes on a fake clock, driven through the sans-IO core in memory (``benchmarks.simulated``): the microphone
+streams 20 ms frames all the time (silence between turns), turns of 2-10 s under server VAD, each answered, a
+drop and a resume every few minutes. Memory (the bytes the cores hold, and the process's RSS) is sampled every
+simulated minute; the CPU of each resume is recorded. It takes seconds of CPU per session, not M minutes.
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ from inworld_realtime.io_adapters import AsyncRealtimeClient, Reconnected, Recon
 from inworld_realtime.protocol import AudioConfiguration, AudioInput, PCMAudioFormat, SessionProperties, TurnDetection
 from inworld_realtime.protocol import events as ev
 from tests.emulator_helpers import speech_like
+
+from .memory import rss
+from .simulated import Simulation, retained_bytes
 
 RATE = 16000
 FRAME = RATE * 2 * 20 // 1000
@@ -141,13 +150,66 @@ async def soak(sessions: int, seconds: float, seed: int) -> None:
             print(f"  session {i} failed: {s.failed}")
 
 
-def main() -> None:
+def simulated(sessions: int, minutes: float, seed: int, drop_every_min: float = 5.0) -> dict[str, object]:
+    """``sessions`` conversations of ``minutes`` simulated minutes each, interleaved turn by turn."""
+    rng = random.Random(seed)
+    sims = [Simulation() for _ in range(sessions)]
+    for sim in sims:
+        sim.connect()
+    start = [sim.clock.now for sim in sims]
+    next_drop = [rng.uniform(0.5, 1.5) * drop_every_min * 60 for _ in sims]
+    end = minutes * 60
+    samples: list[tuple[int, int, int, int]] = []  # minute, bytes all cores hold, most one core holds, RSS
+    resumes_cpu: list[float] = []
+    drain_calls_cpu: list[float] = []
+    minute = 0
+    cpu0 = time.process_time()
+    while True:
+        active = [k for k, sim in enumerate(sims) if sim.clock.now - start[k] < end]
+        if not active:
+            break
+        for k in active:
+            sim = sims[k]
+            sim.speak(rng.randrange(500, 4000, 20))  # silence: the microphone is always on
+            sim.turn(speech_ms=rng.randrange(2000, 10_000, 20))
+            if sim.clock.now - start[k] >= next_drop[k]:
+                resume = sim.drop_and_resume()
+                resumes_cpu.append(resume.resume_cpu_s)
+                drain_calls_cpu.append(resume.drain_max_call_cpu_s)
+                next_drop[k] += rng.uniform(0.5, 1.5) * drop_every_min * 60
+        elapsed = min(sim.clock.now - start[k] for k, sim in enumerate(sims))
+        while minute <= min(elapsed / 60, minutes):
+            held = [retained_bytes(sim.conn) for sim in sims]
+            samples.append((minute, sum(held), max(held), rss()))
+            minute += 1 if minute < 5 else 5
+    cpu = time.process_time() - cpu0
+    turns = sum(sim.turns for sim in sims)
+    print(f"{sessions} simulated sessions x {minutes:g} min (fake clock), {turns} turns, "
+          f"{len(resumes_cpu)} drops and resumes, {cpu:.0f} s of CPU")
+    print(f"  {'minute':>6s} {'all cores hold':>15s} {'largest core':>13s} {'process RSS':>12s}")
+    for m, total, largest, resident in samples:
+        print(f"  {m:6d} {total / 2**20:11.2f} MiB {largest / 2**20:9.2f} MiB {resident / 2**20:8.0f} MiB")
+    print(f"  resume CPU (session.updated handled): max {max(resumes_cpu, default=0) * 1000:.2f} ms, "
+          f"mean {sum(resumes_cpu) / max(len(resumes_cpu), 1) * 1000:.2f} ms; longest data_to_send(65536) call "
+          f"{max(drain_calls_cpu, default=0) * 1000:.1f} ms")
+    counts = sum((sim.counts for sim in sims), start=type(sims[0].counts)())
+    print(f"  events: {counts['ReplayTrimmed']} ReplayTrimmed, {counts['AudioDropped']} AudioDropped, "
+          f"{counts['ResponseAborted']} ResponseAborted, {counts['SessionConfigured']} SessionConfigured")
+    return {"samples": samples, "resume_cpu_max_ms": max(resumes_cpu, default=0) * 1000,
+            "drain_call_max_ms": max(drain_calls_cpu, default=0) * 1000, "turns": turns}
+
+
+def main(argv: list[str] | None = None) -> dict[str, object]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
+    parser.add_argument("--simulated", action="store_true", help="fake clock, sans-IO core only (see above)")
+    args = parser.parse_args(argv)
+    if args.simulated:
+        return simulated(args.sessions, args.minutes, args.seed)
     asyncio.run(soak(args.sessions, args.minutes * 60, args.seed))
+    return {}
 
 
 if __name__ == "__main__":

@@ -260,6 +260,8 @@ class Exchange:
             return [f"(server error: {_short(event.error.message)})"]
         if isinstance(event, ev.AudioDropped):
             return [f"({event.duration_ms} ms of your audio dropped: {event.reason})"]
+        if isinstance(event, ev.ReplayTrimmed) and event.item_id is None:  # once per long turn
+            return [f"(long turn: {event.reason})"]
         return []
 
     def _done(self, event: ev.ResponseDone, now: float) -> list[str]:

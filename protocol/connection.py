@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
+from pydantic import ValidationError
 from wsproto.frame_protocol import ParseFailed
 
 from . import events as ev
 from .audio import pcm_ms
 from .conversation import Conversation
-from .errors import ConfigurationError, RemoteProtocolError
-from .handshake import DEFAULT_MAX_HEADER_BYTES, DEFAULT_URL, Target, parse_target
-from .session import SessionProperties
+from .errors import ConfigurationError, LocalProtocolError, RemoteProtocolError
+from .handshake import DEFAULT_MAX_HEADER_BYTES, DEFAULT_URL, Target, check_header_value, check_headers, parse_target
+from .session import SessionProperties, check_session
 from .session_layer import MalformedMessage, SessionLayer
 from .states import OPEN_STATES, ConnectionState
 from .websocket import DEFAULT_MAX_MESSAGE_BYTES, ClientWebSocket
@@ -32,6 +34,25 @@ class _Secret:
 
     def __repr__(self) -> str:
         return "<secret>"
+
+
+def _count(name: str, value: Any, minimum: int = 0) -> int:
+    """``value`` as a whole number of at least ``minimum``, or ``ConfigurationError``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigurationError(f"{name} must be an int, not {type(value).__name__}")
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def _text(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{name} must be a str, not {type(value).__name__}")
+    return value
+
+
+#: Close codes an endpoint may send (RFC 6455 7.4: 1004-1006 and 1015 are never sent; 3000-4999 are free to use).
+_SENDABLE_CLOSE_CODES = frozenset({*range(1000, 1004), *range(1007, 1015), *range(3000, 5000)})
 
 
 class RealtimeConnection:
@@ -59,22 +80,36 @@ class RealtimeConnection:
         max_replay_audio_ms: int = 10_000,
         max_held_audio_ms: int = 10_000,
         extra_headers: dict[str, str] | None = None,
+        max_replay_items: int = 200,
+        max_history_audio_ms: int = 30_000,
     ) -> None:
         if auth_type not in ("basic", "bearer"):
             raise ConfigurationError(f"auth_type must be 'basic' or 'bearer', not {auth_type!r}")
-        if chunk_ms <= 0:
-            raise ConfigurationError("chunk_ms must be positive")
+        if api_key is not None and not isinstance(api_key, str):
+            raise ConfigurationError(f"api_key must be a str, not {type(api_key).__name__}")
+        check_header_value("Authorization", api_key or "")  # says which header, never the key
+        if not callable(clock):
+            raise ConfigurationError("clock must be a callable returning seconds")
+        _count("chunk_ms", chunk_ms, 1)
+        _count("max_message_bytes", max_message_bytes, 1)
+        _count("max_header_bytes", max_header_bytes, 1)
+        _count("max_replay_audio_ms", max_replay_audio_ms)
+        _count("max_held_audio_ms", max_held_audio_ms)
+        _count("max_replay_items", max_replay_items)
+        _count("max_history_audio_ms", max_history_audio_ms)
+        if session is not None:
+            check_session(session)
         parse_target(url)  # fail early on a bad URL
         self.url = url
         self.auth_type = auth_type
         self._credential = _Secret(api_key or "")
         self.max_message_bytes = max_message_bytes
         self.max_header_bytes = max_header_bytes
-        self.extra_headers = dict(extra_headers or {})
+        self.extra_headers = check_headers(extra_headers)
         self.target: Target | None = None
         self._out: list[bytes | bytearray] = []  # joined once per data_to_send()
         self._layer = SessionLayer(session, self._open_socket, clock, chunk_ms, max_replay_audio_ms,
-                                   max_held_audio_ms)
+                                   max_held_audio_ms, max_replay_items, max_history_audio_ms)
 
     def __repr__(self) -> str:
         host = self.target.host if self.target else self.url.split("?")[0]
@@ -87,13 +122,19 @@ class RealtimeConnection:
 
     @property
     def session(self) -> SessionProperties:
-        """The configuration sent on every (re)connect, with ``update_session`` changes merged in."""
-        return self._layer.session
+        """The configuration sent on every (re)connect, with ``update_session`` changes merged in (a copy)."""
+        return self._layer.session.model_copy(deep=True)
 
     @property
     def server_session(self) -> SessionProperties | None:
-        """The session as the server last reported it (``session.updated``)."""
-        return self._layer.server_session
+        """The session as the server last reported it (``session.updated``; a copy)."""
+        server = self._layer.server_session
+        return server.model_copy(deep=True) if server is not None else None
+
+    @property
+    def more_to_send(self) -> bool:
+        """A release (the replay after a reconnect, held events) still waits to be produced by ``data_to_send``."""
+        return self._layer.outbox.releasing and self._layer.ws is not None
 
     @property
     def conversation(self) -> Conversation:
@@ -130,13 +171,19 @@ class RealtimeConnection:
 
     def queued_audio_seconds(self, wire_bytes: int) -> float:
         """Audio not on the wire yet: what the core holds plus ``wire_bytes`` of appends an adapter still queues."""
+        _count("wire_bytes", wire_bytes)
         layer = self._layer
         per_second = layer.input_rate * layer.input_wire_bytes_per_sample * 4 / 3  # base64
         wire_rate = per_second + 100 * 1000 / layer.chunk_ms  # plus JSON and framing per chunk
         return self.held_audio_ms / 1000 + wire_bytes / wire_rate
 
     def connect(self) -> None:
-        """Queue the upgrade request; allowed at first and again after a drop or failure."""
+        """Queue the upgrade request; allowed at first and again after a drop or failure.
+
+        The URL and headers are checked first: a mistake raises ``ConfigurationError`` with the state unchanged.
+        """
+        parse_target(self.url)
+        self.extra_headers = check_headers(self.extra_headers)
         self._layer.trigger("connect")
 
     def _open_socket(self) -> ClientWebSocket:
@@ -149,8 +196,18 @@ class RealtimeConnection:
         ws.request(self.target, f"{scheme} {self._credential.value}", self.extra_headers, self.max_header_bytes)
         return ws
 
-    def data_to_send(self) -> bytes:
-        """Everything queued for the socket since the last call."""
+    def data_to_send(self, max_bytes: int | None = None) -> bytes:
+        """What is queued for the socket since the last call.
+
+        After a (re)connect the replay and held events are produced here, as the caller drains them:
+        ``max_bytes`` bounds how much of that one call produces (about; whole messages), and
+        ``more_to_send`` says whether more waits. Without it, everything is produced at once.
+        """
+        if max_bytes is not None:
+            _count("max_bytes", max_bytes, 1)
+        layer = self._layer
+        if layer.outbox.releasing and layer.ws is not None:
+            layer.release(max_bytes)
         out = self._out
         if not out:
             return b""
@@ -166,6 +223,8 @@ class RealtimeConnection:
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Feed bytes read from the socket; ``b""`` means the peer closed it (EOF)."""
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise ConfigurationError(f"receive_data() takes bytes, not {type(data).__name__}")
         state = self._layer.state
         if state is S.CONNECTING:
             self._receive_handshake(bytes(data))
@@ -185,7 +244,7 @@ class RealtimeConnection:
 
     def connection_lost(self, reason: str = "connection lost") -> None:
         """The adapter saw the transport die (reset, keepalive timeout): same as EOF."""
-        self._layer.trigger("dropped", code=1006, reason=reason)
+        self._layer.trigger("dropped", code=1006, reason=_text("reason", reason))
 
     def send(self, event: ev.ClientEvent) -> None:
         """Queue any client event; held until the session is configured, sent after."""
@@ -205,7 +264,13 @@ class RealtimeConnection:
 
     def create_response(self, **properties: Any) -> ev.ResponseCreate:
         """Ask for a response; keyword arguments become ``ResponseProperties``."""
-        event = ev.ResponseCreate(response=ev.ResponseProperties(**properties)) if properties else ev.ResponseCreate()
+        try:
+            response = ev.ResponseProperties(**properties) if properties else None
+        except ValidationError as exc:
+            raise ConfigurationError(f"create_response: {exc.errors(include_url=False)[0]['msg']}") from None
+        except TypeError as exc:  # a keyword that is not a str
+            raise ConfigurationError(f"create_response: {exc}") from None
+        event = ev.ResponseCreate(response=response) if response is not None else ev.ResponseCreate()
         self.send(event)
         return event
 
@@ -226,6 +291,11 @@ class RealtimeConnection:
         clamped to the audio received for that item; when none was received (or the item is
         older than the last few remembered) nothing is sent and None is returned.
         """
+        if played_ms is not None and (isinstance(played_ms, bool) or not isinstance(played_ms, int | float)
+                                      or not math.isfinite(played_ms)):
+            raise ConfigurationError(f"played_ms must be a finite number of milliseconds, not {played_ms!r}")
+        if item_id is not None:
+            _text("item_id", item_id)
         conv = self.conversation
         ar = conv.audio_response if item_id is None else conv.audio_items.get(item_id)
         if ar is None or ar.pcm_bytes == 0:
@@ -241,10 +311,12 @@ class RealtimeConnection:
 
     def update_session(self, session: SessionProperties) -> None:
         """Change what ``session`` sets on the live session (and on every reconnect)."""
-        self.send(ev.SessionUpdate(session=session))
+        self.send(ev.SessionUpdate(session=check_session(session)))
 
     def ping(self, payload: bytes = b"") -> bool:
         """Queue a WebSocket ping (for keepalive); False when no socket is open to carry it."""
+        if not isinstance(payload, bytes | bytearray) or len(payload) > 125:
+            raise ConfigurationError("ping payload must be at most 125 bytes")
         ws = self._layer.ws
         if self.state not in OPEN_STATES or ws is None:
             return False
@@ -253,6 +325,10 @@ class RealtimeConnection:
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Start the WebSocket close handshake (or just end, if not connected). Idempotent."""
+        if isinstance(code, bool) or not isinstance(code, int) or code not in _SENDABLE_CLOSE_CODES:
+            raise ConfigurationError(f"close code must be 1000-1003, 1007-1014 or 3000-4999, not {code!r}")
+        if len(_text("reason", reason).encode("utf-8")) > 123:
+            raise ConfigurationError("close reason must be at most 123 bytes of UTF-8")
         self._layer.trigger("close", code=code, reason=reason)
 
     def reset_conversation(self) -> None:
@@ -261,7 +337,8 @@ class RealtimeConnection:
 
     def _receive_handshake(self, data: bytes) -> None:
         ws = self._layer.ws
-        assert ws is not None
+        if ws is None:  # pragma: no cover - CONNECTING always has its socket
+            raise LocalProtocolError("no upgrade request was sent")
         try:
             result = ws.receive_handshake(data)
         except RemoteProtocolError:

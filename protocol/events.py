@@ -826,6 +826,21 @@ class AudioDropped:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplayTrimmed:
+    """A reconnect will no longer replay something it would have: the core stays within its bounds.
+
+    One event per item or user turn. ``item_id`` is None for the turn in progress; ``what`` is
+    ``"item"`` (a whole item left the kept history), ``"item_audio"`` (a user turn's audio, with no
+    transcript to stand in for it), ``"item_audio_part"`` (the start of one long user turn) or
+    ``"turn_audio"`` (the start of the turn in progress). The server heard everything: only a replay is short.
+    """
+
+    item_id: str | None
+    what: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class InvalidServerEvent:
     """A message that parsed as JSON but did not fit its event's schema; kept whole."""
 
@@ -835,6 +850,7 @@ class InvalidServerEvent:
 
 
 ConnectionEvent: TypeAlias = (
-    Connected | SessionConfigured | ConnectionClosed | ResponseAborted | AudioDropped | InvalidServerEvent
+    Connected | SessionConfigured | ConnectionClosed | ResponseAborted | AudioDropped | ReplayTrimmed
+    | InvalidServerEvent
 )
 Event: TypeAlias = ServerEvent | UntypedServerMessage | ConnectionEvent

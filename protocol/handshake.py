@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import os
+import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from .errors import ConfigurationError, HandshakeError, RemoteProtocolError
 
@@ -45,19 +49,91 @@ class Target:
         return host if self.port == default else f"{host}:{self.port}"
 
 
+#: An HTTP header name (RFC 9110 token).
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: A host name as it may stand in a URL and a Host header (RFC 3986 reg-name, ASCII).
+_REG_NAME = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=%]+")
+#: Headers the upgrade itself sets: an extra header of the same name would break or forge it.
+_RESERVED_HEADERS = frozenset({"host", "upgrade", "connection", "sec-websocket-key", "sec-websocket-version",
+                               "sec-websocket-extensions", "content-length", "transfer-encoding"})
+
+
+def check_url(url: Any) -> None:
+    """Raise ``ConfigurationError`` unless ``url`` is a ws/wss URL with a usable host and port."""
+    parse_target(url, "check")
+
+
+def _check_host(host: str) -> str:
+    if ":" in host:  # only an IPv6 literal may hold a colon
+        try:
+            ipaddress.IPv6Address(host.split("%", 1)[0])
+        except ValueError:
+            raise ConfigurationError(f"URL host {host!r} is not a valid IPv6 address") from None
+        return host
+    if _REG_NAME.fullmatch(host):
+        return host
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ConfigurationError(f"URL host {host!r} is not a valid host name") from None
+    if not _REG_NAME.fullmatch(ascii_host):
+        raise ConfigurationError(f"URL host {host!r} is not a valid host name")
+    return ascii_host
+
+
 def parse_target(url: str, session_key: str | None = None) -> Target:
     """Split a ws/wss URL and add the ``key`` and ``protocol=realtime`` parameters."""
-    parts = urlsplit(url)
+    if not isinstance(url, str):
+        raise ConfigurationError(f"URL must be a string, not {type(url).__name__}")
+    if any(c in url for c in "\r\n\0\t "):
+        raise ConfigurationError("URL contains whitespace or a control character")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # an out-of-range or non-numeric port, an unclosed IPv6 bracket
+        raise ConfigurationError(f"bad URL: {exc}") from None
     if parts.scheme not in ("ws", "wss"):
         raise ConfigurationError(f"URL scheme must be ws or wss, not {parts.scheme!r}")
     if not parts.hostname:
         raise ConfigurationError(f"URL has no host: {url!r}")
+    if port == 0:
+        raise ConfigurationError("URL port must be between 1 and 65535, not 0")
+    host = _check_host(parts.hostname)
     secure = parts.scheme == "wss"
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     query.setdefault("key", session_key or new_session_key())
     query.setdefault("protocol", "realtime")
-    path = urlunsplit(("", "", parts.path or "/", urlencode(query), ""))
-    return Target(secure, parts.hostname, parts.port or (443 if secure else 80), path)
+    path = urlunsplit(("", "", quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~"), urlencode(query), ""))
+    return Target(secure, host, port or (443 if secure else 80), path)
+
+
+def check_headers(headers: Any) -> dict[str, str]:
+    """A copy of ``headers`` fit for the upgrade request, or ``ConfigurationError`` (values never echoed)."""
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise ConfigurationError(f"extra_headers must be a mapping of str to str, not {type(headers).__name__}")
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+            raise ConfigurationError(f"extra header name {name!r} is not a valid HTTP header name")
+        if name.lower() in _RESERVED_HEADERS:
+            raise ConfigurationError(f"extra header {name} is set by the WebSocket upgrade itself")
+        if not isinstance(value, str):
+            raise ConfigurationError(f"extra header {name} must have a str value, not {type(value).__name__}")
+        check_header_value(name, value)
+        out[name] = value
+    return out
+
+
+def check_header_value(name: str, value: str) -> None:
+    """Refuse a value that would split the request (CR, LF, NUL) or cannot be sent (not Latin-1)."""
+    if any(c in value for c in "\r\n\0"):
+        raise ConfigurationError(f"header {name} contains a line break or NUL")
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ConfigurationError(f"header {name} contains characters outside Latin-1") from None
 
 
 def build_request(
@@ -78,8 +154,7 @@ def build_request(
         **(extra_headers or {}),
     }
     for name, value in headers.items():
-        if any(c in name + value for c in "\r\n\0"):
-            raise ConfigurationError(f"header {name} contains a line break")
+        check_header_value(name, value)
     lines = [f"GET {target.path} HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items()), "", ""]
     return "\r\n".join(lines).encode("latin-1")
 

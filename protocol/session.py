@@ -6,6 +6,7 @@ from typing import Annotated, Any, ClassVar, Literal, TypeAlias
 
 from pydantic import ConfigDict, Discriminator, Field, Tag, ValidationError
 
+from .errors import ConfigurationError
 from .wire import SentModel, WireModel
 
 Modality: TypeAlias = Literal["text", "audio"] | str
@@ -325,3 +326,22 @@ class SessionProperties(SentModel):
         """True when the caller asked for ``turn_detection: null``."""
         inp = self.audio.input if self.audio else None
         return inp is not None and "turn_detection" in inp.model_fields_set and inp.turn_detection is None
+
+
+def check_session(session: Any, what: str = "session") -> SessionProperties:
+    """Raise ``ConfigurationError`` for a session the core could not stream with (a PCM rate Inworld does not take).
+
+    Only what the caller gives is checked this way; what the server reports is taken as given.
+    """
+    if not isinstance(session, SessionProperties):
+        raise ConfigurationError(f"{what} must be a SessionProperties, not {type(session).__name__}")
+    audio = session.audio
+    for side in ("input", "output"):
+        part = getattr(audio, side, None) if audio is not None else None
+        fmt = part.format if part is not None else None
+        if isinstance(fmt, PCMAudioFormat):
+            rate = fmt.rate
+            if isinstance(rate, bool) or not isinstance(rate, int) or rate not in SUPPORTED_SAMPLE_RATES:
+                raise ConfigurationError(f"{what}.audio.{side}.format.rate must be one of "
+                                         f"{', '.join(map(str, SUPPORTED_SAMPLE_RATES))} (Hz), not {rate!r}")
+    return session

@@ -7,26 +7,30 @@ and codecs. It writes through whichever ``ClientWebSocket`` is current.
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 from transitions import EventData, Machine, MachineError
 
 from . import events as ev
 from .audio import Chunks, b64decode, b64encode, decoder_for, encoder_for, format_rate, ms_to_bytes, pcm_ms
-from .conversation import Conversation, FunctionCall
-from .errors import LocalProtocolError
+from .conversation import Conversation, FunctionCall, TrackedItem
+from .errors import ConfigurationError, LocalProtocolError
 from .items import ConversationItem
 from .outbox import Outbox
-from .session import SessionProperties, wire_bytes_per_sample
+from .session import SessionProperties, check_session, wire_bytes_per_sample
 from .states import SENDING_STATES, TRANSITIONS, TURN_TRANSITIONS, ConnectionState, TurnState
 from .websocket import ClientWebSocket
 
 S = ConnectionState
 T = TurnState
 _APPEND_HEAD = b'{"type":"input_audio_buffer.append","event_id":"'
+#: At most this many entries per bounded ``data_to_send(max_bytes)`` call: small items cost CPU, not bytes.
+RELEASE_BATCH = 32
 
 
 def _machine(states: type[ConnectionState] | type[TurnState], table: list[Any], initial: Any, attribute: str) -> Any:
@@ -50,17 +54,20 @@ class SessionLayer:
     """One conversation across sockets; the model the shared machines drive."""
 
     def __init__(self, session: SessionProperties | None, open_socket: Callable[[], ClientWebSocket],
-                 clock: Callable[[], float], chunk_ms: int, max_replay_audio_ms: int, max_held_audio_ms: int) -> None:
+                 clock: Callable[[], float], chunk_ms: int, max_replay_audio_ms: int, max_held_audio_ms: int,
+                 max_replay_items: int = 200, max_history_audio_ms: int = 30_000) -> None:
         self.open_socket = open_socket  # a new socket with its upgrade request queued (the connection's part)
         self.state = S.CLOSED
         self.turn = T.SILENT
         self.session = session.model_copy(deep=True) if session is not None else SessionProperties()
         self.server_session: SessionProperties | None = None
-        self.conversation = Conversation()
+        self.conversation = Conversation(max_items=max_replay_items, on_trim=self._report_trim)
         self.clock = clock
         self.chunk_ms = chunk_ms
         self.max_replay_audio_ms = max_replay_audio_ms
         self.max_held_audio_ms = max_held_audio_ms
+        self.max_replay_items = max_replay_items
+        self.max_history_audio_ms = max_history_audio_ms
         self.events: deque[ev.Event] = deque()
         self.outbox = Outbox()
         self.ws: ClientWebSocket | None = None
@@ -69,7 +76,10 @@ class SessionLayer:
         self._turn = Chunks()
         self._turn_start = 0
         self._commit_point_ms: int | None = None
-        self._replayed: tuple[list[ConversationItem], int] = ([], 0)  # items and audio ms of this resume
+        self._turn_trimmed = False  # the turn in progress was reported as no longer fully replayable
+        self._replay: list[TrackedItem] = []  # what ``replay_history`` queues for this resume
+        self._replay_audio: list[bytes] = []  # and ``replay_turn_audio``
+        self._replayed: tuple[int, int] = (0, 0)  # items and audio ms of this resume
         self.apply_formats()
 
     def trigger(self, name: str, **kwargs: Any) -> bool:
@@ -111,63 +121,88 @@ class SessionLayer:
         self.turn_trigger("new_socket")
 
     def report_connected(self, e: EventData) -> None:
-        """Queue ``Connected`` with the upgrade response headers."""
-        self.events.append(ev.Connected(e.kwargs.get("headers", {})))
+        """Queue ``Connected`` with the upgrade response headers (the caller's own dict)."""
+        self.events.append(ev.Connected(dict(e.kwargs.get("headers", {}))))
 
     def send_session_update(self, e: EventData) -> None:
         """Send ``session.update`` with the configured session (always, whatever ``session.created`` said)."""
         self._write(ev.SessionUpdate(session=self.session))
 
     def replay_history(self, e: EventData) -> None:
-        """Send the conversation so far as ``conversation.item.create`` events (the core's own copies)."""
-        items = self.conversation.replay_items(self._encode_b64)
-        ws = self._socket()
-        for item in items:
-            ws.send_text(ev.ConversationItemCreate(item=item).to_json())
-        self._replayed = (items, 0)
+        """Queue the conversation so far for replay: references only, encoded as the bytes are drained."""
+        self._replay = self.conversation.replay_snapshot()
+        self._replayed = (len(self._replay), 0)
 
     def replay_turn_audio(self, e: EventData) -> None:
-        """Send the user audio the old session never committed, so the turn goes on."""
-        replay = bytes(self._turn)
-        self._turn.clear()
+        """Queue the user audio the old session never committed, so the turn goes on."""
+        turn = self._turn
         size = self._chunk_bytes
-        for start in range(0, len(replay), size):
-            self._send_append(replay[start : start + size])
-        self._replayed = (self._replayed[0], pcm_ms(len(replay), self.input_rate))
+        audio = len(turn)
+        chunks = [turn.take(size) for _ in range(-(-audio // size))]
+        self._replay_audio = chunks
+        self._replayed = (self._replayed[0], pcm_ms(audio, self.input_rate))
 
     def owe_unanswered_turn(self, e: EventData) -> None:
-        """Server VAD would have answered a user turn (or a tool result) the old session had committed."""
-        replayed = self._replayed[0]  # what ``replay_history`` just sent
-        if self.session.manual_turns() or not replayed:
-            return
-        last = replayed[-1]
-        if last.role == "user" or last.type == "function_call_output":
+        """Server VAD committed a user turn on the old socket and its answer never started: it is owed."""
+        if self.outbox.vad_turn:
+            self.outbox.vad_turn = False
             self.outbox.owe_response()  # unless a response.create is held already
 
     def release_held(self, e: EventData) -> None:
-        """Send what the outbox held, in order, each once (an owed re-ask last)."""
-        for entry in self.outbox.take():
+        """Start releasing, in order: the replay, what the outbox held (each once), an owed re-ask last.
+
+        Nothing is encoded here: ``release`` writes entries as the caller drains ``data_to_send``.
+        """
+        replay, self._replay = self._replay, []
+        audio, self._replay_audio = self._replay_audio, []
+        self.outbox.begin_release(replay, audio)
+
+    def release(self, budget: int | None) -> None:
+        """Write released entries until about ``budget`` bytes are queued, or ``RELEASE_BATCH`` entries (None: all)."""
+        outbox = self.outbox
+        out = self._socket().out
+        size = sum(len(b) for b in out) if budget is not None else 0
+        left = RELEASE_BATCH if budget is not None else -1
+        while outbox.releasing and (budget is None or (size < budget and left)):
+            left -= 1
+            count = len(out)
+            entry = outbox.next()
+            if entry is None:
+                break
             if isinstance(entry, bytes):
                 self._send_append(entry)
+            elif isinstance(entry, TrackedItem):
+                item = Conversation.replay_item(entry, self._encode_b64)
+                if item is not None:
+                    self._socket().send_text(ev.ConversationItemCreate(item=item).to_json())
             else:
                 self._write_recorded(entry)
+            if budget is not None:
+                size += sum(len(b) for b in out[count:])
 
     def report_configured(self, e: EventData) -> None:
-        """Queue ``SessionConfigured`` (resumed, items and audio replayed)."""
+        """Queue ``SessionConfigured`` (resumed, items and audio replayed) with a copy of the session."""
         resumed = self.sessions_configured > 0
         self.sessions_configured += 1
-        items, audio_ms = self._replayed if resumed else ([], 0)
-        self._replayed = ([], 0)
-        # The session object is never changed in place (an update replaces it), so sharing it costs no copy.
-        self.events.append(ev.SessionConfigured(self.session, resumed, len(items), audio_ms))
+        items, audio_ms = self._replayed if resumed else (0, 0)
+        self._replayed = (0, 0)
+        self.events.append(ev.SessionConfigured(self.session.model_copy(deep=True), resumed, items, audio_ms))
 
     def write_event(self, e: EventData) -> None:
-        """Write the client event now; what it does to the conversation is recorded as it goes out."""
-        self._write_recorded(e.kwargs["event"])
+        """Write the client event now (behind a release still under way); recorded as it goes out."""
+        if self.outbox.releasing:
+            self.outbox.hold(e.kwargs["event"])
+        else:
+            self._write_recorded(e.kwargs["event"])
 
     def _write_recorded(self, event: ev.ClientEvent) -> None:
         if isinstance(event, ev.ConversationItemCreate):
-            self.conversation.track(event.item)
+            tracked = self.conversation.track(event.item)
+            audio = [p.audio for p in event.item.content or () if p.audio and p.type == "input_audio"]
+            if audio and tracked.text is None and event.item.role == "user":
+                with contextlib.suppress(ValueError):  # not base64: sent as given, not replayed
+                    self.conversation.set_user_audio(event.item.id,
+                                                     b"".join(self._decode_input(b64decode(a)) for a in audio))
             if event.item.type == "function_call_output" and event.item.call_id:
                 self.conversation.answer(event.item.call_id)
         elif isinstance(event, ev.ConversationItemTruncate):
@@ -175,7 +210,7 @@ class SessionLayer:
             received = ar.received_ms if ar else event.audio_end_ms
             self.conversation.truncate(event.item_id, event.audio_end_ms, received)
         elif isinstance(event, ev.ConversationItemDelete):
-            self.conversation.items.pop(event.item_id, None)
+            self.conversation.remove(event.item_id)
         self._write(event)
 
     def apply_event(self, e: EventData) -> None:
@@ -201,14 +236,14 @@ class SessionLayer:
         self._discard_held("server closed the connection" if by_server else "connection closed")
 
     def abort_response(self, e: EventData) -> None:
-        """The socket is going: a response in progress ends here, and is owed on the next session."""
+        """The socket is going: a response in progress ends here; what was owed is asked for on the next session."""
         conv = self.conversation
-        if conv.active_response_id is not None or self.state is S.RESPONDING:
+        answering = conv.active_response_id is not None or self.state is S.RESPONDING
+        if answering:
             default = "server closed the connection" if e.event.name == "closed_by_server" else "connection lost"
             self.events.append(ev.ResponseAborted(conv.active_response_id, e.kwargs.get("reason") or default))
             conv.forget_response(conv.active_response_id)
-            self.outbox.owe_response()
-        self.outbox.lost_socket()
+        self.outbox.lost_socket(answering)  # owed again unless cancelled
         conv.active_response_id = None
         conv.audio_response = None
 
@@ -235,19 +270,29 @@ class SessionLayer:
         committed = turn.take(cut)
         self._turn_start += cut
         self._commit_point_ms = None
+        self._turn_trimmed = False
+        if self._vad_answers():
+            self.outbox.vad_turn = True
         item_id = e.kwargs.get("item_id")
         if item_id:
             tracked = self.conversation.items.get(item_id)
             if tracked is None:
                 tracked = self.conversation.track(ConversationItem(id=item_id, type="message", role="user"))
             if tracked.text is None and committed:
-                tracked.user_audio = committed
+                self.conversation.set_user_audio(item_id, committed)
+
+    def _vad_answers(self) -> bool:
+        """Server VAD answers each turn it commits (``create_response`` is on unless turned off)."""
+        audio = self.session.audio
+        detection = audio.input.turn_detection if audio is not None and audio.input is not None else None
+        return not self.session.manual_turns() and (detection is None or detection.create_response is not False)
 
     def forget_turn_audio(self, e: EventData) -> None:
         """The server cleared its input buffer: so does the turn."""
         self._turn_start += len(self._turn)
         self._turn.clear()
         self._commit_point_ms = None
+        self._turn_trimmed = False
 
     def restart_turn_count(self, e: EventData) -> None:
         """A new socket: buffer offsets count from zero again."""
@@ -293,7 +338,7 @@ class SessionLayer:
         self.trigger("session_updated")
 
     def _on_response_created(self, event: ev.ResponseCreated) -> None:
-        self.outbox.in_flight = 0  # the server took up what we asked for
+        self.outbox.response_started()
         self.conversation.active_response_id = event.response.id
         self.trigger("response_created")
 
@@ -301,10 +346,12 @@ class SessionLayer:
         conv = self.conversation
         usage = event.effective_usage
         if usage is not None and event.response.id:
-            conv.usage[event.response.id] = usage
+            conv.add_usage(event.response.id, usage)
         for item in event.response.output:
             conv.track(item, event.response.id)
+        conv.finish_response([item.id for item in event.response.output])
         conv.active_response_id = None
+        self.outbox.response_ended()
         self.trigger("response_done")
 
     def _on_output_item(self, event: ev.ResponseOutputItemAdded) -> None:
@@ -319,8 +366,7 @@ class SessionLayer:
         self.conversation.track(event.item)
 
     def _on_item_deleted(self, event: ev.ConversationItemDeleted) -> None:
-        self.conversation.items.pop(event.item_id, None)
-        self.conversation.user_transcripts.forget(event.item_id)
+        self.conversation.remove(event.item_id)
 
     def _on_transcription(self, event: ev.InputAudioTranscriptionCompleted) -> None:
         self.conversation.set_user_transcript(event.item_id, event.transcript)
@@ -389,10 +435,23 @@ class SessionLayer:
             self.trigger("session_expired")
 
     def send(self, event: ev.ClientEvent) -> None:
-        """Any client event: out now, held, or merged into the session, as the table says."""
+        """Any client event: out now, held, or merged into the session, as the table says.
+
+        The event is checked and copied on entry: what the caller does to it afterwards changes nothing here.
+        """
+        if not isinstance(event, ev.ClientEvent):
+            raise ConfigurationError(f"send() takes a client event, not {type(event).__name__}")
         if isinstance(event, ev.InputAudioBufferAppend):
-            self.send_audio(self._decode_input(b64decode(event.audio)))
+            try:
+                pcm = self._decode_input(b64decode(event.audio))
+            except (ValueError, TypeError) as exc:
+                raise ConfigurationError(f"input_audio_buffer.append: audio is not base64 ({exc})") from None
+            self.send_audio(pcm)
             return
+        event = _own_copy(event)
+        if isinstance(event, ev.SessionUpdate):
+            check_session(event.session, "session.update session")
+            check_session(_merge_session(self.session, event.session), "the updated session")
         if isinstance(event, ev.InputAudioBufferCommit):
             self.flush_audio()  # the commit takes every byte sent so far
         self.trigger("send", event=event)
@@ -403,6 +462,8 @@ class SessionLayer:
             raise LocalProtocolError(self._refusal("send"))
 
     def send_audio(self, pcm: bytes | bytearray | memoryview) -> None:
+        if not isinstance(pcm, bytes | bytearray | memoryview):
+            raise ConfigurationError(f"send_audio() takes bytes of 16-bit PCM, not {type(pcm).__name__}")
         self.check_can_send()
         buf = self._pending_pcm
         buf += pcm
@@ -432,6 +493,8 @@ class SessionLayer:
         self._pending_pcm.clear()
         self.outbox.clear()
         self.sessions_configured = 0
+        self._turn_trimmed = False
+        self._replay, self._replay_audio = [], []
 
     def _socket(self) -> ClientWebSocket:
         assert self.ws is not None
@@ -439,12 +502,14 @@ class SessionLayer:
 
     def _write(self, event: ev.ClientEvent) -> None:
         self._socket().send_text(event.to_json())
-        if isinstance(event, ev.ResponseCreate):
-            self.outbox.in_flight += 1
+        self.outbox.wrote(event)
 
     def _emit_audio(self, chunk: bytes) -> None:
         if self.state in SENDING_STATES:
-            self._send_append(chunk)
+            if not self.outbox.releasing:
+                self._send_append(chunk)
+            else:  # behind the replay still leaving (no bound: it leaves as fast as the caller drains)
+                self.outbox.hold_audio(chunk, None)
             return
         dropped = self.outbox.hold_audio(chunk, ms_to_bytes(self.max_held_audio_ms, self.input_rate))
         if dropped:
@@ -464,12 +529,27 @@ class SessionLayer:
         if excess > 0:
             turn.drop(excess)
             self._turn_start += excess
-            if self.turn is T.SPEAKING or self.session.manual_turns():
-                self.events.append(ev.AudioDropped(
-                    pcm_ms(excess, self.input_rate),
-                    f"user turn longer than max_replay_audio_ms={self.max_replay_audio_ms}: "
-                    "the oldest audio can no longer be replayed after a reconnect",
+            if not self._turn_trimmed and (self.turn is T.SPEAKING or self.session.manual_turns()):
+                self._turn_trimmed = True  # once per turn, however long it goes on
+                self.events.append(ev.ReplayTrimmed(
+                    None, "turn_audio",
+                    f"the user turn in progress is longer than max_replay_audio_ms={self.max_replay_audio_ms}: "
+                    "a reconnect would replay only its last "
+                    f"{self.max_replay_audio_ms / 1000:g} s (the server has heard all of it)",
                 ))
+
+    def _report_trim(self, item_id: str, what: str) -> None:
+        """The conversation let go of something a reconnect would have replayed: one event per item."""
+        if what == "item":
+            reason = (f"more than max_replay_items={self.max_replay_items} conversation items: "
+                      "replay after a reconnect no longer covers this item")
+        elif what == "item_audio":
+            reason = (f"more than max_history_audio_ms={self.max_history_audio_ms} of untranscribed user audio: "
+                      "replay after a reconnect no longer covers this user turn")
+        else:
+            reason = (f"user turn longer than max_history_audio_ms={self.max_history_audio_ms}: "
+                      "replay after a reconnect covers only its end")
+        self.events.append(ev.ReplayTrimmed(item_id, what, reason))
 
     def _discard_held(self, reason: str) -> None:
         dropped = self.outbox.clear()
@@ -491,6 +571,7 @@ class SessionLayer:
         self._decode_output = decoder_for(out_fmt)
         self._chunk_bytes = max(2, ms_to_bytes(self.chunk_ms, self.input_rate))
         self._max_turn_bytes = ms_to_bytes(self.max_replay_audio_ms, self.input_rate)
+        self.conversation.max_user_audio_bytes = ms_to_bytes(self.max_history_audio_ms, self.input_rate)
 
     def _decode_input(self, wire: bytes) -> bytes:
         return self._decode_input_fn(wire) if self._decode_input_fn else wire
@@ -535,6 +616,18 @@ _HANDLERS: dict[str | None, Callable[[SessionLayer, Any], None]] = {
     "response.function_call_arguments.done": SessionLayer._on_arguments_done,
     "error": SessionLayer._on_error,
 }
+
+
+def _own_copy(event: ev.ClientEvent) -> ev.ClientEvent:
+    """A validated copy of a caller's event: later changes to theirs reach neither the core nor the wire."""
+    try:
+        wire = event.model_dump(mode="json", exclude_unset=True, by_alias=True, warnings="error")
+    except (PydanticSerializationError, ValueError) as exc:  # a value JSON cannot carry (set after it was built)
+        raise ConfigurationError(f"invalid {event.type} event: {exc}") from None
+    try:
+        return type(event).model_validate(wire)
+    except ValidationError as exc:
+        raise ConfigurationError(f"invalid {event.type} event: {_short(exc)}") from None
 
 
 def _short(exc: ValidationError) -> str:
