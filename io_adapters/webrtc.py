@@ -1,0 +1,950 @@
+"""``AsyncWebRTCClient``: the same session over Inworld's WebRTC endpoint (``pip install inworld-realtime[webrtc]``).
+
+The JSON events travel on the ordered ``oai-events`` data channel through the very session layer the WebSocket
+client uses (``ChannelConnection`` is ``RealtimeConnection`` with the data channel in place of the WebSocket
+layer); the audio travels as Opus on one send/receive track. The supervisor decides retries and reconnects as
+for the WebSocket. Sources: docs.inworld.ai realtime/connect/webrtc and the WebRTC API reference (endpoints,
+``oai-events``, Bearer auth), Inworld's example clients (raw SDP body, ``Basic``/JWT auth, non-trickle ICE),
+vision-agents-plugins-inworld 0.6.9 (JSON body ``{sdp, session}`` answered ``{id, sdp, ice_servers}``, aiortc).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import ssl
+from array import array
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from types import TracebackType
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+try:
+    import av
+    from aiortc import (
+        RTCConfiguration,
+        RTCDataChannel,
+        RTCIceServer,
+        RTCPeerConnection,
+        RTCSessionDescription,
+    )
+    from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError("the WebRTC transport needs aiortc: pip install 'inworld-realtime[webrtc]'") from exc
+
+from inworld_realtime.protocol import (
+    ConfigurationError,
+    ConnectError,
+    ConnectionState,
+    ConnectTimeout,
+    HandshakeError,
+    LocalProtocolError,
+    RealtimeConnection,
+    RemoteProtocolError,
+    SessionProperties,
+)
+from inworld_realtime.protocol import events as ev
+from inworld_realtime.protocol.audio import pcm_ms
+from inworld_realtime.protocol.session_layer import MalformedMessage
+from inworld_realtime.protocol.states import ENDED_STATES, OPEN_STATES
+from inworld_realtime.protocol.websocket import ClientWebSocket
+
+from .client import ATTEMPT_ERRORS, ClientBase
+from .events import AudioDropped
+from .transport import is_loopback
+
+log = logging.getLogger(__name__)
+
+S = ConnectionState
+DEFAULT_WEBRTC_URL = "https://api.inworld.ai/v1/realtime"
+CHANNEL = "oai-events"
+FRAME_MS = 20
+_END = object()
+_QUIET_PEAK = 64
+"""A track frame whose samples all stay within this is silence (Opus leaves a little noise where zeros were)."""
+
+
+# --- the session layer over a data channel --------------------------------------------------------------------
+
+
+class ChannelSocket(ClientWebSocket):
+    """What the session layer writes through over WebRTC: each message goes whole onto the data channel
+    (no frames, no pings: SCTP frames the messages and ICE consent checks keep the path alive)."""
+
+    def __init__(self, out: list[bytes | bytearray]) -> None:
+        super().__init__(out, _no_message, _no_close)
+
+    def send_text(self, text: str) -> None:
+        self.out.append(text.encode("utf-8"))
+
+    def send_text_bytes(self, body: bytes) -> None:
+        self.out.append(body)
+
+    def ping(self, payload: bytes = b"") -> None:
+        return None
+
+    def close(self, code: int, reason: str = "") -> None:
+        self.close_sent = True
+
+
+def _no_message(payload: Any, binary: bool) -> None:  # pragma: no cover - nothing is ever decoded as frames
+    return None
+
+
+def _no_close(code: int, reason: str) -> None:  # pragma: no cover
+    return None
+
+
+class ChannelConnection(RealtimeConnection):
+    """``RealtimeConnection`` whose messages ride a data channel: the same session layer, state table,
+    outbox, conversation and replay; only the transport under them differs.
+
+    ``connect()`` starts a call; ``channel_open()`` says the channel carries messages (there is no
+    ``session.created`` over WebRTC: our ``session.update`` goes at once); ``receive_message`` takes each
+    channel message; ``take_messages`` gives what to send. Audio does not go through here but on the track:
+    ``track_audio`` reports what the track played, as the WebSocket's audio deltas are reported.
+    """
+
+    def __init__(self, api_key: str | None, session: SessionProperties | None, base_url: str,
+                 auth_type: Literal["basic", "bearer"] = "bearer", **options: Any) -> None:
+        super().__init__(api_key, session, auth_type=auth_type, **options)
+        self.base_url = base_url
+        self.url = base_url
+
+    def __repr__(self) -> str:
+        return f"<ChannelConnection state={self.state.value} host={urlsplit(self.base_url).hostname}>"
+
+    @property
+    def authorization(self) -> str:
+        """The Authorization header value (``Bearer <key or JWT>`` or ``Basic <key>``); never logged."""
+        scheme = "Basic" if self.auth_type == "basic" else "Bearer"
+        return f"{scheme} {self._credential.value}"
+
+    def _open_socket(self) -> ClientWebSocket:
+        self._out.clear()  # anything still queued belonged to the previous channel
+        return ChannelSocket(self._out)
+
+    def channel_open(self) -> None:
+        """The data channel opened: the session is there (no ``session.created``); configure it."""
+        self._layer.trigger("upgraded", headers={})
+        self._layer.trigger("session_created")
+
+    def take_messages(self) -> list[bytes | bytearray]:
+        """The messages queued for the data channel since the last call, in order."""
+        out = list(self._out)
+        self._out.clear()
+        return out
+
+    def receive_message(self, message: str | bytes) -> None:
+        """One data channel message into the session layer (the WebSocket layer's whole-message hand-off)."""
+        if self.state not in OPEN_STATES:
+            return  # after the call ended, or before we took the channel as open: meaningless
+        data = message.encode("utf-8") if isinstance(message, str) else message
+        try:
+            self._layer.on_message(data, isinstance(message, bytes))
+        except MalformedMessage as exc:
+            self._layer.trigger("fail", reason=str(exc))
+            raise RemoteProtocolError(str(exc)) from None
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        raise LocalProtocolError("a WebRTC connection takes whole channel messages: use receive_message()")
+
+    def ping(self, payload: bytes = b"") -> bool:
+        return False  # ICE consent freshness (every few seconds, in aioice) is the keepalive
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """End the call: no closing handshake on a data channel, so the session is closed at once."""
+        super().close(code, reason)
+        if self.state is S.CLOSING:
+            self._layer.trigger("closed_by_server", code=code, reason=reason or "closed by the client")
+
+    def track_audio(self, event: ev.ResponseOutputAudioDelta) -> None:
+        """Audio the track played for an answer: counted where truncation looks, surfaced as a delta event."""
+        layer = self._layer
+        conv = layer.conversation
+        ar = conv.audio_response
+        if ar is None or ar.item_id != event.item_id:
+            ar = conv.start_audio(event.item_id, event.content_index, layer.clock() * 1000, layer.output_rate)
+        ar.pcm_bytes += len(event.pcm)
+        layer.events.append(event)
+
+    def truncate(self, played_ms: float | None = None,
+                 item_id: str | None = None) -> ev.ConversationItemTruncate | None:
+        """As ``RealtimeConnection.truncate``, but by default what the track actually played of the item."""
+        if played_ms is None:
+            conv = self.conversation
+            ar = conv.audio_response if item_id is None else conv.audio_items.get(item_id)
+            played_ms = ar.received_ms if ar is not None else 0
+        return super().truncate(played_ms, item_id)
+
+
+# --- which answer the track is playing --------------------------------------------------------------------------
+
+
+@dataclass
+class PlayedAudio:
+    """Attributes the output track's audio to the answer it belongs to (the track itself carries no ids).
+
+    An answer's audio part (``response.content_part.added``) arms it; its first audible frame starts it; after
+    ``response.output_audio.done`` a run of ``tail_ms`` of silence ends it; a barge-in or a cancelled response
+    ends it at once (the server stops the track there).
+    """
+
+    tail_ms: int = 300
+    item_id: str | None = None
+    response_id: str = ""
+    output_index: int = 0
+    content_index: int = 0
+    started: bool = False
+    done: bool = False
+    quiet_ms: int = 0
+    played: dict[str, int] = field(default_factory=dict)
+
+    def on_event(self, event: ev.Event) -> None:
+        audio_part = isinstance(event, ev.ResponseContentPartAdded) and event.part is not None \
+            and event.part.type in ("audio", "output_audio")
+        first_words = isinstance(event, ev.ResponseOutputAudioTranscriptDelta) and event.item_id != self.item_id \
+            and event.item_id not in self.played
+        if audio_part or first_words:
+            assert isinstance(event, ev.ResponseContentPartAdded | ev.ResponseOutputAudioTranscriptDelta)
+            self._arm(event.item_id, event.response_id, event.output_index, event.content_index)
+        elif isinstance(event, ev.ResponseOutputAudioDone) and event.item_id == self.item_id:
+            self.done = True
+        elif isinstance(event, ev.InputAudioBufferSpeechStarted) or (
+                isinstance(event, ev.ResponseDone) and event.response.status in ("cancelled", "failed")):
+            self.item_id = None
+
+    def _arm(self, item_id: str, response_id: str, output_index: int, content_index: int) -> None:
+        self.item_id, self.response_id = item_id, response_id
+        self.output_index, self.content_index = output_index, content_index
+        self.started = self.done = False
+        self.quiet_ms = 0
+        self.played.setdefault(item_id, 0)
+        while len(self.played) > 32:
+            del self.played[next(iter(self.played))]
+
+    def on_audio(self, pcm: bytes, rate: int) -> ev.ResponseOutputAudioDelta | None:
+        """One frame off the track: the delta it is of the current answer, or None (silence, no answer)."""
+        if self.item_id is None:
+            return None
+        loud = _peak(pcm) > _QUIET_PEAK
+        if not self.started:
+            if not loud:
+                return None
+            self.started = True
+        if self.done and not loud:
+            self.quiet_ms += pcm_ms(len(pcm), rate)
+            if self.quiet_ms >= self.tail_ms:
+                self.item_id = None
+            return None
+        self.quiet_ms = 0
+        self.played[self.item_id] = self.played.get(self.item_id, 0) + len(pcm)
+        return ev.ResponseOutputAudioDelta(response_id=self.response_id, item_id=self.item_id,
+                                           output_index=self.output_index, content_index=self.content_index, pcm=pcm)
+
+
+def _peak(pcm: bytes) -> int:
+    samples = array("h")
+    samples.frombytes(pcm[: len(pcm) - len(pcm) % 2])
+    return max(max(samples, default=0), -min(samples, default=0))
+
+
+# --- media: a paced PCM source track and a resampling reader ----------------------------------------------------
+
+
+class Resampler:
+    """16-bit PCM between rates and layouts with PyAV (which aiortc brings): mono out, any rate in."""
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
+
+    def frame(self, frame: av.AudioFrame) -> bytes:
+        """A decoded track frame as mono PCM at ``rate`` (a resampler keeps a little back for the next one)."""
+        if frame.sample_rate == self.rate and frame.layout.name == "mono" and frame.format.name == "s16":
+            return bytes(frame.planes[0])[: frame.samples * 2]
+        return b"".join(bytes(out.planes[0])[: out.samples * 2] for out in self._resampler.resample(frame))
+
+    def pcm(self, pcm: bytes, rate: int) -> bytes:
+        """Mono PCM at ``rate`` converted to ``self.rate``."""
+        if rate == self.rate or not pcm:
+            return pcm
+        return self.frame(pcm_frame(pcm, rate, 0))
+
+
+def pcm_frame(pcm: bytes, rate: int, pts: int) -> av.AudioFrame:
+    """Mono 16-bit PCM as a PyAV frame."""
+    samples = len(pcm) // 2
+    frame = av.AudioFrame(format="s16", layout="mono", samples=samples)
+    plane = frame.planes[0]
+    plane.update(pcm[: samples * 2].ljust(plane.buffer_size, b"\0"))
+    frame.sample_rate = rate
+    frame.pts = pts
+    frame.time_base = Fraction(1, rate)
+    return frame
+
+
+class PcmTrack(MediaStreamTrack):  # type: ignore[misc]
+    """An audio track that plays the PCM pushed into it in real time (20 ms frames), silence when it has none.
+
+    ``played_bytes`` counts what left the buffer for the encoder; ``clear()`` drops what has not (barge-in).
+    """
+
+    kind = "audio"
+
+    def __init__(self, rate: int) -> None:
+        super().__init__()
+        self.rate = rate
+        self.frame_bytes = rate * FRAME_MS // 1000 * 2
+        self.buffer = bytearray()
+        self.played_bytes = 0
+        self._pts = 0
+        self._start: float | None = None
+        self.drained = asyncio.Event()
+        self.drained.set()
+        self.low_water = self.frame_bytes * 25  # senders wait above half a second of audio queued
+
+    def push(self, pcm: bytes | bytearray | memoryview) -> None:
+        self.buffer += pcm
+        if len(self.buffer) > self.low_water:
+            self.drained.clear()
+
+    def clear(self) -> int:
+        """Forget the audio not played yet; how many bytes that was."""
+        dropped = len(self.buffer)
+        self.buffer.clear()
+        self.drained.set()
+        return dropped
+
+    @property
+    def buffered_ms(self) -> int:
+        return pcm_ms(len(self.buffer), self.rate)
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if self._start is None:
+            self._start = now
+        else:
+            wait = self._start + self._pts / self.rate - now
+            if wait < -0.1:  # the loop stalled: carry on from now rather than burst to catch up
+                self._start = now - self._pts / self.rate
+            elif wait > 0:
+                await asyncio.sleep(wait)
+        size = self.frame_bytes
+        chunk = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        self.played_bytes += len(chunk)
+        if len(self.buffer) <= self.low_water:
+            self.drained.set()
+        frame = pcm_frame(chunk.ljust(size, b"\0"), self.rate, self._pts)
+        self._pts += size // 2
+        return frame
+
+
+async def read_track(track: MediaStreamTrack, rate: Callable[[], int], sink: Callable[[bytes], None]) -> None:
+    """Decode a remote audio track into mono PCM at ``rate()`` (the session's, which may change) for ``sink``."""
+    resampler = Resampler(rate())
+    with contextlib.suppress(MediaStreamError):
+        while True:
+            frame = await track.recv()
+            assert isinstance(frame, av.AudioFrame)
+            if resampler.rate != rate():
+                resampler = Resampler(rate())
+            pcm = resampler.frame(frame)
+            if pcm:
+                sink(pcm)
+
+
+# --- signalling: the two HTTP endpoints -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HttpReply:
+    status: int
+    reason: str
+    headers: dict[str, str]
+    body: bytes
+
+
+async def http_request(url: str, method: str, path: str, headers: dict[str, str], body: bytes = b"",
+                       context: ssl.SSLContext | None = None) -> HttpReply:
+    """One HTTP/1.1 exchange (``Connection: close``) with the API's base URL; enough for signalling."""
+    parts = urlsplit(url)
+    secure = parts.scheme == "https"
+    host = parts.hostname or ""
+    port = parts.port or (443 if secure else 80)
+    if secure and context is None:
+        context = ssl.create_default_context()
+    reader, writer = await asyncio.open_connection(host, port, ssl=context if secure else None,
+                                                   server_hostname=host if secure else None)
+    try:
+        authority = f"[{host}]" if ":" in host else host
+        if parts.port:
+            authority += f":{port}"
+        lines = [f"{method} {parts.path.rstrip('/')}{path} HTTP/1.1", f"Host: {authority}", "Connection: close",
+                 "User-Agent: inworld-realtime-python", f"Content-Length: {len(body)}",
+                 *(f"{k}: {v}" for k, v in headers.items())]
+        writer.write("\r\n".join(lines).encode("latin-1") + b"\r\n\r\n" + body)
+        raw = await reader.read()
+    finally:
+        writer.close()
+    return parse_reply(raw)
+
+
+def parse_reply(raw: bytes) -> HttpReply:
+    """An HTTP response read to EOF (plain or chunked body)."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status_line = lines[0].split(" ", 2)
+    if not sep or len(status_line) < 2 or not status_line[1].isdigit():
+        raise ConnectError(f"not an HTTP response from the signalling endpoint: {raw[:80]!r}")
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        body = _unchunk(body)
+    elif "content-length" in headers:
+        body = body[: int(headers["content-length"])]
+    return HttpReply(int(status_line[1]), status_line[2] if len(status_line) > 2 else "", headers, body)
+
+
+def _unchunk(data: bytes) -> bytes:
+    out, pos = bytearray(), 0
+    while True:
+        end = data.find(b"\r\n", pos)
+        if end < 0:
+            break
+        size = int(data[pos:end].split(b";")[0] or b"0", 16)
+        if size == 0:
+            break
+        out += data[end + 2 : end + 2 + size]
+        pos = end + 2 + size + 2
+    return bytes(out)
+
+
+@dataclass(frozen=True)
+class IceServer:
+    """A STUN/TURN server as ``/v1/realtime/ice-servers`` lists it."""
+
+    urls: tuple[str, ...]
+    username: str | None = None
+    credential: str | None = None
+
+    def __repr__(self) -> str:
+        return f"IceServer({list(self.urls)!r})"  # never the TURN credential
+
+    @classmethod
+    def parse(cls, data: Any) -> IceServer:
+        urls = data.get("urls") or data.get("url") or ()
+        return cls(tuple([urls] if isinstance(urls, str) else urls), data.get("username"), data.get("credential"))
+
+
+def ice_servers_from(payload: Any) -> list[IceServer]:
+    """The ``ice_servers`` (or ``iceServers``) list of an answer, liberally read."""
+    listed = payload.get("ice_servers", payload.get("iceServers", [])) if isinstance(payload, dict) else payload
+    return [IceServer.parse(s) for s in listed or [] if isinstance(s, dict)]
+
+
+def refused(reply: HttpReply) -> HandshakeError:
+    return HandshakeError(reply.status, reply.reason, reply.headers, reply.body.decode("utf-8", "replace"))
+
+
+# --- the client --------------------------------------------------------------------------------------------------
+
+
+class AsyncWebRTCClient(ClientBase):
+    """One realtime session over WebRTC, with the public surface and events of ``AsyncRealtimeClient``.
+
+    ``url`` is the API base (``https://api.inworld.ai/v1/realtime``; the emulator's ``http://127.0.0.1:<port>/
+    v1/realtime``). ICE servers come from ``ice_servers`` when given (an empty list means host candidates only),
+    else from ``GET <url>/ice-servers`` on every attempt (TURN credentials expire); there is never a built-in
+    public STUN server. ``body`` picks the offer's form: ``"json"`` (``{sdp, session}``, the API reference) or
+    ``"sdp"`` (raw ``application/sdp``, Inworld's own clients).
+    """
+
+    connection: ChannelConnection
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        session: SessionProperties | None = None,
+        url: str = DEFAULT_WEBRTC_URL,
+        auth_type: Literal["basic", "bearer"] = "bearer",
+        *,
+        ice_servers: list[IceServer] | None = None,
+        body: Literal["json", "sdp"] = "json",
+        **options: Any,
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigurationError(f"the WebRTC URL must be an http(s) API base URL, not {url!r}")
+        if body not in ("json", "sdp"):
+            raise ConfigurationError(f"body must be 'json' or 'sdp', not {body!r}")
+        connection_options = {k: options.pop(k) for k in ("chunk_ms", "max_replay_audio_ms", "max_held_audio_ms")
+                              if k in options}
+        options.pop("max_message_bytes", None)
+        options.pop("extra_headers", None)
+        super().__init__(None, session, auth_type=auth_type, **options)
+        self.connection = ChannelConnection(api_key, session, url, auth_type, **connection_options)
+        self.url = url
+        self.body = body
+        self._ice_servers = None if ice_servers is None else list(ice_servers)
+        self._max_held_ms = int(connection_options.get("max_held_audio_ms", 10_000))
+
+    def _init_io(self) -> None:
+        self._events: asyncio.Queue[Any] = asyncio.Queue()
+        self._configured: asyncio.Future[ev.SessionConfigured] | None = None
+        self._pc: RTCPeerConnection | None = None
+        self._channel: RTCDataChannel | None = None
+        self._track: PcmTrack | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._done: asyncio.Future[BaseException | None] | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._connected = False
+        self._ended = False
+        self._stopped = asyncio.Event()
+        self._played = PlayedAudio()
+        self._held = bytearray()  # input audio sent between calls: the next call's track plays it first
+        self.call_id: str | None = None
+        self.rtc_configuration: RTCConfiguration | None = None  # the last call's: its ICE servers, as given
+        self.ice_state = "new"
+
+    def __repr__(self) -> str:
+        return f"<AsyncWebRTCClient {self.connection!r}>"
+
+    # the public surface, as AsyncRealtimeClient's
+
+    @property
+    def queued_audio_seconds(self) -> float:
+        """Input audio not played onto the track yet."""
+        track = self._track
+        return (track.buffered_ms if track is not None else 0) / 1000 + self.connection.held_audio_ms / 1000
+
+    async def __aenter__(self) -> AsyncWebRTCClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+    async def connect(self) -> None:
+        """Open the session (a call), retrying as the supervisor decides within ``connect_timeout``."""
+        if self._connected:
+            raise LocalProtocolError("already connected: close() first")
+        check_url(self.url, self.options.allow_insecure)
+        self._connected = True
+        self._sup.start(asyncio.get_running_loop().time())
+        self._stopped.clear()
+        try:
+            await self._establish()
+        except BaseException:
+            await self.close()
+            raise
+        self._supervisor = asyncio.create_task(self._supervise(), name="realtime-webrtc-supervisor")
+
+    async def close(self) -> None:
+        """End the call and every task. Idempotent."""
+        if self._sup.closing and not self._connected:
+            return
+        self._start_close()
+        self._stopped.set()
+        supervisor, self._supervisor = self._supervisor, None
+        if supervisor is not None and supervisor is not asyncio.current_task():
+            supervisor.cancel()
+            await asyncio.gather(supervisor, return_exceptions=True)
+        await self._hang_up()
+        self._connected = False
+        self._end()
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Any]:
+        while True:
+            event = await self._events.get()
+            if event is _END:
+                self._events.put_nowait(_END)
+                return
+            yield event
+
+    async def recv(self, timeout: float | None = None) -> Any:
+        """The next event; ``TimeoutError`` after ``timeout``, ``ConnectionError`` once the stream ended."""
+        try:
+            event = await asyncio.wait_for(self._events.get(), timeout)
+        except TimeoutError:
+            raise TimeoutError(f"no event within {timeout} s") from None
+        if event is _END:
+            self._events.put_nowait(_END)
+            raise ConnectionError("the realtime session has ended")
+        return event
+
+    async def send(self, event: ev.ClientEvent) -> None:
+        """Send any client event over the data channel (held while the session is not configured)."""
+        self._check_open()
+        if isinstance(event, ev.InputAudioBufferAppend):
+            await self.send_audio(self._decode_append(event))
+            return
+        if isinstance(event, ev.OutputAudioBufferClear):
+            self._played.item_id = None
+        self.connection.send(event)
+        self._flush()
+
+    async def send_audio(self, pcm: bytes | bytearray | memoryview) -> None:
+        """Stream 16-bit PCM at the session's input rate onto the Opus track; waits while half a second is
+        queued (the track plays in real time)."""
+        self._check_open()
+        track = self._track
+        if track is None:  # between calls: what the next call's track will play first
+            self._held += bytes(pcm)
+            excess = len(self._held) - self._max_held_bytes()
+            if excess > 0:
+                del self._held[:excess]
+                self._surface(AudioDropped(pcm_ms(excess, self.connection.input_rate),
+                                           f"more than max_held_audio_ms={self._max_held_ms} "
+                                           "waiting for a call"))
+            return
+        track.push(pcm)
+        if not track.drained.is_set():
+            await track.drained.wait()
+
+    async def commit(self) -> None:
+        """Commit the user's audio as a turn, once the track has played all of it to the server."""
+        self._check_open()
+        await self.wait_played()
+        self.connection.commit()
+        self._flush()
+
+    async def wait_played(self, margin: float = 0.1) -> None:
+        """Wait until the track has played what ``send_audio`` queued (and ``margin`` more for the network)."""
+        track = self._track
+        while track is not None and track.buffer and not self._sup.closing:
+            await asyncio.sleep(FRAME_MS / 1000)
+        await asyncio.sleep(margin)
+
+    async def create_response(self, **properties: Any) -> None:
+        """Ask the model to respond (``ResponseProperties`` keywords)."""
+        self._check_open()
+        self.connection.create_response(**properties)
+        self._flush()
+
+    async def cancel_response(self) -> bool:
+        """Cancel the response in progress; False when there is none."""
+        sent = self.connection.cancel_response()
+        self._flush()
+        return sent
+
+    async def truncate(self, played_ms: float | None = None,
+                       item_id: str | None = None) -> ev.ConversationItemTruncate | None:
+        """Tell the server how much of the answer was heard: by default what the track actually played."""
+        event = self.connection.truncate(played_ms, item_id)
+        self._flush()
+        return event
+
+    async def update_session(self, session: SessionProperties) -> None:
+        """Change the live session (and every future one)."""
+        await self.send(ev.SessionUpdate(session=session))
+
+    async def reset_conversation(self) -> None:
+        """End this call and open a fresh one with no history."""
+        self._sup.closing = True
+        supervisor, self._supervisor = self._supervisor, None
+        if supervisor is not None:
+            supervisor.cancel()
+            await asyncio.gather(supervisor, return_exceptions=True)
+        await self._hang_up()
+        self._forget_conversation()
+        self._connected = False
+        self._ended = False
+        await self.connect()
+
+    # the calls
+
+    def _check_open(self) -> None:
+        if self._sup.closing:
+            raise ConnectionError("the client is closed")
+
+    def _max_held_bytes(self) -> int:
+        return self.connection.input_rate * 2 * self._max_held_ms // 1000
+
+    def _decode_append(self, event: ev.InputAudioBufferAppend) -> bytes:
+        from inworld_realtime.protocol.audio import b64decode, decoder_for
+
+        wire = b64decode(event.audio)
+        decode = decoder_for(self.connection.session.input_format())
+        return decode(wire) if decode else wire
+
+    async def _establish(self) -> None:
+        loop, sup = asyncio.get_running_loop(), self._sup
+        while True:
+            try:
+                await self._attempt(sup.attempt_deadline(loop.time()))
+                return
+            except ATTEMPT_ERRORS as exc:
+                delay = self._next_attempt(sup.failed(loop.time(), exc, self._unsent_ms()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), delay)
+            if sup.closing:
+                raise ConnectError("the client is closed")
+
+    def _unsent_ms(self) -> int:
+        track = self._track
+        return super()._unsent_ms() + (track.buffered_ms if track is not None else 0)
+
+    async def _attempt(self, deadline: float) -> None:
+        """One call: ICE servers, the offer once gathering is complete, the answer, ICE, the channel, the session."""
+        conn = self.connection
+        host = urlsplit(self.url).hostname
+        loop = asyncio.get_running_loop()
+        self._configured = configured = loop.create_future()
+        self._done = done = loop.create_future()
+        step = "no ICE servers from"
+        try:
+            async with asyncio.timeout_at(deadline):
+                servers = self._ice_servers if self._ice_servers is not None else await self._fetch_ice_servers()
+                config = RTCConfiguration(iceServers=[  # always a list: None would add aiortc's public STUN server
+                    RTCIceServer(list(s.urls), s.username, s.credential) for s in servers])
+                self.rtc_configuration = config
+                self._pc = pc = RTCPeerConnection(config)
+                self._channel = channel = pc.createDataChannel(CHANNEL, ordered=True)  # before the offer
+                self._track = track = PcmTrack(conn.input_rate)
+                if self._held:
+                    track.push(bytes(self._held))
+                    self._held.clear()
+                pc.addTrack(track)
+                self._wire(pc, channel, done)
+                conn.connect()
+                step = "no complete ICE gathering for"
+                await pc.setLocalDescription(await pc.createOffer())  # aiortc gathers every candidate here
+                step = "no answer to the offer from"
+                answer = await self._post_offer(pc.localDescription.sdp)
+                await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+                step = "no ICE connectivity with"
+                opened = loop.create_future()
+                if channel.readyState == "open":
+                    opened.set_result(None)
+                else:
+                    channel.once("open", lambda: None if opened.done() else opened.set_result(None))
+                await asyncio.wait({opened, done}, return_when=asyncio.FIRST_COMPLETED)
+                if opened.done():
+                    conn.channel_open()
+                    self._flush()
+                    step = "no configured session (session.updated) from"
+                    await asyncio.wait({configured, done}, return_when=asyncio.FIRST_COMPLETED)
+        except TimeoutError:
+            await self._failed_attempt("connect timeout")
+            what = f"{step} {host}" + (f" (ICE {self.ice_state})" if "ICE" in step else "")
+            raise ConnectTimeout(f"{what} within {self.options.connect_timeout} s") from None
+        except RemoteProtocolError:
+            await self._failed_attempt("")
+            raise
+        except (OSError, ValueError) as exc:
+            await self._failed_attempt("connect failed")
+            if isinstance(exc, ConnectError):
+                raise
+            raise ConnectError(f"cannot open a WebRTC call with {host}: {exc}") from exc
+        except BaseException:
+            await self._failed_attempt("cancelled")
+            raise
+        if configured.done() and not configured.exception():
+            self._sup.session_started(loop.time())
+            return
+        await self._failed_attempt("")
+        if configured.done():
+            raise configured.exception()  # type: ignore[misc]  # SessionRejected
+        raise ConnectError(f"the call ended while the session was being configured: {done.result()}")
+
+    def _wire(self, pc: RTCPeerConnection, channel: RTCDataChannel,
+              done: asyncio.Future[BaseException | None]) -> None:
+        """The peer connection's callbacks, each ignored once its call is no longer the current one."""
+
+        def on_message(message: str | bytes) -> None:
+            if self._pc is not pc or done.done():
+                return
+            self._sup.heard(asyncio.get_running_loop().time())
+            try:
+                self.connection.receive_message(message)
+            except RemoteProtocolError as exc:
+                self._dispatch()
+                self._lost(pc, done, exc)
+                return
+            self._dispatch()
+
+        def on_ice() -> None:
+            self.ice_state = pc.iceConnectionState
+            if pc.iceConnectionState in ("failed", "closed"):
+                self._lost(pc, done, ConnectionResetError(f"ICE connection {pc.iceConnectionState}"))
+
+        def on_state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                self._lost(pc, done, ConnectionResetError(f"peer connection {pc.connectionState}"))
+
+        def on_track(track: MediaStreamTrack) -> None:
+            if track.kind == "audio" and self._pc is pc:
+                self._reader = asyncio.ensure_future(read_track(track, lambda: self.connection.output_rate,
+                                                                lambda pcm: self._played_audio(pc, pcm)))
+
+        channel.on("message", on_message)
+        channel.on("close", lambda: self._lost(pc, done, ConnectionResetError("data channel closed")))
+        pc.on("iceconnectionstatechange", on_ice)
+        pc.on("connectionstatechange", on_state)
+        pc.on("track", on_track)
+
+    def _played_audio(self, pc: RTCPeerConnection, pcm: bytes) -> None:
+        if self._pc is not pc:
+            return
+        self._sup.heard(asyncio.get_running_loop().time())
+        delta = self._played.on_audio(pcm, self.connection.output_rate)
+        if delta is not None and self.connection.state in OPEN_STATES:
+            self.connection.track_audio(delta)
+            self._dispatch()
+
+    def _lost(self, pc: RTCPeerConnection, done: asyncio.Future[BaseException | None],
+              error: BaseException | None) -> None:
+        """The channel closed or the peer died: the same drop as a socket's (reconnect as the supervisor says)."""
+        if self._pc is not pc or done.done():
+            return
+        conn = self.connection
+        if conn.state not in ENDED_STATES:
+            conn.connection_lost(f"connection lost: {error}" if error else "connection lost")
+            self._dispatch()
+        done.set_result(error)
+
+    async def _fetch_ice_servers(self) -> list[IceServer]:
+        reply = await http_request(self.url, "GET", "/ice-servers", {"Authorization": self.connection.authorization},
+                                   context=self._ssl_context)
+        if reply.status >= 300:
+            raise refused(reply)
+        try:
+            return ice_servers_from(json.loads(reply.body))
+        except (ValueError, AttributeError) as exc:
+            raise RemoteProtocolError(f"the ice-servers answer is not the JSON expected: {reply.body[:200]!r}"
+                                      ) from exc
+
+    async def _post_offer(self, sdp: str) -> str:
+        """``POST <url>/calls``; the answer SDP from either form of reply."""
+        headers = {"Authorization": self.connection.authorization}
+        if self.body == "sdp":
+            headers["Content-Type"] = "application/sdp"
+            body = sdp.encode()
+        else:
+            headers["Content-Type"] = "application/json"
+            body = json.dumps({"sdp": sdp, "session": self.connection.session.to_wire()}).encode()
+        reply = await http_request(self.url, "POST", "/calls", headers, body, context=self._ssl_context)
+        if reply.status >= 300:
+            raise refused(reply)
+        text = reply.body.decode("utf-8", "replace")
+        if "json" in reply.headers.get("content-type", "") or text.lstrip().startswith("{"):
+            try:
+                payload = json.loads(text)
+                self.call_id = payload.get("id")
+                return str(payload["sdp"])
+            except (ValueError, KeyError, AttributeError) as exc:
+                raise RemoteProtocolError(f"the call's answer has no SDP: {text[:200]!r}") from exc
+        if not text.startswith("v=0"):
+            raise RemoteProtocolError(f"the call's answer is not SDP: {text[:200]!r}")
+        return text
+
+    async def _failed_attempt(self, reason: str) -> None:
+        conn = self.connection
+        if conn.state not in ENDED_STATES:
+            conn.connection_lost(reason or "connect failed")
+        self._discard_events()
+        await self._hang_up()
+
+    async def _hang_up(self) -> None:
+        """Close the current call (its late callbacks are ignored); unplayed input audio is kept for the next."""
+        pc, track, reader = self._pc, self._track, self._reader
+        self._pc = self._channel = None
+        self._track = None
+        self._reader = None
+        if track is not None and track.buffer and not self._sup.closing:
+            self._held[:0] = track.buffer
+        if track is not None:
+            track.stop()
+        if reader is not None:
+            reader.cancel()
+        if pc is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pc.close(), 2.0)
+        if reader is not None:
+            await asyncio.gather(reader, return_exceptions=True)
+
+    async def _supervise(self) -> None:
+        loop, sup = asyncio.get_running_loop(), self._sup
+        try:
+            while self._done is not None:
+                error = await asyncio.shield(self._done)
+                decision = sup.dropped(loop.time(), error, self.connection.state is S.CLOSED, self._unsent_ms())
+                if decision is None:
+                    break
+                await self._hang_up()
+                try:
+                    delay = self._next_attempt(decision)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopped.wait(), delay)
+                    if sup.closing:
+                        break
+                    await self._establish()
+                except Exception:
+                    break
+        finally:
+            if not sup.closing:
+                await self._hang_up()
+                self._end()
+
+    # the caller's events
+
+    def _flush(self) -> None:
+        channel = self._channel
+        messages = self.connection.take_messages()
+        if channel is None or channel.readyState != "open":
+            return  # they belonged to a channel that is gone; the layer holds what the next session needs
+        for message in messages:
+            channel.send(message.decode("utf-8"))
+
+    def _surface(self, event: Any) -> None:
+        self._events.put_nowait(event)
+
+    def _forget_events(self) -> None:
+        while self._events.qsize():
+            self._events.get_nowait()
+
+    def _dispatch(self) -> None:
+        configured, put = self._configured, self._events.put_nowait
+        for event in self.connection.events():
+            self._played.on_event(event)
+            put(event)
+            if configured is not None and not configured.done():
+                if isinstance(event, ev.SessionConfigured):
+                    configured.set_result(event)
+                    announce = self._sup.configured(asyncio.get_running_loop().time(), event)
+                    if announce is not None:
+                        put(announce)
+                elif isinstance(event, ev.ErrorEvent) and self.connection.state is S.CONFIGURING:
+                    configured.set_exception(self._sup.rejected(event))
+        self._flush()
+
+    def _end(self) -> None:
+        if not self._ended:
+            self._ended = True
+            self._events.put_nowait(_END)
+
+
+def check_url(url: str, allow_insecure: bool) -> None:
+    """Plain http:// signalling carries the key: only to loopback unless the caller opted in."""
+    parts = urlsplit(url)
+    if parts.scheme == "http" and not allow_insecure and not is_loopback(parts.hostname or ""):
+        raise ConfigurationError(f"refusing plain http:// to {parts.hostname}; use https:// or allow_insecure=True")
+
+
+__all__ = ["DEFAULT_WEBRTC_URL", "AsyncWebRTCClient", "ChannelConnection", "IceServer", "PcmTrack", "PlayedAudio",
+           "Resampler", "read_track"]

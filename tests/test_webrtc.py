@@ -1,0 +1,247 @@
+"""The WebRTC transport end to end over loopback: real ICE on 127.0.0.1, real DTLS/SCTP, real Opus both ways."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+pytest.importorskip("aiortc")
+
+from inworld_realtime.emulator import Emulator, EmulatorOptions
+from inworld_realtime.emulator.brain import ScriptedBrain
+from inworld_realtime.emulator.webrtc import endpoint, gather_on_loopback
+from inworld_realtime.io_adapters.events import Reconnected, Reconnecting
+from inworld_realtime.io_adapters.webrtc import AsyncWebRTCClient, IceServer
+from inworld_realtime.protocol import ConnectTimeout, HandshakeError
+from inworld_realtime.protocol import events as ev
+from inworld_realtime.protocol.items import ConversationItem, ItemContent
+
+from .emulator_helpers import rms, speech_like
+
+RATE = 24000
+KEY = "sk-test-webrtc-secret-0123456789"
+gather_on_loopback()  # every candidate of every peer in this process on 127.0.0.1
+
+
+def run(coro: Any, timeout: float = 40.0) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+@asynccontextmanager
+async def emulator(**brain: Any) -> AsyncIterator[Emulator]:
+    async with Emulator(EmulatorOptions(brain=ScriptedBrain(**brain), api_key=KEY)) as emu:
+        yield emu
+
+
+def client(emu: Emulator, **options: Any) -> AsyncWebRTCClient:
+    options.setdefault("connect_timeout", 8.0)
+    return AsyncWebRTCClient(options.pop("key", KEY), url=emu.webrtc_url, **options)
+
+
+async def speak(c: AsyncWebRTCClient, pcm: bytes) -> None:
+    for start in range(0, len(pcm), 960):
+        await c.send_audio(pcm[start : start + 960])
+
+
+async def until(c: AsyncWebRTCClient, done: Callable[[Any], bool], seen: list[Any], timeout: float = 15.0) -> Any:
+    """Collect events into ``seen`` until one satisfies ``done``."""
+    while True:
+        event = await c.recv(timeout=timeout)
+        seen.append(event)
+        if done(event):
+            return event
+
+
+async def drain(c: AsyncWebRTCClient, quiet: float) -> list[Any]:
+    """Events until none came for ``quiet`` seconds."""
+    out: list[Any] = []
+    while True:
+        try:
+            out.append(await c.recv(timeout=quiet))
+        except TimeoutError:
+            return out
+
+
+def audio_ms(events: list[Any], item_id: str | None = None) -> float:
+    pcm = sum(len(e.pcm) for e in events if isinstance(e, ev.ResponseOutputAudioDelta)
+              and (item_id is None or e.item_id == item_id))
+    return pcm / 2 / RATE * 1000
+
+
+def candidates(sdp: str) -> list[str]:
+    return re.findall(r"a=candidate:\S+ \d+ \w+ \d+ (\S+) \d+", sdp)
+
+
+def test_a_spoken_turn_goes_out_as_opus_and_the_answer_comes_back_on_the_track() -> None:
+    async def main() -> None:
+        async with emulator(transcripts=["hello there"], replies=["Hi! Nice to hear you."]) as emu:
+            async with client(emu) as c:
+                pc = c._pc
+                assert pc is not None
+                assert c.rtc_configuration is not None
+                assert c.rtc_configuration.iceServers == []  # what the endpoint listed, never a default
+                call = endpoint(emu).calls[-1]
+                for sdp in (pc.localDescription.sdp, pc.remoteDescription.sdp, call.pc.localDescription.sdp):
+                    assert candidates(sdp) and set(candidates(sdp)) == {"127.0.0.1"}
+                assert "opus/48000" in pc.remoteDescription.sdp.lower()
+                await speak(c, speech_like(RATE))
+                seen: list[Any] = []
+                done = await until(c, lambda e: isinstance(e, ev.ResponseDone), seen)
+                assert done.response.status == "completed"
+                seen += await drain(c, 0.8)  # the rest of the answer plays out after response.done
+                record = emu.sessions[-1]
+            texts = [e.transcript for e in seen if isinstance(e, ev.InputAudioTranscriptionCompleted)]
+            assert texts == ["hello there"]
+            said = [e.transcript for e in seen if isinstance(e, ev.ResponseOutputAudioTranscriptDone)]
+            assert said == ["Hi! Nice to hear you."]
+            # The user's audio reached the emulator through Opus (it heard the speech and the silence after it).
+            assert record.audio_bytes > len(speech_like(RATE)) // 2
+            # The answer was heard: audible deltas, about as long as what the emulator synthesised.
+            heard = b"".join(e.pcm for e in seen if isinstance(e, ev.ResponseOutputAudioDelta))
+            assert rms(heard) > 300
+            spoken_ms = record.responses[-1].audio_ms
+            assert 0.8 * spoken_ms <= audio_ms(seen) <= 1.2 * spoken_ms + 100
+            assert ("GET", "/v1/realtime/ice-servers", "bearer") in endpoint(emu).requests
+
+    run(main())
+
+
+@pytest.mark.parametrize(("auth_type", "key", "body"), [
+    ("bearer", KEY, "json"),
+    ("basic", KEY, "sdp"),
+    ("bearer", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ0ZXN0In0.c2lnbmF0dXJl", "sdp"),  # a JWT, as Inworld's JWT examples
+])
+def test_every_auth_form_and_both_offer_bodies_open_a_session(auth_type: str, key: str, body: str) -> None:
+    async def main() -> None:
+        async with emulator(replies=["Fine."]) as emu:
+            async with client(emu, key=key, auth_type=auth_type, body=body, ice_servers=[]) as c:
+                await c.send(ev.ConversationItemCreate(item=ConversationItem(
+                    type="message", role="user", content=[ItemContent(type="input_text", text="how are you")])))
+                await c.create_response(output_modalities=["text"])
+                seen: list[Any] = []
+                await until(c, lambda e: isinstance(e, ev.ResponseDone), seen)
+                assert [e.text for e in seen if isinstance(e, ev.ResponseOutputTextDone)] == ["Fine."]
+            web = endpoint(emu)
+            assert web.requests == [("POST", "/v1/realtime/calls", auth_type)]  # ice_servers=[]: nothing fetched
+            assert c.call_id is None if body == "sdp" else (c.call_id or "").startswith("call_")
+
+    run(main())
+
+
+def test_the_emulator_answers_both_body_forms_as_the_sources_describe() -> None:
+    """Raw SDP in, raw SDP out (Inworld's clients); JSON in, ``{id, sdp, ice_servers}`` out (the reference)."""
+    from aiortc import RTCConfiguration, RTCPeerConnection
+
+    from inworld_realtime.io_adapters.webrtc import http_request
+
+    async def main() -> None:
+        async with emulator() as emu:
+            pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            pc.createDataChannel("oai-events")
+            await pc.setLocalDescription(await pc.createOffer())
+            offer = pc.localDescription.sdp
+            auth = {"Authorization": f"Bearer {KEY}"}
+            raw = await http_request(emu.webrtc_url, "POST", "/calls", {**auth, "Content-Type": "application/sdp"},
+                                     offer.encode())
+            assert raw.status == 201 and raw.headers["content-type"] == "application/sdp"
+            assert raw.body.startswith(b"v=0")
+            as_json = await http_request(emu.webrtc_url, "POST", "/calls", {**auth, "Content-Type": "application/json"},
+                                         json.dumps({"sdp": offer, "session": {"instructions": "Be brief."}}).encode())
+            answer = json.loads(as_json.body)
+            assert as_json.status == 201 and answer["id"].startswith("call_") and answer["sdp"].startswith("v=0")
+            assert answer["ice_servers"] == []
+            assert emu.sessions[-1].config is not None and emu.sessions[-1].config.instructions == "Be brief."
+            ice = await http_request(emu.webrtc_url, "GET", "/ice-servers", auth)
+            assert json.loads(ice.body) == {"ice_servers": []}
+            bad = await http_request(emu.webrtc_url, "POST", "/calls", {**auth, "Content-Type": "application/sdp"},
+                                     b"hello")
+            assert bad.status == 400
+            await pc.close()
+
+    run(main())
+
+
+def test_a_refused_offer_is_a_handshake_error_with_status_and_body_and_the_key_is_never_logged(
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    async def main() -> None:
+        async with emulator() as emu:
+            wrong = "sk-wrong-key-9876543210"
+            with pytest.raises(HandshakeError) as info:
+                await client(emu, key=wrong, ice_servers=[]).connect()
+            assert info.value.status == 401
+            assert "Invalid authorization credentials" in info.value.body
+            assert wrong not in str(info.value) and wrong not in repr(info.value)
+            async with client(emu) as c:
+                assert KEY not in repr(c) and KEY not in repr(c.connection)
+
+    run(main())
+    assert KEY not in caplog.text and "sk-wrong-key" not in caplog.text
+
+
+def test_no_ice_connectivity_in_time_is_a_connect_timeout_naming_ice() -> None:
+    async def main() -> None:
+        async with emulator() as emu:
+            endpoint(emu).answer_unreachable = True
+            c = client(emu, connect_timeout=2.0, ice_servers=[])
+            with pytest.raises(ConnectTimeout, match="ICE"):
+                await c.connect()
+
+    run(main())
+
+
+def test_ice_servers_come_from_the_endpoint_and_go_to_the_peer() -> None:
+    """The list the endpoint gives is the list the peer gets (no public server added)."""
+    async def main() -> None:
+        async with emulator() as emu, client(emu) as c:
+            assert c.rtc_configuration is not None and c.rtc_configuration.iceServers == []
+        assert IceServer.parse({"urls": "turn:x", "username": "u", "credential": "secret"}).urls == ("turn:x",)
+        assert "secret" not in repr(IceServer(("turn:x",), "u", "secret"))
+
+    run(main())
+
+
+@pytest.mark.parametrize("fault", ["channel", "peer"])
+def test_a_closed_channel_or_a_dead_peer_reconnects_with_a_new_call(fault: str) -> None:
+    async def main() -> None:
+        async with emulator() as emu:  # the emulator echoes
+            async with client(emu, backoff_initial=0.05) as c:
+                await c.send(ev.ConversationItemCreate(item=ConversationItem(
+                    type="message", role="user", content=[ItemContent(type="input_text", text="one")])))
+                await c.create_response(output_modalities=["text"])
+                seen: list[Any] = []
+                await until(c, lambda e: isinstance(e, ev.ResponseDone), seen)
+                call = endpoint(emu).calls[-1]
+                if fault == "channel":
+                    assert call.channel is not None
+                    call.channel.close()
+                else:
+                    call.abort()
+                back = await until(c, lambda e: isinstance(e, Reconnected), seen)
+                assert any(isinstance(e, Reconnecting) for e in seen)
+                assert any(isinstance(e, ev.ConnectionClosed) and not e.clean for e in seen)
+                assert back.replayed_items == 2  # the history, replayed over the new channel
+                assert len(endpoint(emu).calls) == 2
+                await c.send(ev.ConversationItemCreate(item=ConversationItem(
+                    type="message", role="user", content=[ItemContent(type="input_text", text="two")])))
+                await c.create_response(output_modalities=["text"])
+                await until(c, lambda e: isinstance(e, ev.ResponseDone), seen)
+            replayed = [e for e in emu.sessions[-1].events if isinstance(e, ev.ConversationItemCreate)]
+            assert [item_words(e.item) for e in replayed][:2] == ["one", "You said: one"]
+            assert [e.text for e in seen if isinstance(e, ev.ResponseOutputTextDone)] == [
+                "You said: one", "You said: two"]
+
+    run(main())
+
+
+def item_words(item: ConversationItem) -> str:
+    return " ".join(c.text or c.transcript or "" for c in item.content or [])
+
