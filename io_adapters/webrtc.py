@@ -232,15 +232,15 @@ class PlayedAudio:
         if self.item_id is None:
             return None
         loud = _peak(pcm) > _QUIET_PEAK
-        if not self.started:
-            if not loud:
-                return None
-            self.started = True
         if self.done and not loud:
             self.quiet_ms += pcm_ms(len(pcm), rate)
             if self.quiet_ms >= self.tail_ms:
                 self.item_id = None
             return None
+        if not self.started:
+            if not loud:
+                return None
+            self.started = True
         self.quiet_ms = 0
         self.played[self.item_id] = self.played.get(self.item_id, 0) + len(pcm)
         return ev.ResponseOutputAudioDelta(response_id=self.response_id, item_id=self.item_id,
@@ -512,6 +512,7 @@ class AsyncWebRTCClient(ClientBase):
         self._ended = False
         self._stopped = asyncio.Event()
         self._played = PlayedAudio()
+        self._later: list[Any] | None = None  # events held until the track has played the answer
         self._held = bytearray()  # input audio sent between calls: the next call's track plays it first
         self.call_id: str | None = None
         self.rtc_configuration: RTCConfiguration | None = None  # the last call's: its ICE servers, as given
@@ -806,12 +807,16 @@ class AsyncWebRTCClient(ClientBase):
         if delta is not None and self.connection.state in OPEN_STATES:
             self.connection.track_audio(delta)
             self._dispatch()
+        elif self._played.item_id is None:
+            self._release()
 
     def _lost(self, pc: RTCPeerConnection, done: asyncio.Future[BaseException | None],
               error: BaseException | None) -> None:
         """The channel closed or the peer died: the same drop as a socket's (reconnect as the supervisor says)."""
         if self._pc is not pc or done.done():
             return
+        self._played.item_id = None
+        self._release()
         conn = self.connection
         if conn.state not in ENDED_STATES:
             conn.connection_lost(f"connection lost: {error}" if error else "connection lost")
@@ -862,6 +867,8 @@ class AsyncWebRTCClient(ClientBase):
 
     async def _hang_up(self) -> None:
         """Close the current call (its late callbacks are ignored); unplayed input audio is kept for the next."""
+        self._played.item_id = None
+        self._release()
         pc, track, reader = self._pc, self._track, self._reader
         self._pc = self._channel = None
         self._track = None
@@ -918,10 +925,29 @@ class AsyncWebRTCClient(ClientBase):
         while self._events.qsize():
             self._events.get_nowait()
 
+    def _put(self, event: Any) -> None:
+        """Queue for the caller; the events after an answer's ``output_audio.done`` wait until the track has
+        played the answer, so they come after its audio deltas, in the WebSocket's order."""
+        if self._later is not None and not isinstance(event, ev.ResponseOutputAudioDelta):
+            self._later.append(event)
+        else:
+            self._events.put_nowait(event)
+
+    def _release(self) -> None:
+        if self._later is not None and self._played.item_id is None:
+            later, self._later = self._later, None
+            for event in later:
+                self._events.put_nowait(event)
+
     def _dispatch(self) -> None:
-        configured, put = self._configured, self._events.put_nowait
+        configured, put = self._configured, self._put
         for event in self.connection.events():
+            playing = self._played.item_id
             self._played.on_event(event)
+            if playing is not None and self._played.item_id is None:
+                self._release()  # a barge-in or a cancel: the answer stopped where it was
+            if isinstance(event, ev.ResponseOutputAudioDone) and self._played.done and self._later is None:
+                self._later = []
             put(event)
             if configured is not None and not configured.done():
                 if isinstance(event, ev.SessionConfigured):
@@ -934,6 +960,8 @@ class AsyncWebRTCClient(ClientBase):
         self._flush()
 
     def _end(self) -> None:
+        self._played.item_id = None
+        self._release()
         if not self._ended:
             self._ended = True
             self._events.put_nowait(_END)

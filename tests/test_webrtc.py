@@ -8,6 +8,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -245,3 +246,16 @@ def test_a_closed_channel_or_a_dead_peer_reconnects_with_a_new_call(fault: str) 
 def item_words(item: ConversationItem) -> str:
     return " ".join(c.text or c.transcript or "" for c in item.content or [])
 
+
+
+def test_talk_with_transport_webrtc_against_the_embedded_emulator_is_heard(tmp_path: Path) -> None:
+    from .test_cli import QUESTION, run_cli
+    from .test_cli import rms as wav_rms
+
+    out = tmp_path / "answer.wav"
+    result = run_cli("talk", str(QUESTION), "--out", str(out), "--fast", "--transport", "webrtc")
+    assert result.returncode == 0, result.stderr
+    assert "over WebRTC" in result.stdout and "http://127.0.0.1:" in result.stdout
+    assert result.stdout.count("assistant: You said: ") == 1
+    rate, seconds, level = wav_rms(out)
+    assert rate == 24000 and seconds > 1.0 and level > 300  # the answer, heard through the Opus track
