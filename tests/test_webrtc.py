@@ -16,13 +16,14 @@ import pytest
 pytest.importorskip("aiortc")
 
 from inworld_realtime.emulator import Emulator, EmulatorOptions
-from inworld_realtime.emulator.brain import ScriptedBrain
+from inworld_realtime.emulator.brain import ScriptedBrain, ToolRule
 from inworld_realtime.emulator.webrtc import endpoint, gather_on_loopback
 from inworld_realtime.io_adapters.events import Reconnected, Reconnecting
 from inworld_realtime.io_adapters.webrtc import AsyncWebRTCClient, IceServer
 from inworld_realtime.protocol import ConnectTimeout, HandshakeError
 from inworld_realtime.protocol import events as ev
 from inworld_realtime.protocol.items import ConversationItem, ItemContent
+from inworld_realtime.protocol.session import FunctionTool, SessionProperties
 
 from .emulator_helpers import rms, speech_like
 
@@ -259,3 +260,91 @@ def test_talk_with_transport_webrtc_against_the_embedded_emulator_is_heard(tmp_p
     assert result.stdout.count("assistant: You said: ") == 1
     rate, seconds, level = wav_rms(out)
     assert rate == 24000 and seconds > 1.0 and level > 300  # the answer, heard through the Opus track
+
+
+def test_a_tool_call_over_the_data_channel_and_its_answer_on_the_track() -> None:
+    async def main() -> None:
+        rule = ToolRule("get_weather", ("weather",), {"city": "Paris"}, reply="It is {result} in Paris.")
+        session = SessionProperties(tools=[FunctionTool(name="get_weather", description="Weather in a city")])
+        async with emulator(transcripts=["what is the weather in Paris"], tools=[rule]) as emu, \
+                client(emu, session=session) as c:
+            await speak(c, speech_like(RATE))
+            seen: list[Any] = []
+            call = await until(c, lambda e: isinstance(e, ev.ResponseFunctionCallArgumentsDone), seen)
+            assert call.name == "get_weather" and json.loads(call.arguments) == {"city": "Paris"}
+            await until(c, lambda e: isinstance(e, ev.ResponseDone), seen)
+            await c.send(ev.ConversationItemCreate(item=ConversationItem(
+                type="function_call_output", call_id=call.call_id, output="sunny")))
+            await c.create_response()
+            done = await until(c, lambda e: isinstance(e, ev.ResponseDone), seen)
+            assert done.response.status == "completed"
+            said = [e.transcript for e in seen if isinstance(e, ev.ResponseOutputAudioTranscriptDone)]
+            assert said == ["It is sunny in Paris."]
+            item = said_item(seen)
+            assert audio_ms(seen, item) > 500  # spoken on the track, before response.done as over a WebSocket
+
+    run(main())
+
+
+def said_item(events: list[Any]) -> str:
+    return next(e.item_id for e in reversed(events) if isinstance(e, ev.ResponseOutputAudioTranscriptDone))
+
+
+LONG = ("Once upon a time there was a small robot who lived in a lighthouse and counted the ships that passed "
+        "by every single night, writing each name in a very long book.")
+
+
+def test_barge_in_truncates_at_what_the_track_played() -> None:
+    async def main() -> None:
+        async with emulator(transcripts=["tell me a story", "stop"], replies=[LONG, "Okay."]) as emu, \
+                client(emu) as c:
+            await speak(c, speech_like(RATE))
+            seen: list[Any] = []
+            await until(c, lambda e: isinstance(e, ev.ResponseOutputAudioDelta) and audio_ms(seen) > 800, seen)
+            interrupting = asyncio.create_task(speak(c, speech_like(RATE, lead_ms=0)))
+            await until(c, lambda e: isinstance(e, ev.InputAudioBufferSpeechStarted), seen)
+            item = next(e.item_id for e in seen if isinstance(e, ev.ResponseOutputAudioDelta))
+            played = audio_ms(seen, item)
+            truncate = await c.truncate()
+            assert truncate is not None and truncate.item_id == item
+            assert abs(truncate.audio_end_ms - played) <= 25  # what the track played, to a frame
+            cancelled = await until(c, lambda e: isinstance(e, ev.ResponseDone), seen)
+            assert cancelled.response.status == "cancelled"
+            await interrupting
+            seen += await drain(c, 0.5)
+            record = emu.sessions[-1]
+            sent_ms = record.responses[0].audio_ms  # what the emulator had sent when it heard the barge-in
+            assert record.responses[0].status == "cancelled"
+            assert 800 <= played <= sent_ms + 25 and played < 3000  # the story lasts about ten seconds
+            # The emulator stopped the track at the barge-in: little more of the item was played after it.
+            assert audio_ms(seen, item) <= played + 300
+            assert [t.audio_end_ms for t in record.truncates] == [truncate.audio_end_ms]
+
+    run(main())
+
+
+def test_a_drop_mid_answer_reconnects_replays_the_history_and_the_answer_is_given_again() -> None:
+    async def main() -> None:
+        async with emulator(transcripts=["hello there"], replies=[LONG]) as emu, \
+                client(emu, backoff_initial=0.05) as c:
+            await speak(c, speech_like(RATE))
+            seen: list[Any] = []
+            await until(c, lambda e: isinstance(e, ev.ResponseOutputAudioDelta) and audio_ms(seen) > 400, seen)
+            endpoint(emu).calls[-1].abort()  # the peer dies mid-answer
+            back = await until(c, lambda e: isinstance(e, Reconnected), seen)
+            assert back.replayed_items >= 1
+            aborted = [e for e in seen if isinstance(e, ev.ResponseAborted)]
+            assert len(aborted) == 1
+            before = len(seen)
+            done = await until(c, lambda e: isinstance(e, ev.ResponseDone), seen, timeout=20)
+            assert done.response.status == "completed"  # the owed answer, asked again on the new call
+            again = seen[before:]
+            assert audio_ms(again) > 1000
+            first = emu.sessions[-2]
+            second = emu.sessions[-1]
+            assert first.closed and not second.closed
+            replayed = [e.item for e in second.events if isinstance(e, ev.ConversationItemCreate)]
+            assert [item_words(i) for i in replayed][:1] == ["hello there"]
+            assert any(isinstance(e, ev.ResponseCreate) for e in second.events)
+
+    run(main())
