@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 
 TRACK_RATE = 48000
 """The output track's PCM rate (Opus's own): the session's audio is resampled to it whatever its format."""
-_AUDIO_DELTA = re.compile(r'^\{"type":"response\.(?:output_)?audio\.delta"')
+_TYPE = re.compile(r'"type":"([^"]+)"')
+_AUDIO_DELTAS = frozenset({"response.output_audio.delta", "response.audio.delta"})
 _JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 
 
@@ -72,10 +73,12 @@ class Call:
 
     def send_text(self, text: str) -> None:
         """The session's server events: audio deltas play on the track, everything else goes on the channel."""
-        if _AUDIO_DELTA.match(text):
+        kind = _TYPE.search(text, 0, 120)
+        event_type = kind.group(1) if kind else ""
+        if event_type in _AUDIO_DELTAS:
             self._play(json.loads(text)["delta"])
             return
-        if text.startswith('{"type":"response.done"') and '"status":"cancelled"' in text:
+        if event_type == "response.done" and '"status":"cancelled"' in text:
             self.output.clear()  # the answer stops where the listener is: the rest is never played
         channel = self.channel
         if channel is None or channel.readyState != "open":
@@ -247,7 +250,7 @@ class WebRTCEndpoint:
                 transceiver.direction = "sendrecv"
         await pc.setLocalDescription(await pc.createAnswer())
         if self.answer_unreachable:
-            call.answer = _unreachable(pc.localDescription.sdp)
+            call.answer = unreachable(pc.localDescription.sdp)
             call.abort()
         if session_config is not None:
             session.handle(ev.SessionUpdate(session=session_config))
@@ -284,8 +287,8 @@ class WebRTCEndpoint:
             await asyncio.gather(*call.tasks, return_exceptions=True)
 
 
-def _unreachable(sdp: str) -> str:
-    """The answer with every candidate moved to a loopback port nothing listens on: ICE checks go unanswered."""
+def unreachable(sdp: str) -> str:
+    """``sdp`` with every candidate moved to a loopback port nothing listens on: checks sent there go unanswered."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         dead = probe.getsockname()[1]
@@ -301,4 +304,4 @@ def endpoint(emulator: Emulator) -> WebRTCEndpoint:
     return existing
 
 
-__all__ = ["Call", "WebRTCEndpoint", "endpoint", "gather_on_loopback"]
+__all__ = ["Call", "WebRTCEndpoint", "endpoint", "gather_on_loopback", "unreachable"]

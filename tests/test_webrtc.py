@@ -106,7 +106,9 @@ def test_a_spoken_turn_goes_out_as_opus_and_the_answer_comes_back_on_the_track()
             # The user's audio reached the emulator through Opus (it heard the speech and the silence after it).
             assert record.audio_bytes > len(speech_like(RATE)) // 2
             # The answer was heard: audible deltas, about as long as what the emulator synthesised.
-            heard = b"".join(e.pcm for e in seen if isinstance(e, ev.ResponseOutputAudioDelta))
+            deltas = [e for e in seen if isinstance(e, ev.ResponseOutputAudioDelta)]
+            assert deltas and all(e.delta == "" for e in deltas)  # from the track, none from the data channel
+            heard = b"".join(e.pcm for e in deltas)
             assert rms(heard) > 300
             spoken_ms = record.responses[-1].audio_ms
             assert 0.8 * spoken_ms <= audio_ms(seen) <= 1.2 * spoken_ms + 100
