@@ -191,10 +191,13 @@ class PlayedAudio:
 
     An answer's audio part (``response.content_part.added``) arms it; its first audible frame starts it; after
     ``response.output_audio.done`` a run of ``tail_ms`` of silence ends it; a barge-in or a cancelled response
-    ends it at once (the server stops the track there).
+    ends it at once (the server stops the track there). Audio that plays before the event that names it (the
+    data channel retransmits a lost message; the track does not wait) is kept, up to ``early_ms``, and given
+    to the answer once it is named.
     """
 
     tail_ms: int = 300
+    early_ms: int = 3000
     item_id: str | None = None
     response_id: str = ""
     output_index: int = 0
@@ -203,6 +206,8 @@ class PlayedAudio:
     done: bool = False
     quiet_ms: int = 0
     played: dict[str, int] = field(default_factory=dict)
+    early: list[bytes] = field(default_factory=list)
+    early_quiet_ms: int = 0
 
     def on_event(self, event: ev.Event) -> None:
         audio_part = isinstance(event, ev.ResponseContentPartAdded) and event.part is not None \
@@ -217,6 +222,7 @@ class PlayedAudio:
         elif isinstance(event, ev.InputAudioBufferSpeechStarted) or (
                 isinstance(event, ev.ResponseDone) and event.response.status in ("cancelled", "failed")):
             self.item_id = None
+            self.early.clear()
 
     def _arm(self, item_id: str, response_id: str, output_index: int, content_index: int) -> None:
         self.item_id, self.response_id = item_id, response_id
@@ -227,21 +233,41 @@ class PlayedAudio:
         while len(self.played) > 32:
             del self.played[next(iter(self.played))]
 
-    def on_audio(self, pcm: bytes, rate: int) -> ev.ResponseOutputAudioDelta | None:
-        """One frame off the track: the delta it is of the current answer, or None (silence, no answer)."""
-        if self.item_id is None:
-            return None
+    def on_audio(self, pcm: bytes, rate: int) -> list[ev.ResponseOutputAudioDelta]:
+        """One frame off the track: the deltas it makes of the current answer (none: silence, no answer yet)."""
         loud = _peak(pcm) > _QUIET_PEAK
+        if self.item_id is None:
+            self._keep_early(pcm, loud, rate)
+            return []
         if self.done and not loud:
             self.quiet_ms += pcm_ms(len(pcm), rate)
             if self.quiet_ms >= self.tail_ms:
                 self.item_id = None
-            return None
+            return []
         if not self.started:
-            if not loud:
-                return None
+            early, self.early = self.early, []
+            if not loud and not early:
+                return []
             self.started = True
+            return [self._delta(chunk) for chunk in [*early, pcm]]
         self.quiet_ms = 0
+        return [self._delta(pcm)]
+
+    def _keep_early(self, pcm: bytes, loud: bool, rate: int) -> None:
+        """Audio with no answer armed: kept from its first audible frame, forgotten after a silence."""
+        early = self.early
+        if not early and not loud:
+            return
+        self.early_quiet_ms = 0 if loud else self.early_quiet_ms + pcm_ms(len(pcm), rate)
+        if self.early_quiet_ms >= self.tail_ms:
+            early.clear()
+            return
+        early.append(pcm)
+        while early and pcm_ms(len(early[0]), rate) * len(early) > self.early_ms:
+            del early[0]
+
+    def _delta(self, pcm: bytes) -> ev.ResponseOutputAudioDelta:
+        assert self.item_id is not None
         self.played[self.item_id] = self.played.get(self.item_id, 0) + len(pcm)
         return ev.ResponseOutputAudioDelta(response_id=self.response_id, item_id=self.item_id,
                                            output_index=self.output_index, content_index=self.content_index, pcm=pcm)
@@ -803,9 +829,10 @@ class AsyncWebRTCClient(ClientBase):
         if self._pc is not pc:
             return
         self._sup.heard(asyncio.get_running_loop().time())
-        delta = self._played.on_audio(pcm, self.connection.output_rate)
-        if delta is not None and self.connection.state in OPEN_STATES:
-            self.connection.track_audio(delta)
+        deltas = self._played.on_audio(pcm, self.connection.output_rate)
+        if deltas and self.connection.state in OPEN_STATES:
+            for delta in deltas:
+                self.connection.track_audio(delta)
             self._dispatch()
         elif self._played.item_id is None:
             self._release()

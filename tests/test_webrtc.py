@@ -350,3 +350,28 @@ def test_a_drop_mid_answer_reconnects_replays_the_history_and_the_answer_is_give
             assert any(isinstance(e, ev.ResponseCreate) for e in second.events)
 
     run(main())
+
+
+def test_track_audio_is_given_to_the_answer_it_belongs_to_even_when_it_plays_before_its_event() -> None:
+    from inworld_realtime.io_adapters.webrtc import PlayedAudio
+    from inworld_realtime.protocol.items import ContentPart
+
+    loud, quiet = b"\x00\x10" * 480, bytes(960)  # 20 ms at 24 kHz
+    played = PlayedAudio()
+    assert played.on_audio(quiet, RATE) == []  # silence with no answer: nothing
+    assert played.on_audio(loud, RATE) == [] and played.on_audio(loud, RATE) == []  # no answer named yet: kept
+    played.on_event(ev.ResponseContentPartAdded(response_id="r", item_id="a", output_index=0, content_index=0,
+                                                part=ContentPart(type="audio")))
+    deltas = played.on_audio(loud, RATE)
+    assert [d.item_id for d in deltas] == ["a", "a", "a"]  # the early frames, then this one
+    played.on_event(ev.ResponseOutputAudioDone(response_id="r", item_id="a"))
+    assert played.on_audio(loud, RATE)  # the track still plays the answer after its done event
+    for _ in range(15):
+        assert played.on_audio(quiet, RATE) == []
+    assert played.item_id is None  # 300 ms of silence after done: the answer is over
+    assert played.played["a"] == 4 * len(loud)
+    played.on_event(ev.ResponseContentPartAdded(response_id="r2", item_id="b", output_index=0, content_index=0,
+                                                part=ContentPart(type="audio")))
+    assert played.on_audio(loud, RATE)
+    played.on_event(ev.InputAudioBufferSpeechStarted(audio_start_ms=0, item_id="u"))
+    assert played.item_id is None and played.on_audio(loud, RATE) == []  # a barge-in ends it at once
