@@ -27,6 +27,7 @@ from inworld_realtime.protocol import (
     AudioConfiguration,
     AudioInput,
     AudioOutput,
+    ConfigurationError,
     HandshakeError,
     InputTranscription,
     PCMAudioFormat,
@@ -39,6 +40,7 @@ from inworld_realtime.protocol.session import SUPPORTED_SAMPLE_RATES
 
 from .events import Reconnected, ReconnectFailed, Reconnecting
 from .transport import is_loopback
+from .transports import DEFAULT_WEBRTC_URL, TRANSPORTS, client_class
 
 FRAME_MS = 20
 TRAILING_SILENCE_MS = 1500
@@ -457,7 +459,7 @@ def _parser() -> argparse.ArgumentParser:
                       help="realtime WebSocket URL (default: $INWORLD_URL; else Inworld's with INWORLD_API_KEY, "
                            "else a local emulator)")
     talk.add_argument("--auth", choices=["basic", "bearer"], default="basic", help="Authorization scheme for the key")
-    talk.add_argument("--transport", choices=["websocket", "webrtc"], default="websocket",
+    talk.add_argument("--transport", choices=TRANSPORTS, default="websocket",
                       help="WebSocket (PCM in JSON) or WebRTC (Opus on a track, events on a data channel; "
                            "--url is then the API base, https://api.inworld.ai/v1/realtime)")
     talk.add_argument("--insecure", action="store_true", help="allow unencrypted ws:// to a host other than this one")
@@ -524,7 +526,7 @@ async def talk(args: argparse.Namespace, out: TextIO | None = None) -> Report:
     check_output(args.out)
     api_key = os.environ.get("INWORLD_API_KEY") or None
     webrtc = getattr(args, "transport", "websocket") == "webrtc"
-    url = args.url if args.url is not None else ((_webrtc_url() if webrtc else DEFAULT_URL) if api_key else None)
+    url = args.url if args.url is not None else ((DEFAULT_WEBRTC_URL if webrtc else DEFAULT_URL) if api_key else None)
     if url is not None and not webrtc:
         check_url(url, args.insecure)
     brain = _emulator_brain(args) if url is None or args.script else None  # a bad --script fails before connecting
@@ -545,7 +547,7 @@ async def talk(args: argparse.Namespace, out: TextIO | None = None) -> Report:
             url = emulator.webrtc_url if webrtc else emulator.url
             print(f"(no INWORLD_API_KEY: talking to the local emulator at {url})", file=out)
         print(f"connecting to {_shown(url)}" + (" over WebRTC" if webrtc else ""), file=out, flush=True)
-        client = _client(webrtc)(api_key or "local-emulator", session, url=url, auth_type=args.auth,
+        client = _client(args.transport)(api_key or "local-emulator", session, url=url, auth_type=args.auth,
                                  connect_timeout=args.connect_timeout, allow_insecure=args.insecure)
         stack.push_async_callback(client.close)
         await _connect(client, url, args.connect_timeout)
@@ -571,23 +573,12 @@ async def talk(args: argparse.Namespace, out: TextIO | None = None) -> Report:
     return report
 
 
-def _webrtc_url() -> str:
-    from .webrtc import DEFAULT_WEBRTC_URL
-
-    return DEFAULT_WEBRTC_URL
-
-
-def _client(webrtc: bool) -> Any:
-    """The client class of the chosen transport (WebRTC needs the ``webrtc`` extra)."""
-    if not webrtc:
-        from . import AsyncRealtimeClient
-
-        return AsyncRealtimeClient
+def _client(transport: str) -> Any:
+    """The client class of the chosen transport; one line when its extra is not installed."""
     try:
-        from .webrtc import AsyncWebRTCClient
-    except ImportError:
-        raise CliError("--transport webrtc needs aiortc: pip install 'inworld-realtime[webrtc]'") from None
-    return AsyncWebRTCClient
+        return client_class(transport)
+    except ConfigurationError as exc:
+        raise CliError(f"--transport {transport}: {exc}") from None
 
 
 async def _connect(client: Any, url: str, timeout: float) -> None:

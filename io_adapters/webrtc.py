@@ -56,11 +56,11 @@ from inworld_realtime.protocol.websocket import ClientWebSocket
 from .client import ATTEMPT_ERRORS, ClientBase
 from .events import AudioDropped
 from .transport import is_loopback
+from .transports import DEFAULT_WEBRTC_URL
 
 log = logging.getLogger(__name__)
 
 S = ConnectionState
-DEFAULT_WEBRTC_URL = "https://api.inworld.ai/v1/realtime"
 CHANNEL = "oai-events"
 FRAME_MS = 20
 _END = object()

@@ -375,3 +375,46 @@ def test_track_audio_is_given_to_the_answer_it_belongs_to_even_when_it_plays_bef
     assert played.on_audio(loud, RATE)
     played.on_event(ev.InputAudioBufferSpeechStarted(audio_start_ms=0, item_id="u"))
     assert played.item_id is None and played.on_audio(loud, RATE) == []  # a barge-in ends it at once
+
+
+def test_the_pipecat_shim_takes_a_transport_and_runs_a_voice_turn_over_webrtc() -> None:
+    pytest.importorskip("pipecat")
+    from pipecat.frames.frames import TTSAudioRawFrame
+    from pipecat.processors.aggregators.llm_context import LLMContext
+
+    from inworld_realtime.io_adapters.pipecat_shim import InworldRealtimeLLMService
+
+    from .test_emulator_pipecat import Harness
+    from .test_pipecat_shim import voice_turn
+
+    async def main() -> None:
+        async with Emulator(EmulatorOptions(brain=ScriptedBrain(transcripts=["hello emulator"]))) as emu:
+            h = Harness(emu.url, LLMContext(), InworldRealtimeLLMService, transport="webrtc")
+            await h.start()
+            try:
+                frames = await voice_turn(h)
+                assert isinstance(h.llm.client, AsyncWebRTCClient)
+                await h.stop()
+            finally:
+                await h.stop(graceful=False)
+            audio = b"".join(f.audio for f in frames if isinstance(f, TTSAudioRawFrame))
+            assert rms(audio) > 300
+            assert endpoint(emu).requests[-1][:2] == ("POST", "/v1/realtime/calls")
+
+    run(main(), timeout=60)
+
+
+def test_the_livekit_plugin_takes_a_transport_and_answers_over_webrtc() -> None:
+    pytest.importorskip("livekit.agents")
+    from .test_livekit_plugin import agent_session
+
+    async def main() -> None:
+        async with agent_session(ScriptedBrain(), transport="webrtc") as (emu, session, recorder, _):
+            result = await session.run(user_input="Hello there")
+            result.expect.next_event().is_message(role="assistant")
+            [reply] = recorder.assistant()
+            assert reply.text_content == "You said: Hello there"
+            assert [r[:2] for r in endpoint(emu).requests] == [("GET", "/v1/realtime/ice-servers"),
+                                                               ("POST", "/v1/realtime/calls")]
+
+    run(main(), timeout=60)
