@@ -583,6 +583,7 @@ class AsyncWebRTCClient(ClientBase):
         if self._sup.closing and not self._connected:
             return
         self._start_close()
+        self._dispatch()  # ConnectionClosed(clean): a call has no closing handshake to wait for
         self._stopped.set()
         supervisor, self._supervisor = self._supervisor, None
         if supervisor is not None and supervisor is not asyncio.current_task():

@@ -418,3 +418,41 @@ def test_the_livekit_plugin_takes_a_transport_and_answers_over_webrtc() -> None:
                                                                ("POST", "/v1/realtime/calls")]
 
     run(main(), timeout=60)
+
+
+def test_reset_conversation_opens_a_fresh_call_and_close_is_idempotent() -> None:
+    async def main() -> None:
+        async with emulator() as emu:
+            c = client(emu, ice_servers=[])
+            await c.connect()
+            await c.send(ev.ConversationItemCreate(item=ConversationItem(
+                type="message", role="user", content=[ItemContent(type="input_text", text="remember me")])))
+            await c.create_response(output_modalities=["text"])
+            seen: list[Any] = []
+            await until(c, lambda e: isinstance(e, ev.ResponseDone), seen)
+            await c.reset_conversation()
+            assert len(endpoint(emu).calls) == 2 and endpoint(emu).calls[0].record.closed
+            assert not [e for e in emu.sessions[-1].events if isinstance(e, ev.ConversationItemCreate)]  # no replay
+            await c.close()
+            await c.close()
+            rest = [e async for e in c]  # the stream ends after the session's last events
+            assert isinstance(rest[-1], ev.ConnectionClosed) and rest[-1].clean
+            with pytest.raises(ConnectionError):
+                await c.recv(timeout=1)
+
+    run(main())
+
+
+def test_bad_configuration_fails_before_any_attempt() -> None:
+    from inworld_realtime.protocol import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="http"):
+        AsyncWebRTCClient("k", url="wss://api.inworld.ai/api/v1/realtime/session")
+    with pytest.raises(ConfigurationError, match="body"):
+        AsyncWebRTCClient("k", body="xml")  # type: ignore[arg-type]
+
+    async def plain_http_elsewhere() -> None:
+        with pytest.raises(ConfigurationError, match="plain http"):
+            await AsyncWebRTCClient("k", url="http://example.com/v1/realtime").connect()
+
+    run(plain_http_elsewhere())
