@@ -89,6 +89,8 @@ def test_a_spoken_turn_goes_out_as_opus_and_the_answer_comes_back_on_the_track()
                 assert pc is not None
                 assert c.rtc_configuration is not None
                 assert c.rtc_configuration.iceServers == []  # what the endpoint listed, never a default
+                ice = pc.getTransceivers()[0].sender.transport.transport.iceGatherer._connection
+                assert ice.stun_server is None and ice.turn_server is None  # aiortc added no public server
                 call = endpoint(emu).calls[-1]
                 for sdp in (pc.localDescription.sdp, pc.remoteDescription.sdp, call.pc.localDescription.sdp):
                     assert candidates(sdp) and set(candidates(sdp)) == {"127.0.0.1"}
