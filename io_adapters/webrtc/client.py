@@ -1,12 +1,4 @@
-"""``AsyncWebRTCClient``: the same session over Inworld's WebRTC endpoint (``pip install inworld-realtime[webrtc]``).
-
-The JSON events travel on the ordered ``oai-events`` data channel through the very session layer the WebSocket
-client uses (``ChannelConnection`` is ``RealtimeConnection`` with the data channel in place of the WebSocket
-layer); the audio travels as Opus on one send/receive track. The supervisor decides retries and reconnects as
-for the WebSocket. Sources: docs.inworld.ai realtime/connect/webrtc and the WebRTC API reference (endpoints,
-``oai-events``, Bearer auth), Inworld's example clients (raw SDP body, ``Basic``/JWT auth, non-trickle ICE),
-vision-agents-plugins-inworld 0.6.9 (JSON body ``{sdp, session}`` answered ``{id, sdp, ice_servers}``, aiortc).
-"""
+"""``AsyncWebRTCClient``: the calls, the supervisor's decisions and the caller's events; I/O only."""
 
 from __future__ import annotations
 
@@ -14,476 +6,45 @@ import asyncio
 import contextlib
 import json
 import logging
-import ssl
-from array import array
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from fractions import Fraction
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-try:
-    import av
-    from aiortc import (
-        RTCConfiguration,
-        RTCDataChannel,
-        RTCIceServer,
-        RTCPeerConnection,
-        RTCSessionDescription,
-    )
-    from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError("the WebRTC transport needs aiortc: pip install 'inworld-realtime[webrtc]'") from exc
+from aiortc import (
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamTrack
 
 from inworld_realtime.protocol import (
     ConfigurationError,
     ConnectError,
     ConnectionState,
     ConnectTimeout,
-    HandshakeError,
     LocalProtocolError,
-    RealtimeConnection,
     RemoteProtocolError,
     SessionProperties,
 )
 from inworld_realtime.protocol import events as ev
 from inworld_realtime.protocol.audio import pcm_ms
-from inworld_realtime.protocol.session_layer import MalformedMessage
 from inworld_realtime.protocol.states import ENDED_STATES, OPEN_STATES
-from inworld_realtime.protocol.websocket import ClientWebSocket
 
-from .client import ATTEMPT_ERRORS, ClientBase
-from .events import AudioDropped
-from .transport import is_loopback
-from .transports import DEFAULT_WEBRTC_URL
+from ..client import ATTEMPT_ERRORS, ClientBase
+from ..events import AudioDropped
+from ..transports import DEFAULT_WEBRTC_URL
+from .channel import CHANNEL, ChannelConnection
+from .media import FRAME_MS, PcmTrack, read_track
+from .played import PlayedAudio
+from .signalling import IceServer, check_url, http_request, ice_servers_from, refused
 
 log = logging.getLogger(__name__)
 
 S = ConnectionState
-CHANNEL = "oai-events"
-FRAME_MS = 20
 _END = object()
-_QUIET_PEAK = 64
-"""A track frame whose samples all stay within this is silence (Opus leaves a little noise where zeros were)."""
-
-
-# --- the session layer over a data channel --------------------------------------------------------------------
-
-
-class ChannelSocket(ClientWebSocket):
-    """What the session layer writes through over WebRTC: each message goes whole onto the data channel
-    (no frames, no pings: SCTP frames the messages and ICE consent checks keep the path alive)."""
-
-    def __init__(self, out: list[bytes | bytearray]) -> None:
-        super().__init__(out, _no_message, _no_close)
-
-    def send_text(self, text: str) -> None:
-        self.out.append(text.encode("utf-8"))
-
-    def send_text_bytes(self, body: bytes) -> None:
-        self.out.append(body)
-
-    def ping(self, payload: bytes = b"") -> None:
-        return None
-
-    def close(self, code: int, reason: str = "") -> None:
-        self.close_sent = True
-
-
-def _no_message(payload: Any, binary: bool) -> None:  # pragma: no cover - nothing is ever decoded as frames
-    return None
-
-
-def _no_close(code: int, reason: str) -> None:  # pragma: no cover
-    return None
-
-
-class ChannelConnection(RealtimeConnection):
-    """``RealtimeConnection`` whose messages ride a data channel: the same session layer, state table,
-    outbox, conversation and replay; only the transport under them differs.
-
-    ``connect()`` starts a call; ``channel_open()`` says the channel carries messages (there is no
-    ``session.created`` over WebRTC: our ``session.update`` goes at once); ``receive_message`` takes each
-    channel message; ``take_messages`` gives what to send. Audio does not go through here but on the track:
-    ``track_audio`` reports what the track played, as the WebSocket's audio deltas are reported.
-    """
-
-    def __init__(self, api_key: str | None, session: SessionProperties | None, base_url: str,
-                 auth_type: Literal["basic", "bearer"] = "bearer", **options: Any) -> None:
-        super().__init__(api_key, session, auth_type=auth_type, **options)
-        self.base_url = base_url
-        self.url = base_url
-
-    def __repr__(self) -> str:
-        return f"<ChannelConnection state={self.state.value} host={urlsplit(self.base_url).hostname}>"
-
-    @property
-    def authorization(self) -> str:
-        """The Authorization header value (``Bearer <key or JWT>`` or ``Basic <key>``); never logged."""
-        scheme = "Basic" if self.auth_type == "basic" else "Bearer"
-        return f"{scheme} {self._credential.value}"
-
-    def _open_socket(self) -> ClientWebSocket:
-        self._out.clear()  # anything still queued belonged to the previous channel
-        return ChannelSocket(self._out)
-
-    def channel_open(self) -> None:
-        """The data channel opened: the session is there (no ``session.created``); configure it."""
-        self._layer.trigger("upgraded", headers={})
-        self._layer.trigger("session_created")
-
-    def take_messages(self) -> list[bytes | bytearray]:
-        """The messages queued for the data channel since the last call, in order."""
-        out = list(self._out)
-        self._out.clear()
-        return out
-
-    def receive_message(self, message: str | bytes) -> None:
-        """One data channel message into the session layer (the WebSocket layer's whole-message hand-off)."""
-        if self.state not in OPEN_STATES:
-            return  # after the call ended, or before we took the channel as open: meaningless
-        data = message.encode("utf-8") if isinstance(message, str) else message
-        try:
-            self._layer.on_message(data, isinstance(message, bytes))
-        except MalformedMessage as exc:
-            self._layer.trigger("fail", reason=str(exc))
-            raise RemoteProtocolError(str(exc)) from None
-
-    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
-        raise LocalProtocolError("a WebRTC connection takes whole channel messages: use receive_message()")
-
-    def ping(self, payload: bytes = b"") -> bool:
-        return False  # ICE consent freshness (every few seconds, in aioice) is the keepalive
-
-    def close(self, code: int = 1000, reason: str = "") -> None:
-        """End the call: no closing handshake on a data channel, so the session is closed at once."""
-        super().close(code, reason)
-        if self.state is S.CLOSING:
-            self._layer.trigger("closed_by_server", code=code, reason=reason or "closed by the client")
-
-    def track_audio(self, event: ev.ResponseOutputAudioDelta) -> None:
-        """Audio the track played for an answer: counted where truncation looks, surfaced as a delta event."""
-        layer = self._layer
-        conv = layer.conversation
-        ar = conv.audio_response
-        if ar is None or ar.item_id != event.item_id:
-            ar = conv.start_audio(event.item_id, event.content_index, layer.clock() * 1000, layer.output_rate)
-        ar.pcm_bytes += len(event.pcm)
-        layer.events.append(event)
-
-    def truncate(self, played_ms: float | None = None,
-                 item_id: str | None = None) -> ev.ConversationItemTruncate | None:
-        """As ``RealtimeConnection.truncate``, but by default what the track actually played of the item."""
-        if played_ms is None:
-            conv = self.conversation
-            ar = conv.audio_response if item_id is None else conv.audio_items.get(item_id)
-            played_ms = ar.received_ms if ar is not None else 0
-        return super().truncate(played_ms, item_id)
-
-
-# --- which answer the track is playing --------------------------------------------------------------------------
-
-
-@dataclass
-class PlayedAudio:
-    """Attributes the output track's audio to the answer it belongs to (the track itself carries no ids).
-
-    An answer's audio part (``response.content_part.added``) arms it; its first audible frame starts it; after
-    ``response.output_audio.done`` a run of ``tail_ms`` of silence ends it; a barge-in or a cancelled response
-    ends it at once (the server stops the track there). Audio that plays before the event that names it (the
-    data channel retransmits a lost message; the track does not wait) is kept, up to ``early_ms``, and given
-    to the answer once it is named.
-    """
-
-    tail_ms: int = 300
-    early_ms: int = 3000
-    item_id: str | None = None
-    response_id: str = ""
-    output_index: int = 0
-    content_index: int = 0
-    started: bool = False
-    done: bool = False
-    quiet_ms: int = 0
-    played: dict[str, int] = field(default_factory=dict)
-    early: list[bytes] = field(default_factory=list)
-    early_quiet_ms: int = 0
-
-    def on_event(self, event: ev.Event) -> None:
-        audio_part = isinstance(event, ev.ResponseContentPartAdded) and event.part is not None \
-            and event.part.type in ("audio", "output_audio")
-        first_words = isinstance(event, ev.ResponseOutputAudioTranscriptDelta) and event.item_id != self.item_id \
-            and event.item_id not in self.played
-        if audio_part or first_words:
-            assert isinstance(event, ev.ResponseContentPartAdded | ev.ResponseOutputAudioTranscriptDelta)
-            self._arm(event.item_id, event.response_id, event.output_index, event.content_index)
-        elif isinstance(event, ev.ResponseOutputAudioDone) and event.item_id == self.item_id:
-            self.done = True
-        elif isinstance(event, ev.InputAudioBufferSpeechStarted) or (
-                isinstance(event, ev.ResponseDone) and event.response.status in ("cancelled", "failed")):
-            self.item_id = None
-            self.early.clear()
-
-    def _arm(self, item_id: str, response_id: str, output_index: int, content_index: int) -> None:
-        self.item_id, self.response_id = item_id, response_id
-        self.output_index, self.content_index = output_index, content_index
-        self.started = self.done = False
-        self.quiet_ms = 0
-        self.played.setdefault(item_id, 0)
-        while len(self.played) > 32:
-            del self.played[next(iter(self.played))]
-
-    def on_audio(self, pcm: bytes, rate: int) -> list[ev.ResponseOutputAudioDelta]:
-        """One frame off the track: the deltas it makes of the current answer (none: silence, no answer yet)."""
-        loud = _peak(pcm) > _QUIET_PEAK
-        if self.item_id is None:
-            self._keep_early(pcm, loud, rate)
-            return []
-        if self.done and not loud:
-            self.quiet_ms += pcm_ms(len(pcm), rate)
-            if self.quiet_ms >= self.tail_ms:
-                self.item_id = None
-            return []
-        if not self.started:
-            early, self.early = self.early, []
-            if not loud and not early:
-                return []
-            self.started = True
-            return [self._delta(chunk) for chunk in [*early, pcm]]
-        self.quiet_ms = 0
-        return [self._delta(pcm)]
-
-    def _keep_early(self, pcm: bytes, loud: bool, rate: int) -> None:
-        """Audio with no answer armed: kept from its first audible frame, forgotten after a silence."""
-        early = self.early
-        if not early and not loud:
-            return
-        self.early_quiet_ms = 0 if loud else self.early_quiet_ms + pcm_ms(len(pcm), rate)
-        if self.early_quiet_ms >= self.tail_ms:
-            early.clear()
-            return
-        early.append(pcm)
-        while early and pcm_ms(len(early[0]), rate) * len(early) > self.early_ms:
-            del early[0]
-
-    def _delta(self, pcm: bytes) -> ev.ResponseOutputAudioDelta:
-        assert self.item_id is not None
-        self.played[self.item_id] = self.played.get(self.item_id, 0) + len(pcm)
-        return ev.ResponseOutputAudioDelta(response_id=self.response_id, item_id=self.item_id,
-                                           output_index=self.output_index, content_index=self.content_index, pcm=pcm)
-
-
-def _peak(pcm: bytes) -> int:
-    samples = array("h")
-    samples.frombytes(pcm[: len(pcm) - len(pcm) % 2])
-    return max(max(samples, default=0), -min(samples, default=0))
-
-
-# --- media: a paced PCM source track and a resampling reader ----------------------------------------------------
-
-
-class Resampler:
-    """16-bit PCM between rates and layouts with PyAV (which aiortc brings): mono out, any rate in."""
-
-    def __init__(self, rate: int) -> None:
-        self.rate = rate
-        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
-
-    def frame(self, frame: av.AudioFrame) -> bytes:
-        """A decoded track frame as mono PCM at ``rate`` (a resampler keeps a little back for the next one)."""
-        if frame.sample_rate == self.rate and frame.layout.name == "mono" and frame.format.name == "s16":
-            return bytes(frame.planes[0])[: frame.samples * 2]
-        return b"".join(bytes(out.planes[0])[: out.samples * 2] for out in self._resampler.resample(frame))
-
-    def pcm(self, pcm: bytes, rate: int) -> bytes:
-        """Mono PCM at ``rate`` converted to ``self.rate``."""
-        if rate == self.rate or not pcm:
-            return pcm
-        return self.frame(pcm_frame(pcm, rate, 0))
-
-
-def pcm_frame(pcm: bytes, rate: int, pts: int) -> av.AudioFrame:
-    """Mono 16-bit PCM as a PyAV frame."""
-    samples = len(pcm) // 2
-    frame = av.AudioFrame(format="s16", layout="mono", samples=samples)
-    plane = frame.planes[0]
-    plane.update(pcm[: samples * 2].ljust(plane.buffer_size, b"\0"))
-    frame.sample_rate = rate
-    frame.pts = pts
-    frame.time_base = Fraction(1, rate)
-    return frame
-
-
-class PcmTrack(MediaStreamTrack):  # type: ignore[misc]
-    """An audio track that plays the PCM pushed into it in real time (20 ms frames), silence when it has none.
-
-    ``played_bytes`` counts what left the buffer for the encoder; ``clear()`` drops what has not (barge-in).
-    """
-
-    kind = "audio"
-
-    def __init__(self, rate: int) -> None:
-        super().__init__()
-        self.rate = rate
-        self.frame_bytes = rate * FRAME_MS // 1000 * 2
-        self.buffer = bytearray()
-        self.played_bytes = 0
-        self._pts = 0
-        self._start: float | None = None
-        self.drained = asyncio.Event()
-        self.drained.set()
-        self.low_water = self.frame_bytes * 25  # senders wait above half a second of audio queued
-
-    def push(self, pcm: bytes | bytearray | memoryview) -> None:
-        self.buffer += pcm
-        if len(self.buffer) > self.low_water:
-            self.drained.clear()
-
-    def clear(self) -> int:
-        """Forget the audio not played yet; how many bytes that was."""
-        dropped = len(self.buffer)
-        self.buffer.clear()
-        self.drained.set()
-        return dropped
-
-    @property
-    def buffered_ms(self) -> int:
-        return pcm_ms(len(self.buffer), self.rate)
-
-    async def recv(self) -> av.AudioFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        if self._start is None:
-            self._start = now
-        else:
-            wait = self._start + self._pts / self.rate - now
-            if wait < -0.1:  # the loop stalled: carry on from now rather than burst to catch up
-                self._start = now - self._pts / self.rate
-            elif wait > 0:
-                await asyncio.sleep(wait)
-        size = self.frame_bytes
-        chunk = bytes(self.buffer[:size])
-        del self.buffer[:size]
-        self.played_bytes += len(chunk)
-        if len(self.buffer) <= self.low_water:
-            self.drained.set()
-        frame = pcm_frame(chunk.ljust(size, b"\0"), self.rate, self._pts)
-        self._pts += size // 2
-        return frame
-
-
-async def read_track(track: MediaStreamTrack, rate: Callable[[], int], sink: Callable[[bytes], None]) -> None:
-    """Decode a remote audio track into mono PCM at ``rate()`` (the session's, which may change) for ``sink``."""
-    resampler = Resampler(rate())
-    with contextlib.suppress(MediaStreamError):
-        while True:
-            frame = await track.recv()
-            assert isinstance(frame, av.AudioFrame)
-            if resampler.rate != rate():
-                resampler = Resampler(rate())
-            pcm = resampler.frame(frame)
-            if pcm:
-                sink(pcm)
-
-
-# --- signalling: the two HTTP endpoints -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HttpReply:
-    status: int
-    reason: str
-    headers: dict[str, str]
-    body: bytes
-
-
-async def http_request(url: str, method: str, path: str, headers: dict[str, str], body: bytes = b"",
-                       context: ssl.SSLContext | None = None) -> HttpReply:
-    """One HTTP/1.1 exchange (``Connection: close``) with the API's base URL; enough for signalling."""
-    parts = urlsplit(url)
-    secure = parts.scheme == "https"
-    host = parts.hostname or ""
-    port = parts.port or (443 if secure else 80)
-    if secure and context is None:
-        context = ssl.create_default_context()
-    reader, writer = await asyncio.open_connection(host, port, ssl=context if secure else None,
-                                                   server_hostname=host if secure else None)
-    try:
-        authority = f"[{host}]" if ":" in host else host
-        if parts.port:
-            authority += f":{port}"
-        lines = [f"{method} {parts.path.rstrip('/')}{path} HTTP/1.1", f"Host: {authority}", "Connection: close",
-                 "User-Agent: inworld-realtime-python", f"Content-Length: {len(body)}",
-                 *(f"{k}: {v}" for k, v in headers.items())]
-        writer.write("\r\n".join(lines).encode("latin-1") + b"\r\n\r\n" + body)
-        raw = await reader.read()
-    finally:
-        writer.close()
-    return parse_reply(raw)
-
-
-def parse_reply(raw: bytes) -> HttpReply:
-    """An HTTP response read to EOF (plain or chunked body)."""
-    head, sep, body = raw.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status_line = lines[0].split(" ", 2)
-    if not sep or len(status_line) < 2 or not status_line[1].isdigit():
-        raise ConnectError(f"not an HTTP response from the signalling endpoint: {raw[:80]!r}")
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    if headers.get("transfer-encoding", "").lower() == "chunked":
-        body = _unchunk(body)
-    elif "content-length" in headers:
-        body = body[: int(headers["content-length"])]
-    return HttpReply(int(status_line[1]), status_line[2] if len(status_line) > 2 else "", headers, body)
-
-
-def _unchunk(data: bytes) -> bytes:
-    out, pos = bytearray(), 0
-    while True:
-        end = data.find(b"\r\n", pos)
-        if end < 0:
-            break
-        size = int(data[pos:end].split(b";")[0] or b"0", 16)
-        if size == 0:
-            break
-        out += data[end + 2 : end + 2 + size]
-        pos = end + 2 + size + 2
-    return bytes(out)
-
-
-@dataclass(frozen=True)
-class IceServer:
-    """A STUN/TURN server as ``/v1/realtime/ice-servers`` lists it."""
-
-    urls: tuple[str, ...]
-    username: str | None = None
-    credential: str | None = None
-
-    def __repr__(self) -> str:
-        return f"IceServer({list(self.urls)!r})"  # never the TURN credential
-
-    @classmethod
-    def parse(cls, data: Any) -> IceServer:
-        urls = data.get("urls") or data.get("url") or ()
-        return cls(tuple([urls] if isinstance(urls, str) else urls), data.get("username"), data.get("credential"))
-
-
-def ice_servers_from(payload: Any) -> list[IceServer]:
-    """The ``ice_servers`` (or ``iceServers``) list of an answer, liberally read."""
-    listed = payload.get("ice_servers", payload.get("iceServers", [])) if isinstance(payload, dict) else payload
-    return [IceServer.parse(s) for s in listed or [] if isinstance(s, dict)]
-
-
-def refused(reply: HttpReply) -> HandshakeError:
-    return HandshakeError(reply.status, reply.reason, reply.headers, reply.body.decode("utf-8", "replace"))
-
-
-# --- the client --------------------------------------------------------------------------------------------------
 
 
 class AsyncWebRTCClient(ClientBase):
@@ -995,12 +556,4 @@ class AsyncWebRTCClient(ClientBase):
             self._events.put_nowait(_END)
 
 
-def check_url(url: str, allow_insecure: bool) -> None:
-    """Plain http:// signalling carries the key: only to loopback unless the caller opted in."""
-    parts = urlsplit(url)
-    if parts.scheme == "http" and not allow_insecure and not is_loopback(parts.hostname or ""):
-        raise ConfigurationError(f"refusing plain http:// to {parts.hostname}; use https:// or allow_insecure=True")
-
-
-__all__ = ["DEFAULT_WEBRTC_URL", "AsyncWebRTCClient", "ChannelConnection", "IceServer", "PcmTrack", "PlayedAudio",
-           "Resampler", "read_track"]
+__all__ = ["AsyncWebRTCClient"]
