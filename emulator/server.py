@@ -137,8 +137,14 @@ class Emulator:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, record: SessionRecord,
                      faults: Faults) -> None:
         conn = ServerConnection()
+        first = await self._first_read(reader)
+        if first and self.webrtc_request(first):  # the WebRTC signalling endpoints share the port
+            from .webrtc import endpoint
+
+            await endpoint(self).serve(first, reader, writer, record)
+            return
         raw = bytearray()
-        request = await self._read_request(reader, writer, conn, raw)
+        request = await self._read_request(reader, writer, conn, raw, first)
         if request is None:
             return
         if request.path == TOKEN_PATH:
@@ -221,28 +227,32 @@ class Emulator:
                 handled += 1
                 if faults.silent:
                     continue
-                if isinstance(event, ClientMessage):
-                    liberal = None if self.options.strict else parse_liberally(event.raw)
-                    if liberal is None:
-                        record.invalid.append(event.raw)
-                        session.error(error_for_message(event.raw))
-                        continue
-                    event = liberal
-                log.debug("connection %d <- %s", record.index, event.type)
-                if self.options.keep_history:
-                    record.events.append(event)
-                    self.received.append(event)
-                session.handle(event)
+                self.deliver(event, session, record)
             link.flush()
             if not data:
                 return
 
+    def deliver(self, event: ev.ClientEvent | ClientMessage, session: RealtimeSession, record: SessionRecord) -> None:
+        """One client message into the session, whichever transport carried it (WebSocket or data channel)."""
+        if isinstance(event, ClientMessage):
+            liberal = None if self.options.strict else parse_liberally(event.raw)
+            if liberal is None:
+                record.invalid.append(event.raw)
+                session.error(error_for_message(event.raw))
+                return
+            event = liberal
+        log.debug("connection %d <- %s", record.index, event.type)
+        if self.options.keep_history:
+            record.events.append(event)
+            self.received.append(event)
+        session.handle(event)
+
     async def _read_request(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                            conn: ServerConnection, raw: bytearray) -> UpgradeRequest | None:
+                            conn: ServerConnection, raw: bytearray, first: bytes = b"") -> UpgradeRequest | None:
         try:
             async with asyncio.timeout(self.options.handshake_timeout_s):
                 while True:
-                    data = await reader.read(65536)
+                    data, first = first or await reader.read(65536), b""
                     if not data:
                         return None
                     raw += data
@@ -283,6 +293,26 @@ class Emulator:
         writer.write(http_answer(answer))
         with contextlib.suppress(ConnectionError):
             await writer.drain()
+
+    async def _first_read(self, reader: asyncio.StreamReader) -> bytes:
+        with contextlib.suppress(TimeoutError, ConnectionError):
+            async with asyncio.timeout(self.options.handshake_timeout_s):
+                return await reader.read(65536)
+        return b""
+
+    @staticmethod
+    def webrtc_request(first: bytes) -> bool:
+        """A request for ``/v1/realtime/ice-servers`` or ``/v1/realtime/calls`` (not a WebSocket upgrade)."""
+        line = first.split(b"\r\n", 1)[0].split(b" ")
+        return len(line) >= 2 and line[1].split(b"?")[0].rstrip(b"/").endswith(
+            (b"/realtime/ice-servers", b"/realtime/calls"))
+
+    @property
+    def webrtc_url(self) -> str:
+        """The API base URL a WebRTC client is given (``<url>/ice-servers``, ``<url>/calls``)."""
+        host = self.options.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self._port}/v1/realtime"
 
     def _refusal(self, request: UpgradeRequest, record: SessionRecord,
                  faults: Faults) -> tuple[int, str, dict[str, str]] | None:

@@ -27,6 +27,7 @@ from inworld_realtime.protocol import (
     AudioConfiguration,
     AudioInput,
     AudioOutput,
+    ConfigurationError,
     HandshakeError,
     InputTranscription,
     PCMAudioFormat,
@@ -39,6 +40,7 @@ from inworld_realtime.protocol.session import SUPPORTED_SAMPLE_RATES
 
 from .events import Reconnected, ReconnectFailed, Reconnecting
 from .transport import is_loopback
+from .transports import DEFAULT_WEBRTC_URL, TRANSPORTS, client_class
 
 FRAME_MS = 20
 TRAILING_SILENCE_MS = 1500
@@ -475,6 +477,9 @@ def _parser() -> argparse.ArgumentParser:
                       help="realtime WebSocket URL (default: $INWORLD_URL; else Inworld's with INWORLD_API_KEY, "
                            "else a local emulator)")
     talk.add_argument("--auth", choices=["basic", "bearer"], default="basic", help="Authorization scheme for the key")
+    talk.add_argument("--transport", choices=TRANSPORTS, default="websocket",
+                      help="WebSocket (PCM in JSON) or WebRTC (Opus on a track, events on a data channel; "
+                           "--url is then the API base, https://api.inworld.ai/v1/realtime)")
     talk.add_argument("--insecure", action="store_true", help="allow unencrypted ws:// to a host other than this one")
     talk.add_argument("--fast", action="store_true", help="stream the WAV as fast as possible, not in real time")
     talk.add_argument("--voice", default="Clive", help="the assistant's voice")
@@ -538,16 +543,15 @@ def _emulator_brain(args: argparse.Namespace) -> Any:
 
 async def talk(args: argparse.Namespace, out: TextIO | None = None) -> Report:
     """Check everything, stream the WAV, show the exchange, write the answer, print a latency report."""
-    from . import AsyncRealtimeClient
-
     out = out or sys.stdout
     if args.timeout <= 0 or args.connect_timeout <= 0:
         raise CliError("--timeout and --connect-timeout must be positive")
     pcm, rate = read_wav(args.wav)
     check_output(args.out)
     api_key = os.environ.get("INWORLD_API_KEY") or None
-    url = args.url if args.url is not None else (DEFAULT_URL if api_key else None)
-    if url is not None:
+    webrtc = getattr(args, "transport", "websocket") == "webrtc"
+    url = args.url if args.url is not None else ((DEFAULT_WEBRTC_URL if webrtc else DEFAULT_URL) if api_key else None)
+    if url is not None and not webrtc:
         check_url(url, args.insecure)
     brain = _emulator_brain(args) if url is None or args.script else None  # a bad --script fails before connecting
     session = build_session(args, rate)
@@ -560,11 +564,15 @@ async def talk(args: argparse.Namespace, out: TextIO | None = None) -> Report:
             emulator = await stack.enter_async_context(
                 Emulator(EmulatorOptions(brain=brain, pace=0 if args.fast else 1.0)))
             stack.callback(lambda: print(describe_engines(emulator), file=out))
-            url = emulator.url
+            if webrtc:  # the embedded emulator's calls and ours stay on loopback, as its WebSockets do
+                from inworld_realtime.emulator.webrtc import gather_on_loopback
+
+                gather_on_loopback()
+            url = emulator.webrtc_url if webrtc else emulator.url
             print(f"(no INWORLD_API_KEY: talking to the local emulator at {url})", file=out)
-        print(f"connecting to {_shown(url)}", file=out, flush=True)
-        client = AsyncRealtimeClient(api_key or "local-emulator", session, url=url, auth_type=args.auth,
-                                     connect_timeout=args.connect_timeout, allow_insecure=args.insecure)
+        print(f"connecting to {_shown(url)}" + (" over WebRTC" if webrtc else ""), file=out, flush=True)
+        client = _client(args.transport)(api_key or "local-emulator", session, url=url, auth_type=args.auth,
+                                 connect_timeout=args.connect_timeout, allow_insecure=args.insecure)
         stack.push_async_callback(client.close)
         await _connect(client, url, args.connect_timeout)
         print("connected; streaming " + ("as fast as possible" if args.fast else "in real time"), file=out,
@@ -587,6 +595,14 @@ async def talk(args: argparse.Namespace, out: TextIO | None = None) -> Report:
         raise CliError(f"--out {args.out}: cannot write the answer ({exc.strerror or exc})") from None
     _summary(report, args, out)
     return report
+
+
+def _client(transport: str) -> Any:
+    """The client class of the chosen transport; one line when its extra is not installed."""
+    try:
+        return client_class(transport)
+    except ConfigurationError as exc:
+        raise CliError(f"--transport {transport}: {exc}") from None
 
 
 async def _connect(client: Any, url: str, timeout: float) -> None:

@@ -17,6 +17,7 @@ from inworld_realtime.protocol.handshake import DEFAULT_URL
 from inworld_realtime.protocol.session import SUPPORTED_SAMPLE_RATES
 
 from ..transport import is_loopback
+from ..transports import Transport, client_class
 from .options import (
     DEFAULT_LLM_MODEL,
     DEFAULT_STT_MODEL,
@@ -57,12 +58,15 @@ class RealtimeModel(llm.RealtimeModel):
         output_sample_rate: int = SAMPLE_RATE,
         provider_data: dict[str, Any] | None = None,
         client_options: dict[str, Any] | None = None,
+        transport: Transport = "websocket",
     ) -> None:
         """``api_key`` defaults to ``INWORLD_API_KEY`` (a loopback URL, the local emulator, needs none);
         ``base_url`` defaults to ``INWORLD_URL``, else Inworld's, and may be a bare ``ws``/``http`` host
         (Inworld's path is added); ``turn_detection=None`` asks for manual turns;
         ``stt_model=None`` turns user transcription off (sent as null); ``noise_reduction`` is
-        ``"near_field"`` or ``"far_field"``; ``client_options`` go to ``AsyncRealtimeClient``."""
+        ``"near_field"`` or ``"far_field"``; ``client_options`` go to ``AsyncRealtimeClient``;
+        ``transport="webrtc"`` runs the sessions over WebRTC (``AsyncWebRTCClient``, the ``webrtc`` extra)."""
+        client_class(transport)  # an unknown transport, or WebRTC without aiortc, fails here
         url = realtime_url(base_url or os.environ.get("INWORLD_URL") or DEFAULT_URL)
         key = api_key if api_key is not None else os.environ.get("INWORLD_API_KEY")
         if not key and is_loopback(urlsplit(url).hostname or ""):
@@ -84,6 +88,7 @@ class RealtimeModel(llm.RealtimeModel):
             tool_choice=tool_choice, noise_reduction=noise_reduction, input_sample_rate=input_sample_rate,
             output_sample_rate=output_sample_rate,
             provider_data=dict(provider_data or {}), client_options=dict(client_options or {}),
+            transport=transport,
         )
         self._opts.session()  # a bad option fails here, not in the first session
         super().__init__(capabilities=self._opts.capabilities(turn_detection_given=is_given(turn_detection)))

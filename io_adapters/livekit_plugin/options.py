@@ -22,6 +22,7 @@ from inworld_realtime.protocol import (
 )
 from inworld_realtime.protocol.handshake import DEFAULT_URL
 
+from ..transports import Transport
 from .convert import to_tool_choice
 
 # Inworld's defaults as pipecat-ai 1.14's Inworld service sends them (no Inworld client states others).
@@ -69,6 +70,7 @@ class Options:
     output_sample_rate: int = SAMPLE_RATE
     provider_data: dict[str, Any] = field(default_factory=dict)
     client_options: dict[str, Any] = field(default_factory=dict)
+    transport: Transport = "websocket"
 
     @property
     def server_turns(self) -> bool:

@@ -27,6 +27,7 @@ from inworld_realtime.protocol.audio import pcm_ms
 
 from ..aio import AsyncRealtimeClient
 from ..events import Reconnected, ReconnectFailed, Reconnecting
+from ..transports import client_class, url_for
 from .audio import InputAudio, output_frame
 from .convert import from_item, to_item, to_tool_choice, to_tools
 from .generation import Generation, Modality, response_metrics
@@ -57,8 +58,9 @@ class RealtimeSession(llm.RealtimeSession[Literal["inworld_server_event_received
         self._model = model
         self._opts = opts
         self._capabilities = opts.capabilities(turn_detection_given=not model.capabilities.can_disable_turn_detection)
-        self._client = AsyncRealtimeClient(opts.api_key, opts.session(), opts.base_url, opts.auth_type,
-                                           **opts.client_options)
+        self._client: AsyncRealtimeClient = client_class(opts.transport)(
+            opts.api_key, opts.session(), url_for(opts.transport, opts.base_url), opts.auth_type,
+            **opts.client_options)  # or an AsyncWebRTCClient: the same surface
         self._ops: asyncio.Queue[Op] = asyncio.Queue()
         self._audio_in = InputAudio(opts.input_sample_rate)
         self._uncommitted_bytes = 0

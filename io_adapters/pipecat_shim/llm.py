@@ -37,6 +37,7 @@ from inworld_realtime.protocol.handshake import DEFAULT_URL
 
 from ..aio import AsyncRealtimeClient
 from ..events import Reconnected, ReconnectFailed, Reconnecting
+from ..transports import Transport, client_class, url_for
 
 SDK_NAME = "inworld-realtime-pipecat-shim"
 
@@ -115,14 +116,18 @@ class InworldRealtimeLLMService(_PipecatService):  # type: ignore[misc]
         settings: InworldRealtimeLLMSettings | None = None,
         start_audio_paused: bool = False,
         client_options: dict[str, Any] | None = None,
+        transport: Transport = "websocket",
         **kwargs: Any,
     ) -> None:
-        """Same arguments as pipecat's; ``client_options`` go to ``AsyncRealtimeClient``."""
+        """Same arguments as pipecat's; ``client_options`` go to ``AsyncRealtimeClient``; ``transport="webrtc"``
+        runs the same session over WebRTC (``AsyncWebRTCClient``; ``base_url`` then names the API base)."""
+        client_class(transport)  # an unknown transport, or WebRTC without aiortc, fails here
         super().__init__(api_key=api_key, llm_model=llm_model, voice=voice, tts_model=tts_model,
                          stt_model=stt_model, base_url=base_url, auth_type=auth_type, settings=settings,
                          start_audio_paused=start_audio_paused, **kwargs)
         self._client: AsyncRealtimeClient | None = None
         self._client_options = dict(client_options or {})
+        self._transport = transport
         self._capture: list[pev.ClientEvent] | None = None
         self._announced_items: set[str] = set()
 
@@ -157,8 +162,8 @@ class InworldRealtimeLLMService(_PipecatService):  # type: ignore[misc]
             return
         try:
             session = await self._initial_session()
-            client = AsyncRealtimeClient(self.api_key, session, self.base_url, self._auth_type,
-                                         **self._client_options)
+            client = client_class(self._transport)(self.api_key, session, url_for(self._transport, self.base_url),
+                                                   self._auth_type, **self._client_options)
             await client.connect()
         except Exception as exc:
             await self.push_error(error_msg=f"Error connecting to Inworld: {exc}", exception=exc)
