@@ -182,9 +182,13 @@ class RealtimeConnection:
 
         The URL and headers are checked first: a mistake raises ``ConfigurationError`` with the state unchanged.
         """
-        parse_target(self.url)
+        self._check_url()
         self.extra_headers = check_headers(self.extra_headers)
         self._layer.trigger("connect")
+
+    def _check_url(self) -> None:
+        """What ``connect`` checks of the URL (a connection over another transport checks its own)."""
+        parse_target(self.url)
 
     def _open_socket(self) -> ClientWebSocket:
         """The ``connect`` transition's work: a fresh socket and its upgrade request."""

@@ -75,6 +75,9 @@ class ChannelConnection(RealtimeConnection):
         scheme = "Basic" if self.auth_type == "basic" else "Bearer"
         return f"{scheme} {self._credential.value}"
 
+    def _check_url(self) -> None:
+        """Nothing more to check: the client checked its http(s) signalling URL when it was built."""
+
     def _open_socket(self) -> ClientWebSocket:
         self._out.clear()  # anything still queued belonged to the previous channel
         return ChannelSocket(self._out)
