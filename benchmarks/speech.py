@@ -3,11 +3,12 @@
 Word error rate of pocketsphinx on the committed examples/question.wav and on sentences the espeak-ng wheel
 speaks, at the rates a session may use (24 kHz and 16 kHz PCM, 8 kHz G.711 u-law); CPU seconds per second of
 audio for recognition (resampling included) and for the voice (synthesis and resampling to 24 kHz).
-Run: python -m benchmarks.speech
+Run: .venv/bin/python -m benchmarks.speech
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 
@@ -28,8 +29,10 @@ SENTENCES = (
 )
 
 
-def main() -> None:
-    """Print the figures."""
+def main(argv: list[str] | None = None) -> None:
+    """Print the figures (``--help`` says what it measures, and measures nothing)."""
+    argparse.ArgumentParser(prog="python -m benchmarks.speech", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
     if not available():
         print("pocketsphinx is not installed: pip install -e '.[speech]'")
         return

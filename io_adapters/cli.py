@@ -503,8 +503,10 @@ def _parser() -> argparse.ArgumentParser:
                       help="realtime WebSocket URL (default: $INWORLD_URL; else Inworld's with INWORLD_API_KEY, "
                            "else a local emulator)")
     talk.add_argument("--auth", choices=["basic", "bearer"], default="basic", help="Authorization scheme for the key")
-    talk.add_argument("--insecure", action="store_true", help="allow unencrypted ws:// to a host other than this one")
-    talk.add_argument("--fast", action="store_true", help="stream the WAV as fast as possible, not in real time")
+    talk.add_argument("--insecure", action="store_true",
+                      help="allow unencrypted ws:// to a host other than this one (default: refused)")
+    talk.add_argument("--fast", action="store_true",
+                      help="stream the WAV as fast as possible (default: in real time, as a microphone)")
     talk.add_argument("--voice", default="Clive", help="the assistant's voice")
     talk.add_argument("--model", default="openai/gpt-4.1-mini", help="LLM model id")
     talk.add_argument("--tts-model", default="inworld-tts-1.5-max", help="speech synthesis model")
@@ -515,10 +517,14 @@ def _parser() -> argparse.ArgumentParser:
     talk.add_argument("--turn-detection", choices=["semantic_vad", "server_vad", "manual"], default="server_vad",
                       help="who ends the user's turn (manual: one turn, committed at the end of the WAV)")
     talk.add_argument("--eagerness", choices=["low", "medium", "high", "auto"], default=None,
-                      help="semantic_vad eagerness")
+                      help="how soon semantic_vad ends a turn (default: the server's)")
     talk.add_argument("--transcript", help="local emulator only: what it hears (default: what it recognises with "
                                            "the [speech] extra, else the WAV's .txt sibling)")
-    talk.add_argument("--script", type=Path, help="local emulator only: a JSON script for its scripted brain")
+    talk.add_argument("--script", type=Path, metavar="FILE.json",
+                      help='local emulator only: what it hears and answers, as JSON: {"transcripts": [one per turn], '
+                           '"replies": [one per turn], "tools": [{"name": ..., "keywords": [...], "arguments": '
+                           '{...}}], "greeting": ..., "echo_prefix": ...}; it wins over --transcript (default: '
+                           'echo what it hears)')
     talk.add_argument("--connect-timeout", type=float, default=10.0,
                       help="seconds to wait for the connection and the WebSocket upgrade")
     talk.add_argument("--timeout", type=float, default=60.0,

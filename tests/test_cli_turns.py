@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -115,3 +116,32 @@ def test_a_60_s_turn_prints_no_flood(tmp_path: Path) -> None:
     assert sum("longer than" in line for line in lines) <= 1
     assert not any("ms of your audio dropped" in line for line in lines)
     assert len(lines) < 12, lines
+
+
+@pytest.mark.parametrize("module", ["benchmarks.speech", "benchmarks.io_paths"])
+def test_a_benchmarks_help_measures_nothing(module: str) -> None:
+    result = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, env=_env(),
+                            timeout=30, cwd=ROOT)
+    assert result.returncode == 0 and result.stdout.startswith("usage: "), result.stdout[:500]
+    assert "WER" not in result.stdout.split("\n\n", 1)[0]
+
+
+def test_talk_help_describes_every_option_and_its_default() -> None:
+    result = subprocess.run([sys.executable, "-m", "inworld_realtime", "talk", "--help"], capture_output=True,
+                            text=True, env=_env(), timeout=30, cwd=ROOT)
+    options = result.stdout.split("\noptions:\n", 1)[1].split("\nexit status:", 1)[0]
+    entries = re.split(r"\n  (?=-)", options)
+    for entry in entries[1:]:  # after -h
+        assert "default" in entry or "(manual:" in entry, entry
+    assert '"transcripts"' in options and '"replies"' in options  # what a --script holds
+
+
+def test_the_engines_line_names_each_engine_once() -> None:
+    from inworld_realtime.emulator import Emulator, EmulatorOptions, SessionRecord, describe_engines
+
+    emulator = Emulator(EmulatorOptions())
+    for _ in range(2):  # two sessions of three turns each, all heard by one engine
+        record = SessionRecord.__new__(SessionRecord)
+        record.transcribed_by = ["pocketsphinx"] * 3
+        emulator.sessions.append(record)
+    assert describe_engines(emulator).startswith("(emulator engines: recognition pocketsphinx, voice ")
