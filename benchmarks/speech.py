@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"examples/question.wav ({rate} Hz, {heard.audio_s:.2f} s): heard {heard.text!r}, "
           f"WER {word_error_rate(QUESTION_TEXT, heard.text):.0%}, CPU {heard.cpu_s / heard.audio_s:.3f} s per s")
 
+    _recordings(recognizer)
+
     for label, out_rate, fmt in (("24 kHz PCM", 24000, None), ("16 kHz PCM", 16000, None),
                                  ("8 kHz G.711 u-law", 8000, "g711_ulaw")):
         edits = words = 0.0
@@ -78,6 +80,30 @@ def main(argv: list[str] | None = None) -> None:
     print(f"voice ({synth.backend}) at 24 kHz: {cpu / audio:.4f} s of CPU per s of speech "
           f"({audio:.1f} s of speech in {cpu:.2f} s)")
 
+
+
+RECORDING_VOICES = (("en-us", 160), ("en-us+klatt4", 150), ("en-us+edward", 150))
+"""espeak-ng voices a demo recording could use: its default, and the two variants pocketsphinx hears best
+(examples/make_question_wav.py uses the last)."""
+
+
+def _recordings(recognizer: Recognizer) -> None:
+    """Word error rate per espeak-ng voice over the question and the sentences, recorded as the demo's is."""
+    from inworld_realtime.emulator.pcm import resample
+    from inworld_realtime.emulator.voice import wheel_voice
+
+    voice = wheel_voice()
+    if voice is None:
+        return
+    for name, wpm in RECORDING_VOICES:
+        edits = words = 0.0
+        for sentence in (QUESTION_TEXT, *SENTENCES):
+            pcm, rate = voice.speak(sentence, name, wpm)
+            padded = bytes(16000) + resample(pcm, rate, 16000) + bytes(48000)  # as the demo's: silence around it
+            heard = recognizer.recognize(padded, 16000)
+            edits += word_error_rate(sentence, heard.text) * len(sentence.split())
+            words += len(sentence.split())
+        print(f"recordings by espeak-ng {name} at {wpm} wpm: WER {edits / words:.1%} over {words:.0f} words")
 
 
 if __name__ == "__main__":
