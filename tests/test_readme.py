@@ -156,6 +156,17 @@ def _run(argv: list[str], env: dict[str, str], cwd: Path, name: str) -> None:
             server.wait(10)
         assert up, (name, argv)
         return
+    out = Path(argv[argv.index("--out") + 1]) if "--out" in argv else None
+    if out is not None and out.is_absolute() and not out.exists():  # written outside the scratch copy: removed after
+        try:
+            _run_once(argv, env, cwd, name)
+        finally:
+            out.unlink(missing_ok=True)
+        return
+    _run_once(argv, env, cwd, name)
+
+
+def _run_once(argv: list[str], env: dict[str, str], cwd: Path, name: str) -> None:
     key = env.get("INWORLD_API_KEY")
     if key is not None and env.get("INWORLD_URL", "").startswith("ws://127.0.0.1:8765"):
         env = {**env, "INWORLD_URL": ""}  # the emulator the docs start in another terminal: one of our own
