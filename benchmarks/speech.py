@@ -3,11 +3,12 @@
 Word error rate of pocketsphinx on the committed examples/question.wav and on sentences the espeak-ng wheel
 speaks, at the rates a session may use (24 kHz and 16 kHz PCM, 8 kHz G.711 u-law); CPU seconds per second of
 audio for recognition (resampling included) and for the voice (synthesis and resampling to 24 kHz).
-Run: python -m benchmarks.speech
+Run: .venv/bin/python -m benchmarks.speech
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 
@@ -28,8 +29,10 @@ SENTENCES = (
 )
 
 
-def main() -> None:
-    """Print the figures."""
+def main(argv: list[str] | None = None) -> None:
+    """Print the figures (``--help`` says what it measures, and measures nothing)."""
+    argparse.ArgumentParser(prog="python -m benchmarks.speech", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
     if not available():
         print("pocketsphinx is not installed: pip install -e '.[speech]'")
         return
@@ -44,6 +47,8 @@ def main() -> None:
     heard = recognizer.recognize(pcm, rate)
     print(f"examples/question.wav ({rate} Hz, {heard.audio_s:.2f} s): heard {heard.text!r}, "
           f"WER {word_error_rate(QUESTION_TEXT, heard.text):.0%}, CPU {heard.cpu_s / heard.audio_s:.3f} s per s")
+
+    _recordings(recognizer)
 
     for label, out_rate, fmt in (("24 kHz PCM", 24000, None), ("16 kHz PCM", 16000, None),
                                  ("8 kHz G.711 u-law", 8000, "g711_ulaw")):
@@ -75,6 +80,30 @@ def main() -> None:
     print(f"voice ({synth.backend}) at 24 kHz: {cpu / audio:.4f} s of CPU per s of speech "
           f"({audio:.1f} s of speech in {cpu:.2f} s)")
 
+
+
+RECORDING_VOICES = (("en-us", 160), ("en-us+klatt4", 150), ("en-us+edward", 150))
+"""espeak-ng voices a demo recording could use: its default, and the two variants pocketsphinx hears best
+(examples/make_question_wav.py uses the last)."""
+
+
+def _recordings(recognizer: Recognizer) -> None:
+    """Word error rate per espeak-ng voice over the question and the sentences, recorded as the demo's is."""
+    from inworld_realtime.emulator.pcm import resample
+    from inworld_realtime.emulator.voice import wheel_voice
+
+    voice = wheel_voice()
+    if voice is None:
+        return
+    for name, wpm in RECORDING_VOICES:
+        edits = words = 0.0
+        for sentence in (QUESTION_TEXT, *SENTENCES):
+            pcm, rate = voice.speak(sentence, name, wpm)
+            padded = bytes(16000) + resample(pcm, rate, 16000) + bytes(48000)  # as the demo's: silence around it
+            heard = recognizer.recognize(padded, 16000)
+            edits += word_error_rate(sentence, heard.text) * len(sentence.split())
+            words += len(sentence.split())
+        print(f"recordings by espeak-ng {name} at {wpm} wpm: WER {edits / words:.1%} over {words:.0f} words")
 
 
 if __name__ == "__main__":

@@ -13,9 +13,11 @@ if TYPE_CHECKING:
 
 def engines(emulator: Emulator | None = None) -> dict[str, str]:
     """Which engines hear and speak: those the emulator's sessions used, else those installed."""
-    used: list[str] = []
+    used: list[str] = []  # each engine once, however many turns it heard
     for record in emulator.sessions if emulator is not None else ():
-        used += [way for way in record.transcribed_by if way not in used]
+        for way in record.transcribed_by:
+            if way not in used:
+                used.append(way)
     recognition = ", ".join(used) if used else NAME if available() else "none"
     voice = emulator.synth.backend if emulator is not None else Synthesizer().backend
     return {"recognition": recognition, "voice": voice}

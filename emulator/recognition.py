@@ -2,11 +2,15 @@
 
 pocketsphinx (BSD) ships its US English acoustic and language models inside its wheel, so this works
 offline. The model expects 16 kHz mono; other rates are resampled. A committed turn is first run through
-the front end alone (a one-word keyphrase search, cheap) to measure its cepstral mean, then decoded live
-from that mean in ``STEP_S`` pieces, reporting each word once it lies ``LAG_FRAMES`` behind the audio
-decoded so far. Starting from the turn's own mean is what makes a session's first turn accurate: a live
-pass from the model's default mean misheard far more (benchmarks.speech). One turn at a time, in a worker
-thread, at most ``MAX_SECONDS`` of it: that bounds the cost.
+the front end alone (a one-word keyphrase search, cheap) to measure its cepstral mean, then decoded from
+that mean in one full pass (the forward tree search, the flat lexicon rescoring and the best path through
+the word lattice), and only then are its words reported, in order. Starting from the turn's own mean is
+what makes a session's first turn accurate: a live pass from the model's default mean misheard far more.
+Reporting words from the forward pass while it runs, as this once did, streamed words the final pass then
+revised in half the sentences (``what does that weather`` before ``what is the weather``): the words
+streamed and the final transcript now agree by construction, for about a second more before the first
+word (benchmarks.speech). One turn at a time, in a worker thread, at most ``MAX_SECONDS`` of it: that
+bounds the cost.
 """
 
 from __future__ import annotations
@@ -31,8 +35,6 @@ MAX_SECONDS = 30.0
 """Longer turns are recognised on their first 30 seconds only (the rest is not heard)."""
 NAME = "pocketsphinx"
 STEP_S = 0.25
-LAG_FRAMES = 100
-"""A word is reported once it ends a second (100 frames of 10 ms) before the audio decoded so far."""
 _MEAN_SEARCH = "cepstral-mean"
 PREVIEW_STEP_S = 0.05
 """Preview passes decode in short pieces: pocketsphinx keeps the GIL inside each call, so a short piece is a
@@ -87,8 +89,8 @@ class Recognizer:
     def recognize(self, pcm: bytes, rate: int, on_words: Callable[[list[str]], None] | None = None) -> Recognition:
         """The words in 16-bit mono PCM at ``rate`` (blocking: call it off the event loop).
 
-        ``on_words`` gets the words as they settle, in order, while decoding goes on; the returned
-        ``Recognition`` is the final word (rarely, the end of the turn revises a word already reported).
+        ``on_words`` gets the words, in order, once the final pass has chosen them: exactly those of the
+        returned ``Recognition``.
         """
         if rate <= 0:
             raise ValueError(f"sample rate must be positive, got {rate}")
@@ -107,22 +109,16 @@ class Recognizer:
             decoder.activate_search(self._language_search)
             decoder.set_cmn(mean)
             decoder.start_utt()
-            told: list[str] = []
             step = int(STEP_S * MODEL_RATE) * 2
-            try:
+            try:  # in pieces, from the turn's mean: one call with the whole turn would recompute the mean itself
                 for offset in range(0, len(pcm16k), step):
                     decoder.process_raw(pcm16k[offset : offset + step], False, False)
-                    if on_words is not None:
-                        settled = _words_of(decoder, decoder.n_frames() - LAG_FRAMES)
-                        if len(settled) > len(told) and settled[: len(told)] == told:
-                            on_words(settled[len(told) :])
-                            told = settled
-            finally:  # also when on_words raised: the decoder must not stay inside an utterance
+            finally:  # the decoder must not stay inside an utterance
                 decoder.end_utt()
             words = _words_of(decoder)
             cpu_s = time.thread_time() - started
-        if on_words is not None and len(words) > len(told):
-            on_words(words[len(told) :])
+        if on_words is not None and words:
+            on_words(words)
         log.debug("recognised %.2f s of audio in %.2f s of CPU: %r", audio_s, cpu_s, words)
         return Recognition(tuple(words), audio_s, cpu_s)
 
@@ -188,10 +184,9 @@ class Recognizer:
         return loop.run_in_executor(self.executor, work)
 
 
-def _words_of(decoder: Any, before_frame: int | None = None) -> list[str]:
-    """The words of the best path so far (those ending before ``before_frame``)."""
-    return [_clean(seg.word) for seg in decoder.seg()
-            if _is_word(seg.word) and (before_frame is None or seg.end_frame < before_frame)]
+def _words_of(decoder: Any) -> list[str]:
+    """The words of the best path."""
+    return [_clean(seg.word) for seg in decoder.seg() if _is_word(seg.word)]
 
 
 def _is_word(token: str) -> bool:

@@ -1,9 +1,11 @@
 """A pipecat voice bot on the shim: speaks examples/question.wav to the model and records the answer.
 
-Run: python examples/pipecat_bot.py [IN.wav] [--out FILE.wav]. It talks to INWORLD_URL when set, else to Inworld
-with INWORLD_API_KEY, else to a local emulator it starts in the process. The answer goes to --out (default: a
-fresh temporary directory, printed at the end). The only line that differs from a bot on pipecat's own service
-is the import of InworldRealtimeLLMService.
+Run: .venv/bin/python examples/pipecat_bot.py [IN.wav] [--out FILE.wav] [-v]. It talks to INWORLD_URL when set,
+else to Inworld with INWORLD_API_KEY, else to a local emulator it starts in the process, which hears the WAV as
+the ``inworld-realtime talk`` command's does: it recognises the speech with the [speech] extra installed, else
+it takes the WAV's .txt sibling as the transcript. The answer goes to --out (default: a fresh temporary
+directory, printed at the end). pipecat's own log shows warnings only (-v: everything). The only line that
+differs from a bot on pipecat's own service is the import of InworldRealtimeLLMService.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 import tempfile
 import wave
 from contextlib import AsyncExitStack
 from pathlib import Path
 
+from loguru import logger
 from pipecat.frames.frames import (
     EndFrame,
     Frame,
@@ -34,6 +38,8 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.workers.runner import WorkerRunner
 
 from inworld_realtime.emulator import Emulator, EmulatorOptions, ScriptedBrain
+from inworld_realtime.emulator.recognition import available as recognises
+from inworld_realtime.io_adapters.cli import as_written
 from inworld_realtime.io_adapters.pipecat_shim import InworldRealtimeLLMService  # the one import that differs
 from inworld_realtime.io_adapters.wav import write_wav
 
@@ -43,8 +49,9 @@ HERE = Path(__file__).resolve().parent
 class Recorder(FrameProcessor):
     """Prints what the bot hears and says, keeps its audio, and notices the end of each answer."""
 
-    def __init__(self) -> None:
+    def __init__(self, reference: str | None = None) -> None:
         super().__init__()
+        self.reference = reference
         self.audio = bytearray()
         self.rate = 24000
         self.answers = 0
@@ -53,7 +60,7 @@ class Recorder(FrameProcessor):
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if isinstance(frame, TranscriptionFrame):
-            print(f"user: {frame.text}", flush=True)
+            print(f"user: {as_written(frame.text, self.reference)}", flush=True)
         elif isinstance(frame, TTSTextFrame):
             print(frame.text, end="", flush=True)
         elif isinstance(frame, TTSAudioRawFrame):
@@ -70,7 +77,12 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("wav", nargs="?", type=Path, default=HERE / "question.wav")
     parser.add_argument("--out", type=Path, default=None, help="where to write the bot's voice")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show pipecat's debug log")
     args = parser.parse_args()
+    logger.remove()
+    logger.add(sys.stderr, level="DEBUG" if args.verbose else "WARNING")
+    sidecar = args.wav.with_suffix(".txt")
+    reference = sidecar.read_text(encoding="utf-8").strip() if sidecar.is_file() else None
     out = args.out or Path(tempfile.mkdtemp(prefix="pipecat-bot-")) / "bot.wav"
     with wave.open(str(args.wav), "rb") as w:
         rate, pcm = w.getframerate(), w.readframes(w.getnframes())
@@ -78,8 +90,7 @@ async def main() -> None:
         url = os.environ.get("INWORLD_URL")
         key = os.environ.get("INWORLD_API_KEY")
         if key is None and url is None:
-            sidecar = args.wav.with_suffix(".txt")
-            heard = [sidecar.read_text().strip()] if sidecar.is_file() else []
+            heard = [] if recognises() or reference is None else [reference]  # as the talk command hears
             emulator = await stack.enter_async_context(Emulator(EmulatorOptions(brain=ScriptedBrain(heard))))
             url = emulator.url
             print(f"(local emulator at {url})")
@@ -90,7 +101,7 @@ async def main() -> None:
                                         settings=InworldRealtimeLLMService.Settings(
                                             system_instruction="You are a friendly voice assistant. Be brief."))
         pair = LLMContextAggregatorPair(LLMContext())
-        heard, recorder = Recorder(), Recorder()  # transcriptions travel upstream, the answer downstream
+        heard, recorder = Recorder(reference), Recorder()  # transcriptions travel upstream, the answer downstream
         pipeline = Pipeline([pair.user(), heard, llm, recorder, pair.assistant()])
         worker = PipelineWorker(pipeline, params=PipelineParams(audio_in_sample_rate=rate,
                                                                 audio_out_sample_rate=24000),

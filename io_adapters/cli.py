@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import importlib.util
 import os
+import re
 import socket
 import ssl
 import struct
@@ -129,6 +130,22 @@ class Report:
         return b"".join(bytes(r.audio) for r in self.replies)
 
 
+def as_written(transcript: str, reference: str | None) -> str:
+    """A recogniser's bare words shown as the input's text has them, when they are its very words.
+
+    The emulator's recogniser gives lower-case words without punctuation. When they are, word for word, those
+    of ``reference`` (the WAV's .txt sibling), its casing and punctuation are shown; every other transcript
+    (a misheard word, or a server's own casing) is shown as it came.
+    """
+    if reference is None or transcript != transcript.lower() or re.search(r"[.,?!;:]", transcript):
+        return transcript
+    return reference if _words(transcript) == _words(reference) and _words(reference) else transcript
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
 class Exchange:
     """Decides, event by event, what the listener heard and whether the exchange is complete (no I/O).
 
@@ -137,9 +154,11 @@ class Exchange:
     ``realtime`` plays the audio at its own speed (a listener's speaker); otherwise as fast as it arrives.
     """
 
-    def __init__(self, rate: int, realtime: bool) -> None:
+    def __init__(self, rate: int, realtime: bool, reference: str | None = None) -> None:
         self.rate = rate
         self.realtime = realtime
+        self.reference = reference
+        """What the input says, as written (the WAV's .txt sibling), if known: see ``as_written``."""
         self.report = Report()
         self.active: dict[str | None, Reply] = {}
         self.turns = 0
@@ -157,6 +176,9 @@ class Exchange:
         self._turn_counted = False  # the current turn's speech_stopped was counted; its commit is not another
         self.hearing: dict[str, str] = {}
         """The user's words so far per item not transcribed yet: the core's view, rolling or additive deltas alike."""
+        self._replay_noted = -1  # the turn (by self.turns) whose replay limit was shown: one line per turn
+        self._undelivered: dict[int, int] = {}  # ms of a turn's audio the server never received, by turn
+        self._undelivered_shown: dict[int, int] = {}
 
     def complete(self, input_ended: bool) -> bool:
         """The whole input was sent and its last turn was answered, with nothing still under way."""
@@ -206,19 +228,21 @@ class Exchange:
             return []
         if isinstance(event, ev.InputAudioBufferSpeechStopped):
             self.in_speech = False
+            lines = self._undelivered_total()
             if not self._turn_counted:
                 self.turns += 1
                 self._turn_end = now
                 self._turn_counted = True
-            return []
+            return lines
         if isinstance(event, ev.InputAudioBufferCommitted):
             self.in_speech = False
+            lines = self._undelivered_total()
             if self._turn_counted:
                 self._turn_counted = False  # the commit of the turn speech_stopped ended
             else:
                 self.turns += 1
                 self._turn_end = now
-            return []
+            return lines
         if isinstance(event, ev.ConnectionClosed):
             self.closed = event
             return []
@@ -229,7 +253,7 @@ class Exchange:
         if isinstance(event, ev.InputAudioTranscriptionCompleted):
             self.hearing.pop(event.item_id, None)  # the completed transcript wins
             self.report.user_transcripts.append(event.transcript)
-            return [f"you:       {event.transcript}"]
+            return [f"you:       {as_written(event.transcript, self.reference)}"]
         if isinstance(event, ev.InputAudioTranscriptionFailed):
             reason = event.error.message if event.error is not None else "no reason given"
             lines = [f"(the server could not transcribe your turn: {reason})"]
@@ -261,10 +285,42 @@ class Exchange:
         if isinstance(event, ev.ErrorEvent):
             return [f"(server error: {_short(event.error.message)})"]
         if isinstance(event, ev.AudioDropped):
-            return [f"({event.duration_ms} ms of your audio dropped: {event.reason})"]
-        if isinstance(event, ev.ReplayTrimmed) and event.item_id is None:  # once per long turn
-            return [f"(long turn: {event.reason})"]
+            return self._dropped(event)
+        if isinstance(event, ev.ReplayTrimmed) and event.item_id is None:  # the turn in progress outgrew replay
+            return self._replay_limited(event)
         return []
+
+    def _replay_limited(self, event: ev.ReplayTrimmed) -> list[str]:
+        """One line per turn when a reconnect could no longer resend all of it (the server hears it all)."""
+        turn = self.turns  # turns ended so far: the event belongs to the one under way
+        if self._replay_noted == turn:
+            return []
+        self._replay_noted = turn
+        window = re.search(r"max_replay_audio_ms=(\d+)", event.reason)
+        limit = f"{int(window.group(1)) / 1000:g} s" if window else "the replay limit"
+        return [f"(your turn is longer than {limit}: the server hears all of it, but were the connection to "
+                f"drop now, only its last {limit} could be sent again)"]
+
+    def _dropped(self, event: ev.AudioDropped) -> list[str]:
+        """At most one line per turn, however many events the core sends: audio that never reached the server
+        (dropped while it waited for a session), with the turn's total once the turn ends."""
+        turn = self.turns  # turns ended so far: the drop belongs to the one under way
+        before = self._undelivered.get(turn, 0)
+        self._undelivered[turn] = before + event.duration_ms
+        if before:
+            return []  # the total is shown once the turn ends
+        self._undelivered_shown[turn] = event.duration_ms
+        return [f"(the server heard only part of this turn: {event.duration_ms} ms of your audio never reached "
+                f"it ({_short(event.reason)}))"]
+
+    def _undelivered_total(self) -> list[str]:
+        """At the end of a turn, how much of it never reached the server, if more than was already said."""
+        turn = self.turns
+        total = self._undelivered.get(turn, 0)
+        if total <= self._undelivered_shown.get(turn, 0):
+            return []
+        self._undelivered_shown[turn] = total
+        return [f"(the server heard only part of this turn: {total} ms of your audio in all never reached it)"]
 
     def _done(self, event: ev.ResponseDone, now: float) -> list[str]:
         reply = self.active.pop(event.response.id, None) or Reply(event.response.id)
@@ -320,25 +376,15 @@ def read_wav(path: Path) -> tuple[bytes, int]:
         raise CliError(f"{path}: {channels} channels; mono or stereo is needed")
     if not frames:
         raise CliError(f"{path}: the file holds no audio")
-    samples = struct.unpack(f"<{len(frames) // 2}h", frames)
     if channels == 2:
-        samples = tuple((a + b) // 2 for a, b in zip(samples[0::2], samples[1::2], strict=True))
+        samples = struct.unpack(f"<{len(frames) // 2}h", frames)
+        mixed = tuple((a + b) // 2 for a, b in zip(samples[0::2], samples[1::2], strict=True))
+        frames = struct.pack(f"<{len(mixed)}h", *mixed)
     if rate not in SUPPORTED_SAMPLE_RATES:
-        samples = _resample(samples, rate, 16000)
-        rate = 16000
-    return struct.pack(f"<{len(samples)}h", *samples), rate
+        from inworld_realtime.emulator.pcm import resample  # the one resampler (pure Python, no engines)
 
-
-def _resample(samples: Sequence[int], src: int, dst: int) -> tuple[int, ...]:
-    n = int(len(samples) * dst / src)
-    last = len(samples) - 1
-    out = []
-    for i in range(n):
-        pos = i * src / dst
-        j = int(pos)
-        a, b = samples[min(j, last)], samples[min(j + 1, last)]
-        out.append(int(a + (b - a) * (pos - j)))
-    return tuple(out)
+        frames, rate = resample(frames, rate, 16000), 16000
+    return frames, rate
 
 
 def check_url(url: str, insecure: bool) -> str:
@@ -480,8 +526,10 @@ def _parser() -> argparse.ArgumentParser:
     talk.add_argument("--transport", choices=TRANSPORTS, default="websocket",
                       help="WebSocket (PCM in JSON) or WebRTC (Opus on a track, events on a data channel; "
                            "--url is then the API base, https://api.inworld.ai/v1/realtime)")
-    talk.add_argument("--insecure", action="store_true", help="allow unencrypted ws:// to a host other than this one")
-    talk.add_argument("--fast", action="store_true", help="stream the WAV as fast as possible, not in real time")
+    talk.add_argument("--insecure", action="store_true",
+                      help="allow unencrypted ws:// to a host other than this one (default: refused)")
+    talk.add_argument("--fast", action="store_true",
+                      help="stream the WAV as fast as possible (default: in real time, as a microphone)")
     talk.add_argument("--voice", default="Clive", help="the assistant's voice")
     talk.add_argument("--model", default="openai/gpt-4.1-mini", help="LLM model id")
     talk.add_argument("--tts-model", default="inworld-tts-1.5-max", help="speech synthesis model")
@@ -492,10 +540,14 @@ def _parser() -> argparse.ArgumentParser:
     talk.add_argument("--turn-detection", choices=["semantic_vad", "server_vad", "manual"], default="server_vad",
                       help="who ends the user's turn (manual: one turn, committed at the end of the WAV)")
     talk.add_argument("--eagerness", choices=["low", "medium", "high", "auto"], default=None,
-                      help="semantic_vad eagerness")
+                      help="how soon semantic_vad ends a turn (default: the server's)")
     talk.add_argument("--transcript", help="local emulator only: what it hears (default: what it recognises with "
                                            "the [speech] extra, else the WAV's .txt sibling)")
-    talk.add_argument("--script", type=Path, help="local emulator only: a JSON script for its scripted brain")
+    talk.add_argument("--script", type=Path, metavar="FILE.json",
+                      help='local emulator only: what it hears and answers, as JSON: {"transcripts": [one per turn], '
+                           '"replies": [one per turn], "tools": [{"name": ..., "keywords": [...], "arguments": '
+                           '{...}}], "greeting": ..., "echo_prefix": ...}; it wins over --transcript (default: '
+                           'echo what it hears)')
     talk.add_argument("--connect-timeout", type=float, default=10.0,
                       help="seconds to wait for the connection and the WebSocket upgrade")
     talk.add_argument("--timeout", type=float, default=60.0,
@@ -541,6 +593,14 @@ def _emulator_brain(args: argparse.Namespace) -> Any:
     return ScriptedBrain(transcripts=[transcript] if transcript else [])
 
 
+def _sidecar_text(wav: Path) -> str | None:
+    """The WAV's .txt sibling, what it says as written; None when there is none or it cannot be read."""
+    try:
+        return wav.with_suffix(".txt").read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 async def talk(args: argparse.Namespace, out: TextIO | None = None) -> Report:
     """Check everything, stream the WAV, show the exchange, write the answer, print a latency report."""
     out = out or sys.stdout
@@ -555,7 +615,7 @@ async def talk(args: argparse.Namespace, out: TextIO | None = None) -> Report:
         check_url(url, args.insecure)
     brain = _emulator_brain(args) if url is None or args.script else None  # a bad --script fails before connecting
     session = build_session(args, rate)
-    exchange = Exchange(args.rate, realtime=not args.fast)
+    exchange = Exchange(args.rate, realtime=not args.fast, reference=_sidecar_text(args.wav))
     async with AsyncExitStack() as stack:
         if url is None:
             from inworld_realtime.emulator import Emulator, EmulatorOptions, describe_engines

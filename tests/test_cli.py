@@ -146,7 +146,8 @@ def test_an_interrupted_answer_is_cut_and_the_whole_input_streamed(tmp_path: Pat
     """Finding 2: the second utterance interrupts the first answer; the CLI took the cancelled response.done as
     the answer, stopped streaming and exited 0 with a fraction of a second of audio."""
     speech, rate = question_speech()
-    wav = write_wav(tmp_path / "two.wav", bytes(rate) + speech + bytes(2 * rate) + speech + bytes(2 * rate), rate)
+    gap = bytes(5 * rate)  # 2.5 s of silence: the turn ends, and the answer plays a while before the user speaks
+    wav = write_wav(tmp_path / "two.wav", bytes(rate) + speech + gap + speech + bytes(2 * rate), rate)
     long_reply = " ".join(["and then the story went on"] * 12)
     script = tmp_path / "script.json"
     script.write_text(json.dumps({"transcripts": ["Tell me a long story", "Stop. What time is it?"],

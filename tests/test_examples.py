@@ -7,7 +7,6 @@ import logging
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -25,31 +24,60 @@ def _env(**extra: str) -> dict[str, str]:
     return {**env, "PYTHONPATH": str(ROOT), **extra}
 
 
+def _without_espeak(*argv: str) -> list[str]:
+    """make_question_wav.py run as on a machine with neither the speech extra's wheel nor espeak-ng."""
+    code = ("import runpy, sys; sys.modules['espeakng_loader'] = None; "
+            f"sys.argv = {[str(EXAMPLES / 'make_question_wav.py'), *argv]!r}; "
+            "runpy.run_path(sys.argv[0], run_name='__main__')")
+    return [sys.executable, "-c", code]
+
+
 def test_make_question_wav_never_overwrites_the_recording_without_espeak(tmp_path: Path) -> None:
     committed = EXAMPLES / "question.wav"
     before = hashlib.sha256(committed.read_bytes()).hexdigest()
     no_espeak = _env(PATH=str(tmp_path))  # an empty PATH: neither espeak-ng nor espeak
-    result = subprocess.run([sys.executable, str(EXAMPLES / "make_question_wav.py")], capture_output=True,
-                            text=True, env=no_espeak, timeout=60)
+    result = subprocess.run(_without_espeak(), capture_output=True, text=True, env=no_espeak, timeout=60)
     assert result.returncode == 1
     assert "espeak-ng is not installed" in result.stderr and "Traceback" not in result.stderr
     assert hashlib.sha256(committed.read_bytes()).hexdigest() == before
     elsewhere = tmp_path / "synthetic.wav"
-    result = subprocess.run([sys.executable, str(EXAMPLES / "make_question_wav.py"), str(elsewhere)],
-                            capture_output=True, text=True, env=no_espeak, timeout=60)
+    result = subprocess.run(_without_espeak(str(elsewhere)), capture_output=True, text=True, env=no_espeak,
+                            timeout=60)
     assert result.returncode == 0, result.stderr
     assert elsewhere.stat().st_size > 16000  # a synthetic question, written where it was asked for
 
 
-def test_the_pipecat_bot_leaves_nothing_where_it_runs(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, str(EXAMPLES / "pipecat_bot.py")], capture_output=True, text=True,
-                            env=_env(), timeout=90, cwd=tmp_path)
+@pytest.mark.parametrize("example", ["pipecat_bot.py", "livekit_agent.py"])
+def test_each_example_hears_as_the_cli_and_leaves_nothing_where_it_runs(example: str, tmp_path: Path) -> None:
+    """Run where a user runs it; its default output lands in a fresh temporary directory (this test's own, so
+    that nothing stays behind after the test either); it hears the question, not its .txt, and logs quietly."""
+    here, temp = tmp_path / "cwd", tmp_path / "tmp"
+    here.mkdir()
+    temp.mkdir()
+    result = subprocess.run([sys.executable, str(EXAMPLES / example)], capture_output=True, text=True,
+                            env=_env(TMPDIR=str(temp)), timeout=120, cwd=here)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert list(tmp_path.iterdir()) == []
+    assert list(here.iterdir()) == []
     wrote = [line for line in result.stdout.splitlines() if line.startswith("wrote ")]
     assert len(wrote) == 1
     out = Path(wrote[0].split()[1])
-    assert out.is_file() and out.is_relative_to(tempfile.gettempdir())
+    assert out.is_file() and out.is_relative_to(temp)
+    assert "user: What is the weather like in Paris today?" in result.stdout.splitlines()
+    assert "DEBUG" not in result.stdout + result.stderr
+    assert len((result.stdout + result.stderr).splitlines()) <= 8, result.stdout + result.stderr
+
+
+def test_the_pipecat_bot_hears_the_wav_not_its_text(tmp_path: Path) -> None:
+    """With the speech extra, the emulator the bot starts listens, as the talk command's does: a .txt that
+    says something else is not what it hears."""
+    pytest.importorskip("pocketsphinx")
+    wav = tmp_path / "question.wav"
+    wav.write_bytes((EXAMPLES / "question.wav").read_bytes())
+    wav.with_suffix(".txt").write_text("Book a table for two.", encoding="utf-8")
+    result = subprocess.run([sys.executable, str(EXAMPLES / "pipecat_bot.py"), str(wav), "--out",
+                             str(tmp_path / "bot.wav")], capture_output=True, text=True, env=_env(), timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "user: what is the weather like in paris today" in result.stdout.splitlines()
 
 
 def test_importing_the_shim_without_pipecat_names_the_extra() -> None:

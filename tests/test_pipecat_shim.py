@@ -409,7 +409,7 @@ def test_the_example_bot_runs_against_the_emulator(tmp_path: Any) -> None:
                             capture_output=True, text=True, env=env, timeout=90, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "user: What is the weather like in Paris today?" in result.stdout
-    assert "You said: What is the weather like in Paris today?" in result.stdout
+    assert "you said: what is the weather like in paris today" in result.stdout.lower()  # echoes what it heard
     with __import__("wave").open(str(out), "rb") as w:
         assert w.getframerate() == 24000 and w.getnframes() > 24000
 
