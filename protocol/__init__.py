@@ -10,7 +10,9 @@ from .errors import (
     HandshakeError,
     LocalProtocolError,
     ProtocolError,
+    ReceiveTimeout,
     RemoteProtocolError,
+    SessionEnded,
 )
 from .handshake import DEFAULT_URL
 from .items import ConversationItem, ItemContent, RealtimeError, Response, Usage
@@ -57,8 +59,10 @@ __all__ = [
     "ProtocolError",
     "RealtimeConnection",
     "RealtimeError",
+    "ReceiveTimeout",
     "RemoteProtocolError",
     "Response",
+    "SessionEnded",
     "SessionProperties",
     "TurnDetection",
     "TurnState",

@@ -15,16 +15,18 @@ class Outbox:
 
     Each event goes out once per connection, chosen by its type: a ``response.create`` owed after a
     drop (``owe_response``) is sent only if the caller holds none of their own, and goes out last.
-    ``in_flight`` are the ``response.create`` written but not yet answered by ``response.created``.
+    ``in_flight`` are the ``response.create`` written but not yet answered by ``response.created``; ``cancelled``
+    of them were cancelled by the caller already (never owed again).
     """
 
-    __slots__ = ("audio_bytes", "entries", "in_flight", "owed")
+    __slots__ = ("audio_bytes", "cancelled", "entries", "in_flight", "owed")
 
     def __init__(self) -> None:
         self.entries: deque[Held] = deque()
         self.audio_bytes = 0
         self.owed: ev.ResponseCreate | None = None
         self.in_flight = 0
+        self.cancelled = 0
 
     def __len__(self) -> int:
         return len(self.entries) + (self.owed is not None)
@@ -58,11 +60,20 @@ class Outbox:
         if not self.holds_response():
             self.owed = ev.ResponseCreate()
 
+    def withdraw_response(self) -> bool:
+        """The caller cancelled: the newest held ``response.create`` (or the owed one) is never sent."""
+        for index in range(len(self.entries) - 1, -1, -1):
+            if isinstance(self.entries[index], ev.ResponseCreate):
+                del self.entries[index]
+                return True
+        owed, self.owed = self.owed, None
+        return owed is not None
+
     def lost_socket(self) -> None:
-        """The socket is gone: a request written on it but never answered is owed again."""
-        if self.in_flight:
-            self.in_flight = 0
+        """The socket is gone: a request written on it but never answered (nor cancelled) is owed again."""
+        if self.in_flight > self.cancelled:
             self.owe_response()
+        self.in_flight = self.cancelled = 0
 
     def take(self) -> list[Held]:
         """Everything held, in order, the owed ``response.create`` last; the outbox is left empty."""

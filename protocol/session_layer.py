@@ -70,6 +70,7 @@ class SessionLayer:
         self._turn_start = 0
         self._commit_point_ms: int | None = None
         self._replayed: tuple[list[ConversationItem], int] = ([], 0)  # items and audio ms of this resume
+        self.cancelled_response: str | None = None  # the response the caller cancelled: never asked for again
         self.apply_formats()
 
     def trigger(self, name: str, **kwargs: Any) -> bool:
@@ -107,7 +108,7 @@ class SessionLayer:
     def send_upgrade_request(self, e: EventData) -> None:
         """Open a new socket and queue its HTTP upgrade request; the turn count restarts."""
         self.ws = self.open_socket()
-        self.outbox.in_flight = 0
+        self.outbox.in_flight = self.outbox.cancelled = 0
         self.turn_trigger("new_socket")
 
     def report_connected(self, e: EventData) -> None:
@@ -207,7 +208,8 @@ class SessionLayer:
             default = "server closed the connection" if e.event.name == "closed_by_server" else "connection lost"
             self.events.append(ev.ResponseAborted(conv.active_response_id, e.kwargs.get("reason") or default))
             conv.forget_response(conv.active_response_id)
-            self.outbox.owe_response()
+            if conv.active_response_id is None or conv.active_response_id != self.cancelled_response:
+                self.outbox.owe_response()
         self.outbox.lost_socket()
         conv.active_response_id = None
         conv.audio_response = None
@@ -293,7 +295,10 @@ class SessionLayer:
         self.trigger("session_updated")
 
     def _on_response_created(self, event: ev.ResponseCreated) -> None:
-        self.outbox.in_flight = 0  # the server took up what we asked for
+        outbox = self.outbox
+        if outbox.cancelled:  # the caller cancelled it before it was created: our response.cancel follows it
+            self.cancelled_response = event.response.id
+        outbox.in_flight = outbox.cancelled = 0  # the server took up what we asked for
         self.conversation.active_response_id = event.response.id
         self.trigger("response_created")
 
@@ -385,6 +390,21 @@ class SessionLayer:
         if isinstance(event, ev.InputAudioBufferCommit):
             self.flush_audio()  # the commit takes every byte sent so far
         self.trigger("send", event=event)
+
+    def cancel_response(self) -> bool:
+        """Cancel the response in progress, or the one asked for and not created yet: a request still held is
+        withdrawn unsent, one written is followed by ``response.cancel``. False when there is none."""
+        conv, outbox = self.conversation, self.outbox
+        if outbox.withdraw_response():
+            return True
+        pending = outbox.in_flight > outbox.cancelled
+        if conv.active_response_id is None and self.state is not S.RESPONDING and not pending:
+            return False
+        self.send(ev.ResponseCancel())
+        outbox.cancelled = outbox.in_flight
+        if conv.active_response_id is not None:
+            self.cancelled_response = conv.active_response_id
+        return True
 
     def check_can_send(self) -> None:
         """The audio path's guard (audio never goes through a trigger): the same refusal as the table's."""
