@@ -398,12 +398,14 @@ class AsyncRealtimeClient(ClientBase):
             put(event)
             if configured is not None and not configured.done():
                 settled = sup.settle(asyncio.get_running_loop().time(), event, configuring)
-                if settled is not None and settled.error is not None:
-                    configured.set_exception(settled.error)
-                elif settled is not None:
-                    configured.set_result(cast(ev.SessionConfigured, event))
+                if settled is None:
+                    continue
+                if isinstance(settled.outcome, ev.SessionConfigured):
+                    configured.set_result(settled.outcome)
                     if settled.announce is not None:
                         put(settled.announce)  # right after SessionConfigured, before any later event
+                else:
+                    configured.set_exception(settled.outcome)
         if not sup.paused:
             self._backlog_changed()
         self._flush()

@@ -64,11 +64,11 @@ class SessionRejected(ConnectError):
 
 @dataclass(frozen=True, slots=True)
 class Settled:
-    """The opening's outcome, seen in the core's events: configured (``announce`` follows the event, when set)
-    or rejected (``error`` is what the attempt raises)."""
+    """The opening's outcome, seen in the core's events: configured (``announce``, when set, follows the event)
+    or rejected (the error is what the attempt raises)."""
 
+    outcome: ev.SessionConfigured | SessionRejected
     announce: Reconnected | None = None
-    error: SessionRejected | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,9 +213,9 @@ class Supervisor:
         """One of the core's events while an opening waits for its answer (``configuring``: the core's state is
         CONFIGURING): ``SessionConfigured`` settles it, an error answering our configuration rejects it."""
         if isinstance(event, ev.SessionConfigured):
-            return Settled(announce=self.configured(now, event))
+            return Settled(event, self.configured(now, event))
         if isinstance(event, ev.ErrorEvent) and configuring:
-            return Settled(error=self.rejected(event))
+            return Settled(self.rejected(event))
         return None
 
     def attempt_error(self, error: BaseException, step: str, where: str,

@@ -453,7 +453,7 @@ class RealtimeClient(ClientBase):
         for event in events:
             out.append(event)
             if self._configured is None and (settled := self._sup.settle(_now(), event, configuring)) is not None:
-                self._configured = settled.error or event
+                self._configured = settled.outcome
                 if settled.announce is not None:
                     out.append(settled.announce)  # right after SessionConfigured, before any later event
         if out:
