@@ -24,7 +24,7 @@ import pytest
 
 from inworld_realtime.protocol import ProtocolError, RealtimeConnection, SessionProperties
 from inworld_realtime.protocol import events as ev
-from tests.client_harness import Driver, Peer, ScriptedServer, driver, raw_server
+from tests.client_harness import Driver, Peer, ScriptedServer, driver
 from tests.core_helpers import configured, deliver, pump, upgrade
 
 ADAPTERS = ["asyncio", "blocking"]
