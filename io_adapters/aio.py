@@ -216,7 +216,7 @@ class AsyncRealtimeClient(ClientBase):
 
     async def send_audio(self, pcm: bytes | bytearray | memoryview) -> None:
         """Stream 16-bit PCM; waits while the write queue is full (back-pressure)."""
-        if self._sup.closing or self._queued > self.options.max_queue_bytes:
+        if self._sup.must_wait(self._queued):
             await self._capacity()  # the hot path skips this coroutine: once per 20 ms frame per session
         self.connection.send_audio(pcm)
         self._flush()
@@ -251,11 +251,9 @@ class AsyncRealtimeClient(ClientBase):
         await self.send(ev.SessionUpdate(session=session))
 
     async def _capacity(self) -> None:
-        while self._queued > self.options.max_queue_bytes and not self._sup.closing:
+        while self._sup.must_wait(self._queued):
             self._drained.clear()
             await self._drained.wait()  # the writer task and a dropped socket both set it
-        if self._sup.closing:
-            raise self._sup.closing_error()
 
     def _flush(self) -> None:
         writer = self._writer
@@ -448,7 +446,7 @@ class AsyncRealtimeClient(ClientBase):
             return
         conn = self.connection
         if conn.state not in ENDED_STATES:
-            conn.connection_lost(self._sup.lost_reason(f"connection lost: {exc}" if exc else "connection lost"))
+            conn.connection_lost(self._sup.lost(exc))
             self._dispatch()
         feed.finish(None if self._sup.stalled else (exc or ConnectionResetError("connection lost")))
 

@@ -303,6 +303,18 @@ class Supervisor:
         """What a socket's end is called: a keepalive abort says so, whatever the transport reported."""
         return "keepalive timeout: no data from the server" if self.stalled else reason
 
+    def lost(self, error: BaseException | None) -> str:
+        """The reason the core's connection ends with when the transport failed with ``error``."""
+        if self.closing and not self.stalled:
+            return "closed"
+        return self.lost_reason(f"connection lost: {error}" if error else "connection lost")
+
+    def must_wait(self, queued: int) -> bool:
+        """Whether a sender waits for the write queue (``queued`` bytes) to drain; raises once closing."""
+        if self.closing:
+            raise self.closing_error()
+        return queued > self.options.max_queue_bytes
+
 
 _JITTER = random.Random()  # shared: a Random's state is 2.5 KiB per client
 

@@ -286,10 +286,8 @@ class RealtimeClient(ClientBase):
         self.send(ev.SessionUpdate(session=session))
 
     def _wait_for_space(self) -> None:
-        while self._queued > self.options.max_queue_bytes and not self._sup.closing:
+        while self._sup.must_wait(self._queued):
             self._space.wait()  # the writer thread, close() and a dropped socket all notify
-        if self._sup.closing:
-            raise self._sup.closing_error()
 
     def _flush(self) -> None:
         if self._sock is None:
@@ -484,7 +482,7 @@ class RealtimeClient(ClientBase):
                 continue
             except OSError as exc:
                 with self._lock:
-                    conn.connection_lost("closed" if sup.closing else f"connection lost: {exc}")
+                    conn.connection_lost(sup.lost(exc))
                 self._dispatch()
                 return exc
             sup.heard(_now())
