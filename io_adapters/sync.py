@@ -391,6 +391,10 @@ class RealtimeClient(ClientBase):
             raise self._configured  # SessionRejected
         self._sup.session_started(_now())  # keepalive from here on: until now the deadline ruled
 
+    def _read_timeout(self, now: float) -> float:
+        """Until the supervisor's next keepalive deadline (the socket's timeout is the blocking client's timer)."""
+        return min(3600.0, max(_MIN_TIMEOUT, self._sup.next_tick() - now))
+
     @staticmethod
     def _remaining(deadline: float) -> float:
         remaining = deadline - _now()
@@ -463,22 +467,23 @@ class RealtimeClient(ClientBase):
         if self._ended_by is not None:
             error, self._ended_by = self._ended_by, None
             return error
+        sock.settimeout(self._read_timeout(_now()))
         while conn.state not in ENDED_STATES:
-            self._events.wait_while_paused()
-            now = _now()
-            action = sup.tick(now)
-            if action is not None:
+            if sup.paused:
+                self._events.wait_while_paused()
+                sock.settimeout(self._read_timeout(_now()))  # the silence is counted from the resume
+            try:
+                data = sock.recv(_READ_SIZE)
+            except TimeoutError:
+                now = _now()
+                action = sup.tick(now)
                 with self._lock:
                     if action == "dead":
                         conn.connection_lost(sup.lost_reason(""))
-                    else:
+                    elif action == "ping":
                         conn.ping()
                 self._dispatch()
-                continue
-            try:
-                sock.settimeout(min(3600.0, max(_MIN_TIMEOUT, sup.next_tick() - now)))
-                data = sock.recv(_READ_SIZE)
-            except TimeoutError:
+                sock.settimeout(self._read_timeout(now))
                 continue
             except OSError as exc:
                 with self._lock:
