@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import threading
 from collections.abc import AsyncIterator
 from types import TracebackType
@@ -19,7 +20,7 @@ from inworld_realtime.protocol import (
     SessionProperties,
 )
 from inworld_realtime.protocol import events as ev
-from inworld_realtime.protocol.states import ENDED_STATES, OPEN_STATES
+from inworld_realtime.protocol.states import ENDED_STATES
 
 from .client import ATTEMPT_ERRORS, ClientBase, Route
 from .transport import check_connect_reply
@@ -96,8 +97,7 @@ class AsyncRealtimeClient(ClientBase):
     """One realtime session over asyncio; survives drops by opening a new one and replaying."""
 
     def _init_io(self) -> None:
-        self._events: asyncio.Queue[Any] = asyncio.Queue()  # bounded by pausing the socket at max_events
-        self._reading_paused = False
+        self._events: asyncio.Queue[Any] = asyncio.Queue()  # bounded by pausing the socket (the supervisor says)
         self._writes: asyncio.Queue[bytes] = asyncio.Queue()
         self._queued = 0
         self._drained = asyncio.Event()
@@ -144,18 +144,32 @@ class AsyncRealtimeClient(ClientBase):
 
     async def close(self) -> None:
         """Close the WebSocket politely, then stop every task and the socket. Idempotent."""
-        tasks = [t for t in (self._supervisor, self._write_task) if t is not None]
-        if self._sup.closing and not tasks:
+        if self._sup.closing and self._supervisor is None and self._write_task is None:
             return
+        await self._shutdown(await_answer=True)
+        self._end()
+
+    async def reset_conversation(self) -> None:
+        """Close this session and open a fresh one with no history."""
+        await self._shutdown(await_answer=False)
+        self._forget_conversation()
+        self._ended = False
+        await self.connect()
+
+    async def _shutdown(self, await_answer: bool) -> None:
+        """Close and reset, in the one order: the close frame goes behind every queued byte (one writer), then we
+        wait, bounded, for the server's answer (close) or for the writes to drain (reset), then the socket goes."""
         supervisor, answer = self._supervisor, self._start_close()
-        self._drained.set()  # senders waiting for room raise ConnectionError now
+        self._drained.set()  # senders waiting for room raise now
         self._stopped.set()
         if answer and supervisor is not None and supervisor is not asyncio.current_task():
             # The supervisor ends when the server's close frame (or EOF) ends the socket: no polling.
-            await asyncio.wait({supervisor}, timeout=self.options.close_timeout)
+            wait = supervisor if await_answer else asyncio.ensure_future(self._writes.join())
+            await asyncio.wait({wait}, timeout=self.options.close_timeout)
+            if wait is not supervisor:
+                wait.cancel()
         await self._stop_tasks()
         await self._drop_socket()
-        self._end()
 
     async def _stop_tasks(self) -> None:
         tasks = [t for t in (self._supervisor, self._write_task) if t is not None and t is not asyncio.current_task()]
@@ -171,25 +185,28 @@ class AsyncRealtimeClient(ClientBase):
         events = self._events
         while True:
             event = events.get_nowait() if events.qsize() else await events.get()
-            if self._reading_paused:
-                self._resume_reading()
+            if self._sup.paused:
+                self._backlog_changed()
             if event is _END:
                 self._events.put_nowait(_END)  # every later reader ends too
                 return
             yield event
 
     async def recv(self, timeout: float | None = None) -> Any:
-        """The next event; ``TimeoutError`` after ``timeout``, ``ConnectionError`` once the stream ended."""
+        """The next event; ``ReceiveTimeout`` after ``timeout``, ``SessionEnded`` once the stream ended."""
         try:
             event = await asyncio.wait_for(self._events.get(), timeout)
         except TimeoutError:
-            raise TimeoutError(f"no event within {timeout} s") from None
-        if self._reading_paused:
-            self._resume_reading()
+            raise self._sup.recv_timeout(timeout) from None
+        if self._sup.paused:
+            self._backlog_changed()
         if event is _END:
             self._events.put_nowait(_END)
-            raise ConnectionError("the realtime session has ended")
+            raise self._sup.ended_error()
         return event
+
+    def _backlog(self) -> int:
+        return self._events.qsize()
 
     async def send(self, event: ev.ClientEvent) -> None:
         """Send any client event (held by the core while the session is not configured)."""
@@ -199,7 +216,7 @@ class AsyncRealtimeClient(ClientBase):
 
     async def send_audio(self, pcm: bytes | bytearray | memoryview) -> None:
         """Stream 16-bit PCM; waits while the write queue is full (back-pressure)."""
-        if self._sup.closing or self._queued > self.options.max_queue_bytes:
+        if self._sup.must_wait(self._queued):
             await self._capacity()  # the hot path skips this coroutine: once per 20 ms frame per session
         self.connection.send_audio(pcm)
         self._flush()
@@ -217,7 +234,7 @@ class AsyncRealtimeClient(ClientBase):
         self._flush()
 
     async def cancel_response(self) -> bool:
-        """Cancel the response in progress; False when there is none."""
+        """Cancel the response in progress or asked for; False when there is none."""
         sent = self.connection.cancel_response()
         self._flush()
         return sent
@@ -233,26 +250,10 @@ class AsyncRealtimeClient(ClientBase):
         """Change the live session (and every future one)."""
         await self.send(ev.SessionUpdate(session=session))
 
-    async def reset_conversation(self) -> None:
-        """Close this session and open a fresh one with no history."""
-        self._sup.closing = True  # the supervisor must not end the event stream
-        await self._stop_tasks()
-        if self.connection.state in OPEN_STATES:
-            self.connection.close()
-            data = self.connection.data_to_send()
-            if data and self._writer is not None and not self._writer.is_closing():
-                self._writer.write(data)
-        await self._drop_socket()
-        self._forget_conversation()
-        self._ended = False
-        await self.connect()
-
     async def _capacity(self) -> None:
-        while self._queued > self.options.max_queue_bytes and not self._sup.closing:
+        while self._sup.must_wait(self._queued):
             self._drained.clear()
             await self._drained.wait()  # the writer task and a dropped socket both set it
-        if self._sup.closing:
-            raise ConnectionError("the client is closed")
 
     def _flush(self) -> None:
         writer = self._writer
@@ -280,6 +281,7 @@ class AsyncRealtimeClient(ClientBase):
                 pass  # the reader sees the same failure and handles the drop
             finally:
                 self._queued -= len(data)
+                self._writes.task_done()
                 if self._queued <= self.options.max_queue_bytes:
                     self._drained.set()
 
@@ -322,25 +324,18 @@ class AsyncRealtimeClient(ClientBase):
                 feed = self._take_over(reader, transport)
                 step = "no configured session (session.updated) from"
                 await asyncio.wait({feed.done, configured}, return_when=asyncio.FIRST_COMPLETED)
-        except TimeoutError:
-            await self._failed_attempt("connect timeout", feed)
-            raise ConnectTimeout(f"{step} {target.host}:{target.port} within {self.options.connect_timeout} s"
-                                 ) from None
-        except RemoteProtocolError:
-            await self._failed_attempt("", feed)
-            raise
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
-            await self._failed_attempt("connect failed", feed)
-            raise ConnectError(f"cannot connect to {target.host}:{target.port}: {exc}") from exc
-        except BaseException:
-            await self._failed_attempt("cancelled", feed)
-            raise
+        except BaseException as exc:
+            error, reason = self._sup.attempt_error(exc, step, f"{target.host}:{target.port}",
+                                                    (asyncio.LimitOverrunError,))
+            await self._failed_attempt(reason, feed)
+            if error is exc:
+                raise
+            raise error from error.__cause__
         if configured.done() and not configured.exception():
-            loop = asyncio.get_running_loop()
-            self._sup.session_started(loop.time())  # keepalive from here on: until now the deadline ruled
-            self._timer = loop.call_at(self._sup.next_tick(), self._tick)
+            self._sup.session_started(asyncio.get_running_loop().time())  # keepalive from here on
+            self._schedule_tick()
             return
-        await self._failed_attempt("", feed)
+        await self._failed_attempt("connect failed", feed)
         if configured.done():
             raise cast(BaseException, configured.exception())  # SessionRejected
         assert feed is not None
@@ -350,7 +345,7 @@ class AsyncRealtimeClient(ClientBase):
         """The socket goes; before the upgrade the core's events go too, after it they are the caller's."""
         conn = self.connection
         if conn.state not in ENDED_STATES:
-            conn.connection_lost(reason or "connect failed")
+            conn.connection_lost(reason)
         if feed is None:
             self._discard_events()
         else:
@@ -394,28 +389,36 @@ class AsyncRealtimeClient(ClientBase):
             self._events.get_nowait()
 
     def _dispatch(self) -> None:
-        """Hand the core's events to the caller and settle the configuration future; pause reading when full."""
-        configured, put = self._configured, self._events.put_nowait
+        """Hand the core's events to the caller; the supervisor settles the opening and decides back-pressure."""
+        configured, put, sup = self._configured, self._events.put_nowait, self._sup
+        configuring = self.connection.state is S.CONFIGURING
         for event in self.connection.events():
             put(event)
             if configured is not None and not configured.done():
-                if isinstance(event, ev.SessionConfigured):
-                    configured.set_result(event)
-                    announce = self._sup.configured(asyncio.get_running_loop().time(), event)
-                    if announce is not None:
-                        put(announce)  # right after SessionConfigured, before any later event
-                elif isinstance(event, ev.ErrorEvent) and self.connection.state is S.CONFIGURING:
-                    configured.set_exception(self._sup.rejected(event))
-        if self._events.qsize() >= self.options.max_events and not self._reading_paused and self._writer is not None:
-            self._reading_paused = True  # the caller is behind: TCP flow control holds the server, nothing is lost
-            self._writer.pause_reading()
+                settled = sup.settle(asyncio.get_running_loop().time(), event, configuring)
+                if settled is None:
+                    continue
+                if isinstance(settled.outcome, ev.SessionConfigured):
+                    configured.set_result(settled.outcome)
+                    if settled.announce is not None:
+                        put(settled.announce)  # right after SessionConfigured, before any later event
+                else:
+                    configured.set_exception(settled.outcome)
+        if not sup.paused:
+            self._backlog_changed()
         self._flush()
 
-    def _resume_reading(self) -> None:
-        if self._events.qsize() <= self.options.max_events // 2:
-            self._reading_paused = False
-            if self._writer is not None and not self._writer.is_closing():
-                self._writer.resume_reading()
+    def _backlog_changed(self) -> None:
+        """Carry out the supervisor's back-pressure: pause or resume reading the socket (and its keepalive)."""
+        writer = self._writer
+        if writer is None or writer.is_closing():
+            return
+        decision = self._sup.backlog(asyncio.get_running_loop().time(), self._events.qsize())
+        if decision == "pause":
+            writer.pause_reading()  # TCP flow control holds the server; nothing is lost
+        elif decision == "resume":
+            writer.resume_reading()
+            self._schedule_tick()
 
     def _received(self, feed: _Feed, data: bytes | memoryview) -> None:
         """The feed's bytes (``b""``: EOF) into the core; ends the feed when the socket is done."""
@@ -443,13 +446,23 @@ class AsyncRealtimeClient(ClientBase):
             return
         conn = self.connection
         if conn.state not in ENDED_STATES:
-            conn.connection_lost(self._sup.lost_reason(f"connection lost: {exc}" if exc else "connection lost"))
+            conn.connection_lost(self._sup.lost(exc))
             self._dispatch()
         feed.finish(None if self._sup.stalled else (exc or ConnectionResetError("connection lost")))
+
+    def _schedule_tick(self) -> None:
+        """Wake at the supervisor's next keepalive deadline (none while reading is paused)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        when = self._sup.next_tick()
+        if self._feed is not None and when != math.inf:
+            self._timer = self._feed.loop.call_at(when, self._tick)
 
     def _tick(self) -> None:
         """The supervisor's keepalive: ping after a quiet spell, abort the socket after a silent one."""
         feed, writer = self._feed, self._writer
+        self._timer = None
         if feed is None or writer is None or feed.done.done():
             return
         action = self._sup.tick(feed.loop.time())
@@ -458,7 +471,7 @@ class AsyncRealtimeClient(ClientBase):
             return
         if action == "ping" and self.connection.ping():
             self._flush()
-        self._timer = feed.loop.call_at(self._sup.next_tick(), self._tick)
+        self._schedule_tick()
 
     async def _supervise(self, route: Route) -> None:
         """Wait while the feed runs the socket; when it ends, reconnect as the supervisor decides."""
@@ -488,6 +501,7 @@ class AsyncRealtimeClient(ClientBase):
             self._timer = None
         while not self._writes.empty():
             self._queued -= len(self._writes.get_nowait())
+            self._writes.task_done()
         self._drained.set()
         if writer is not None:
             writer.close()

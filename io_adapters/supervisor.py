@@ -1,8 +1,13 @@
-"""The sans-IO supervisor: when to connect, retry, ping and give up, decided once for both adapters.
+"""The sans-IO supervisor: the one decision-maker above the core, for every client (asyncio, blocking, and any
+other transport that carries the same session).
 
-Like the core, it reads no clock and never sleeps: the adapter passes ``now`` (a monotonic time in seconds)
-with each fact (an attempt failed, the session is configured, bytes arrived, the socket ended) and acts on
-the decision it gets back (wait this long and try again, give up with this error, ping, the peer is dead).
+Like the core, it reads no clock and never sleeps: the executor passes ``now`` (a monotonic time in seconds)
+with each fact and acts on the decision it gets back. Facts: an attempt failed and how (``attempt_error``,
+``failed``), the transport opened (``session_started``), bytes were heard (``heard``), the core produced an event
+(``settle``), time passed (``tick``), the caller's backlog changed (``backlog``), close or reset was asked
+(``closing``), the socket ended (``dropped``). Decisions: retry after this delay or give up with this error and
+these events, this event configured (or rejected) the opening, ping now or abort a dead transport, wake me at
+``next_tick()``, pause or resume reading, raise this error to the caller. See docs/driver.md.
 """
 
 from __future__ import annotations
@@ -14,7 +19,14 @@ import ssl
 from dataclasses import dataclass
 from typing import Literal
 
-from inworld_realtime.protocol import ConnectError, ConnectTimeout, HandshakeError
+from inworld_realtime.protocol import (
+    ConnectError,
+    ConnectTimeout,
+    HandshakeError,
+    ReceiveTimeout,
+    RemoteProtocolError,
+    SessionEnded,
+)
 from inworld_realtime.protocol import events as ev
 
 from .events import AudioDropped, Reconnected, ReconnectFailed, Reconnecting
@@ -48,6 +60,15 @@ class Options:
 
 class SessionRejected(ConnectError):
     """The server answered our ``session.update`` with an error: the same configuration will fail again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """The opening's outcome, seen in the core's events: configured (``announce``, when set, follows the event)
+    or rejected (the error is what the attempt raises)."""
+
+    outcome: ev.SessionConfigured | SessionRejected
+    announce: Reconnected | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,12 +132,15 @@ class Supervisor:
         self.stalled = False
         self.configured_at = -math.inf  # when the current session was configured
         self.carried = 0  # failed attempts a quick drop of the current session adds to (its opening's count)
+        self.opening = False  # between a (re)connect's start and its configured session: nothing pauses it
+        self.paused = False  # the caller is behind: reading is paused, and the keepalive does not judge the server
 
     def start(self, now: float) -> None:
         """The caller asked to connect: every attempt of this first opening ends by ``connect_timeout``."""
         self.attempt = 0
         self.reconnecting = False
-        self.closing = False
+        self.closing = self.paused = False
+        self.opening = True
         self.deadline = now + self.options.connect_timeout
         self.last_error = None
 
@@ -161,10 +185,10 @@ class Supervisor:
                 unsent_ms: int = 0) -> Retry | GiveUp | None:
         """The configured session ended; None when it should simply end (closed by us or cleanly by the server,
         or reconnecting is off)."""
-        self.stalled = False  # said already (lost_reason); the next socket starts afresh
+        self.stalled = self.paused = False  # said already (lost_reason); the next socket starts afresh, unpaused
         if self.closing or clean or not self.options.reconnect:
             return None
-        self.reconnecting = True
+        self.reconnecting = self.opening = True
         # A session that lived ``stable_after`` starts a fresh count; one that flapped is one more failed attempt.
         self.attempt = self.carried if now - self.configured_at < self.options.stable_after else 0
         return self.failed(now, error, unsent_ms)
@@ -173,7 +197,7 @@ class Supervisor:
         """The session answered our configuration: the opening succeeded; a replacement is announced."""
         attempt, reconnecting = self.attempt, self.reconnecting
         self.attempt = 0
-        self.reconnecting = False
+        self.reconnecting = self.opening = False
         self.configured_at = now
         self.carried = attempt if reconnecting else 0  # the first opening's failures had their own deadline
         self.heard(now)
@@ -184,6 +208,57 @@ class Supervisor:
     def rejected(self, event: ev.ErrorEvent) -> SessionRejected:
         """The server answered our configuration with an error."""
         return SessionRejected(f"the server rejected the session: {event.error.message}")
+
+    def settle(self, now: float, event: object, configuring: bool) -> Settled | None:
+        """One of the core's events while an opening waits for its answer (``configuring``: the core's state is
+        CONFIGURING): ``SessionConfigured`` settles it, an error answering our configuration rejects it."""
+        if isinstance(event, ev.SessionConfigured):
+            return Settled(event, self.configured(now, event))
+        if isinstance(event, ev.ErrorEvent) and configuring:
+            return Settled(self.rejected(event))
+        return None
+
+    def attempt_error(self, error: BaseException, step: str, where: str,
+                      io_errors: tuple[type[BaseException], ...] = ()) -> tuple[BaseException, str]:
+        """What a failed attempt raises (the one error tree) and the reason the core's connection ends with;
+        ``io_errors`` are the executor's own transport failures (beside ``OSError``)."""
+        if isinstance(error, TimeoutError) and not isinstance(error, ConnectError):
+            timeout = ConnectTimeout(f"{step} {where} within {self.options.connect_timeout} s")
+            return timeout, "connect timeout"
+        if isinstance(error, ConnectError | RemoteProtocolError):
+            return error, "connect failed"
+        if isinstance(error, (OSError, EOFError, *io_errors)):
+            wrapped = ConnectError(f"cannot connect to {where}: {error}")
+            wrapped.__cause__ = error
+            return wrapped, "connect failed"
+        return error, "cancelled"
+
+    def closing_error(self) -> SessionEnded:
+        """What a send raises once close() or reset_conversation() started."""
+        return SessionEnded("the client is closed")
+
+    def ended_error(self) -> SessionEnded:
+        """What recv raises once the event stream ended."""
+        return SessionEnded("the realtime session has ended")
+
+    def recv_timeout(self, timeout: float | None) -> ReceiveTimeout:
+        return ReceiveTimeout(f"no event within {timeout} s")
+
+    def backlog(self, now: float, size: int) -> Literal["pause", "resume"] | None:
+        """The caller's queue holds ``size`` events: at ``max_events`` reading pauses (TCP then holds the server,
+        nothing is lost), at half it resumes. An opening is never paused (it has a deadline to meet). While
+        paused the server cannot be heard, so it is not judged: its keepalive clock restarts at the resume."""
+        limit = self.options.max_events
+        if not self.paused:
+            if size >= limit and not self.opening:
+                self.paused = True
+                return "pause"
+            return None
+        if size <= limit // 2 or self.closing:
+            self.paused = False
+            self.last_rx = max(self.last_rx, now)
+            return "resume"
+        return None
 
     def _give_up(self, error: BaseException | None, unsent_ms: int) -> GiveUp:
         if not self.reconnecting:
@@ -207,6 +282,8 @@ class Supervisor:
         """Due at ``next_tick()``: ``"dead"`` after ``keepalive_timeout`` of silence, ``"ping"`` after
         ``ping_interval`` of quiet since the last byte or ping, else nothing."""
         options = self.options
+        if self.paused:
+            return None  # a paused reader is not a dead server
         if now >= self.last_rx + options.keepalive_timeout:  # sums, as in next_tick(): due means due
             self.stalled = True
             return "dead"
@@ -216,16 +293,30 @@ class Supervisor:
         return None
 
     def next_tick(self) -> float:
-        """When ``tick`` may next have something to say."""
+        """When ``tick`` may next have something to say (never while reading is paused)."""
         options = self.options
+        if self.paused:
+            return math.inf
         return min(self.last_rx + options.keepalive_timeout, max(self.last_rx, self.last_ping) + options.ping_interval)
 
     def lost_reason(self, reason: str) -> str:
         """What a socket's end is called: a keepalive abort says so, whatever the transport reported."""
         return "keepalive timeout: no data from the server" if self.stalled else reason
 
+    def lost(self, error: BaseException | None) -> str:
+        """The reason the core's connection ends with when the transport failed with ``error``."""
+        if self.closing and not self.stalled:
+            return "closed"
+        return self.lost_reason(f"connection lost: {error}" if error else "connection lost")
+
+    def must_wait(self, queued: int) -> bool:
+        """Whether a sender waits for the write queue (``queued`` bytes) to drain; raises once closing."""
+        if self.closing:
+            raise self.closing_error()
+        return queued > self.options.max_queue_bytes
+
 
 _JITTER = random.Random()  # shared: a Random's state is 2.5 KiB per client
 
 
-__all__ = ["GiveUp", "Options", "Retry", "SessionRejected", "Supervisor", "describe", "retryable"]
+__all__ = ["GiveUp", "Options", "Retry", "SessionRejected", "Settled", "Supervisor", "describe", "retryable"]

@@ -16,15 +16,15 @@ from typing import Any
 from inworld_realtime.protocol import (
     ConnectError,
     ConnectionState,
-    ConnectTimeout,
     LocalProtocolError,
     RemoteProtocolError,
     SessionProperties,
 )
 from inworld_realtime.protocol import events as ev
-from inworld_realtime.protocol.states import ENDED_STATES, OPEN_STATES
+from inworld_realtime.protocol.states import ENDED_STATES
 
 from .client import ATTEMPT_ERRORS, ClientBase, Route
+from .supervisor import Supervisor
 from .transport import check_connect_reply
 
 S = ConnectionState
@@ -44,65 +44,65 @@ def _writable(sock: socket.socket | None) -> bool:
 
 
 class _EventQueue:
-    """The caller's events, bounded: the reader thread waits for room (TCP then holds the server), but the
-    end of the stream is a flag, not an item, so it can never be lost to a full queue."""
+    """The caller's events. The supervisor decides when the reader pauses (``backlog``); the reader waits
+    between reads, never inside a put. The end of the stream is a flag, so it can never be lost."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, sup: Supervisor) -> None:
         self._items: deque[Any] = deque()
-        self._limit = limit
-        lock = threading.Lock()
-        self._not_empty = threading.Condition(lock)
-        self._not_full = threading.Condition(lock)
+        self._sup = sup
+        self._cond = threading.Condition()
         self._ended = self._unbounded = False
 
-    def put(self, event: Any) -> None:
-        with self._not_full:
-            while len(self._items) >= self._limit and not self._unbounded:
-                self._not_full.wait()
-            self._items.append(event)
-            self._not_empty.notify()
+    def put(self, events: list[Any]) -> None:
+        with self._cond:
+            self._items.extend(events)
+            self._cond.notify_all()
+            self._sup.backlog(_now(), len(self._items))
 
-    def put_nowait(self, event: Any) -> None:
-        """Past the bound: for what must not wait on the caller (opening a session, which has a deadline)."""
-        with self._not_empty:
-            self._items.append(event)
-            self._not_empty.notify()
+    def wait_while_paused(self) -> None:
+        """The reader's pause: no reads (TCP holds the server) until the caller catches up or the client closes."""
+        with self._cond:
+            while self._sup.paused and not self._unbounded:
+                self._cond.wait()
 
     def get(self, timeout: float | None) -> Any:
         """The next event; ``None`` once the stream ended and is drained; ``queue.Empty`` after ``timeout``."""
-        with self._not_empty:
+        with self._cond:
             if not self._items and not self._ended:
                 deadline = None if timeout is None else _now() + timeout
                 while not self._items and not self._ended:
                     remaining = None if deadline is None else deadline - _now()
                     if remaining is not None and remaining <= 0:
                         raise queue.Empty
-                    self._not_empty.wait(remaining)
+                    self._cond.wait(remaining)
             if not self._items:
                 return None
-            self._not_full.notify()
-            return self._items.popleft()
+            event = self._items.popleft()
+            if self._sup.paused and self._sup.backlog(_now(), len(self._items)) == "resume":
+                self._cond.notify_all()
+            return event
 
-    def unblock(self) -> None:
-        """No more waiting for room (the client is closing and the caller may never read again)."""
-        with self._not_full:
-            self._unbounded = True
-            self._not_full.notify_all()
-
-    def end(self) -> None:
-        with self._not_full:
-            self._ended = self._unbounded = True
-            self._not_full.notify_all()
-            self._not_empty.notify_all()
-
-    def reopen(self) -> None:
-        with self._not_full:
-            self._ended = self._unbounded = False
+    def __len__(self) -> int:
+        return len(self._items)
 
     def clear(self) -> None:
-        with self._not_full:
+        with self._cond:
             self._items.clear()
-            self._not_full.notify_all()
+
+    def unblock(self) -> None:
+        """No more waiting for the caller (the client is closing and the caller may never read again)."""
+        with self._cond:
+            self._unbounded = True
+            self._cond.notify_all()
+
+    def end(self) -> None:
+        with self._cond:
+            self._ended = self._unbounded = True
+            self._cond.notify_all()
+
+    def reopen(self) -> None:
+        with self._cond:
+            self._ended = self._unbounded = False
 
 
 class RealtimeClient(ClientBase):
@@ -110,7 +110,7 @@ class RealtimeClient(ClientBase):
 
     def _init_io(self) -> None:
         self._lock = threading.RLock()
-        self._events = _EventQueue(self.options.max_events)
+        self._events = _EventQueue(self._sup)
         self._writes: queue.Queue[bytes | None] = queue.Queue()
         self._queued = 0
         self._space = threading.Condition(self._lock)
@@ -155,22 +155,40 @@ class RealtimeClient(ClientBase):
 
     def close(self) -> None:
         """Close politely, wait (bounded) for the server's answer, then stop the threads and the socket. Idempotent."""
+        if self._sup.closing and self._writer is None:
+            return
+        self._shutdown(await_answer=True)
+        self._events.end()
+
+    def reset_conversation(self) -> None:
+        """Close this session and open a fresh one with no history."""
+        self._shutdown(await_answer=False)
         with self._lock:
-            if self._sup.closing and self._writer is None:
-                return
+            self._forget_conversation()
+            self._events.reopen()
+        self.connect()
+
+    def _shutdown(self, await_answer: bool) -> None:
+        """Close and reset, in the one order: the close frame goes behind every queued byte (one writer), then we
+        wait, bounded, for the server's answer (close) or for the writes to drain (reset), then the socket goes."""
+        with self._lock:
             answer = self._start_close()
-            self._space.notify_all()  # senders waiting for room raise ConnectionError now
+            self._space.notify_all()  # senders waiting for room raise now
         self._stop.set()
         self._events.unblock()
-        reader = self._reader
+        reader, deadline = self._reader, _now() + self.options.close_timeout
         if answer and reader is not None and reader is not threading.current_thread():
-            reader.join(self.options.close_timeout)  # it ends when the close frame (or EOF) ends the socket
+            if await_answer:
+                reader.join(self.options.close_timeout)  # it ends when the close frame (or EOF) ends the socket
+            else:
+                with self._lock:
+                    while self._queued and self._sock is not None and (left := deadline - _now()) > 0:
+                        self._space.wait(left)
         self._stop_threads()
-        self._events.end()
 
     def _stop_threads(self) -> None:
         self._stop.set()
-        self._shutdown_socket()
+        self._shutdown_socket()  # an abort: after it, nothing more reaches the socket
         self._writes.put(None)
         with self._lock:
             self._space.notify_all()
@@ -192,14 +210,17 @@ class RealtimeClient(ClientBase):
             yield event
 
     def recv(self, timeout: float | None = None) -> Any:
-        """The next event; ``TimeoutError`` after ``timeout``, ``ConnectionError`` once the stream ended."""
+        """The next event; ``ReceiveTimeout`` after ``timeout``, ``SessionEnded`` once the stream ended."""
         try:
             event = self._events.get(timeout)
         except queue.Empty:
-            raise TimeoutError(f"no event within {timeout} s") from None
+            raise self._sup.recv_timeout(timeout) from None
         if event is None:
-            raise ConnectionError("the realtime session has ended")
+            raise self._sup.ended_error()
         return event
+
+    def _backlog(self) -> int:
+        return len(self._events)
 
     def send(self, event: ev.ClientEvent) -> None:
         """Send any client event (held by the core while the session is not configured)."""
@@ -227,8 +248,6 @@ class RealtimeClient(ClientBase):
             assert sock is not None
             try:
                 self._send_all(sock, data)
-            except OSError:
-                pass  # the reader sees the same failure and handles the drop
             finally:
                 self._write_lock.release()
 
@@ -247,7 +266,7 @@ class RealtimeClient(ClientBase):
             self._flush()
 
     def cancel_response(self) -> bool:
-        """Cancel the response in progress; False when there is none."""
+        """Cancel the response in progress or asked for; False when there is none."""
         with self._lock:
             sent = self.connection.cancel_response()
             self._flush()
@@ -266,28 +285,9 @@ class RealtimeClient(ClientBase):
         """Change the live session (and every future one)."""
         self.send(ev.SessionUpdate(session=session))
 
-    def reset_conversation(self) -> None:
-        """Close this session and open a fresh one with no history."""
-        with self._lock:
-            self._sup.closing = True
-            if self.connection.state in OPEN_STATES:
-                self.connection.close()
-                data = self.connection.data_to_send()
-                if self._sock is not None:
-                    with contextlib.suppress(OSError):
-                        self._sock.sendall(data)
-        self._events.unblock()
-        self._stop_threads()
-        with self._lock:
-            self._forget_conversation()
-            self._events.reopen()
-        self.connect()
-
     def _wait_for_space(self) -> None:
-        while self._queued > self.options.max_queue_bytes and not self._sup.closing:
+        while self._sup.must_wait(self._queued):
             self._space.wait()  # the writer thread, close() and a dropped socket all notify
-        if self._sup.closing:
-            raise ConnectionError("the client is closed")
 
     def _flush(self) -> None:
         if self._sock is None:
@@ -311,23 +311,24 @@ class RealtimeClient(ClientBase):
                 if sock is not None:
                     with self._write_lock:
                         self._send_all(sock, data)
-            except OSError:
-                pass  # the reader sees the same failure and handles the drop
             finally:
                 with self._lock:
                     self._queued -= len(data)
                     self._space.notify_all()
 
     def _send_all(self, sock: socket.socket, data: bytes) -> None:
-        """Every byte, waiting out a peer that reads slowly: a timeout is not a failure (the reader's keepalive
-        decides when the peer is gone), and giving up mid-frame would corrupt the stream."""
+        """The one writer path: every byte, in order, waiting out a peer that reads slowly. A frame is given up
+        halfway only when its socket was aborted (then nothing more is ever written to it); a timeout is not a
+        failure (the keepalive decides when the peer is gone)."""
         view = memoryview(data)
         while view:
             try:
                 view = view[sock.send(view):]
             except TimeoutError:
-                if self._sock is not sock or self._sup.closing:
-                    raise ConnectionError("the socket was replaced or closed mid-write") from None
+                if self._sock is not sock:
+                    return  # replaced or closed: the socket is gone, and so is what it had not taken
+            except OSError:
+                return  # shut down (aborted) or reset: the reader sees the same failure and handles the drop
 
     def _establish(self, route: Route) -> None:
         """Attempts until a session is configured, waiting between them as the supervisor says."""
@@ -379,24 +380,20 @@ class RealtimeClient(ClientBase):
                     self._ended_by = exc  # the same read configured the session and broke it: _run reports it
                     break
                 self._dispatch()
-        except TimeoutError:
-            self._failed_attempt("connect timeout", upgraded)
-            raise ConnectTimeout(f"{step} {target.host}:{target.port} within {self.options.connect_timeout} s"
-                                 ) from None
-        except (RemoteProtocolError, ConnectError):
-            self._failed_attempt("", upgraded)
-            raise
-        except OSError as exc:
-            self._failed_attempt("connect failed", upgraded)
-            raise ConnectError(f"cannot connect to {target.host}:{target.port}: {exc}") from exc
-        except BaseException:
-            self._failed_attempt("cancelled", upgraded)
-            raise
+        except BaseException as exc:
+            error, reason = self._sup.attempt_error(exc, step, f"{target.host}:{target.port}")
+            self._failed_attempt(reason, upgraded)
+            if error is exc:
+                raise
+            raise error from error.__cause__
         if isinstance(self._configured, BaseException):
-            self._failed_attempt("", upgraded)
+            self._failed_attempt("connect failed", upgraded)
             raise self._configured  # SessionRejected
         self._sup.session_started(_now())  # keepalive from here on: until now the deadline ruled
-        sock.settimeout(max(_MIN_TIMEOUT, self._sup.next_tick() - _now()))
+
+    def _read_timeout(self, now: float) -> float:
+        """Until the supervisor's next keepalive deadline (the socket's timeout is the blocking client's timer)."""
+        return min(3600.0, max(_MIN_TIMEOUT, self._sup.next_tick() - now))
 
     @staticmethod
     def _remaining(deadline: float) -> float:
@@ -409,7 +406,7 @@ class RealtimeClient(ClientBase):
         """The socket goes; before the upgrade the core's events go too, after it they are the caller's."""
         with self._lock:
             if self.connection.state not in ENDED_STATES:
-                self.connection.connection_lost(reason or "connect failed")
+                self.connection.connection_lost(reason)
             if not upgraded:
                 self._discard_events()
         if upgraded:
@@ -443,36 +440,38 @@ class RealtimeClient(ClientBase):
         return sock
 
     def _surface(self, event: Any) -> None:
-        self._events.put(event)
+        self._events.put([event])
 
     def _forget_events(self) -> None:
         self._events.clear()
 
     def _dispatch(self) -> None:
-        """Hand the core's events to the caller; settle the configuration as soon as its answer is seen."""
+        """Hand the core's events to the caller; the supervisor settles the opening and decides back-pressure."""
         with self._lock:
             events = list(self.connection.events())
-            state = self.connection.state
+            configuring = self.connection.state is S.CONFIGURING
             self._flush()
-        put = self._events.put if self._configured is not None else self._events.put_nowait
+        out: list[Any] = []
         for event in events:
-            put(event)
-            if self._configured is None:
-                if isinstance(event, ev.SessionConfigured):
-                    self._configured = event
-                    announce = self._sup.configured(_now(), event)
-                    if announce is not None:
-                        put(announce)  # right after SessionConfigured, before any later event
-                elif isinstance(event, ev.ErrorEvent) and state is S.CONFIGURING:
-                    self._configured = self._sup.rejected(event)
+            out.append(event)
+            if self._configured is None and (settled := self._sup.settle(_now(), event, configuring)) is not None:
+                self._configured = settled.outcome
+                if settled.announce is not None:
+                    out.append(settled.announce)  # right after SessionConfigured, before any later event
+        if out:
+            self._events.put(out)
 
     def _run(self, sock: socket.socket) -> BaseException | None:
-        """Feed the core until the socket ends; the supervisor's keepalive runs on the read timeouts."""
+        """Feed the core until the socket ends; the supervisor's keepalive runs between reads."""
         conn, sup = self.connection, self._sup
         if self._ended_by is not None:
             error, self._ended_by = self._ended_by, None
             return error
+        sock.settimeout(self._read_timeout(_now()))
         while conn.state not in ENDED_STATES:
+            if sup.paused:
+                self._events.wait_while_paused()
+                sock.settimeout(self._read_timeout(_now()))  # the silence is counted from the resume
             try:
                 data = sock.recv(_READ_SIZE)
             except TimeoutError:
@@ -484,11 +483,11 @@ class RealtimeClient(ClientBase):
                     elif action == "ping":
                         conn.ping()
                 self._dispatch()
-                sock.settimeout(max(_MIN_TIMEOUT, sup.next_tick() - now))
+                sock.settimeout(self._read_timeout(now))
                 continue
             except OSError as exc:
                 with self._lock:
-                    conn.connection_lost("closed" if sup.closing else f"connection lost: {exc}")
+                    conn.connection_lost(sup.lost(exc))
                 self._dispatch()
                 return exc
             sup.heard(_now())

@@ -10,7 +10,9 @@ from .errors import (
     HandshakeError,
     LocalProtocolError,
     ProtocolError,
+    ReceiveTimeout,
     RemoteProtocolError,
+    SessionEnded,
 )
 from .handshake import DEFAULT_URL
 from .items import ConversationItem, ItemContent, RealtimeError, Response, Usage
@@ -68,8 +70,10 @@ __all__ = [
     "ProviderData",
     "RealtimeConnection",
     "RealtimeError",
+    "ReceiveTimeout",
     "RemoteProtocolError",
     "Response",
+    "SessionEnded",
     "SessionProperties",
     "SttSettings",
     "TtsSettings",

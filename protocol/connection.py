@@ -279,11 +279,9 @@ class RealtimeConnection:
         return event
 
     def cancel_response(self) -> bool:
-        """Cancel the response in progress; does nothing (returns False) when none is."""
-        if self.conversation.active_response_id is None and self.state is not S.RESPONDING:
-            return False
-        self.send(ev.ResponseCancel())
-        return True
+        """Cancel the response in progress or asked for (a ``response.create`` not answered yet, withdrawn if
+        still held); does nothing (returns False) when there is none."""
+        return self._layer.cancel_response()
 
     def truncate(
         self, played_ms: float | None = None, item_id: str | None = None

@@ -70,3 +70,11 @@ class ConnectError(ProtocolError, ConnectionError):
 
 class ConnectTimeout(ConnectError, TimeoutError):
     """The connect deadline passed before a session was configured."""
+
+
+class SessionEnded(ProtocolError, ConnectionError):
+    """The client is closed, or its event stream ended: nothing more can be sent or received on it."""
+
+
+class ReceiveTimeout(ProtocolError, TimeoutError):
+    """No event arrived within the time the caller gave ``recv``."""

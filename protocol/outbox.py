@@ -131,6 +131,18 @@ class Outbox:
             self.releasing = False
         return entry
 
+    def withdraw_response(self) -> bool:
+        """The caller cancelled: the newest held ``response.create`` (or the owed one) is never sent."""
+        for index in range(len(self.entries) - 1, -1, -1):
+            entry = self.entries[index]
+            if isinstance(entry, ev.ResponseCreate):
+                del self.entries[index]
+                if entry is self._owed_entry:
+                    self._owed_entry = None
+                return True
+        owed, self.owed = self.owed, None
+        return owed is not None
+
     def take(self) -> list[Held]:
         """Everything held, in order, the owed ``response.create`` last; the outbox is left empty."""
         out = list(self.entries)

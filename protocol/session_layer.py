@@ -117,7 +117,6 @@ class SessionLayer:
     def send_upgrade_request(self, e: EventData) -> None:
         """Open a new socket and queue its HTTP upgrade request; the turn count restarts."""
         self.ws = self.open_socket()
-        self.outbox.in_flight = 0
         self.turn_trigger("new_socket")
 
     def report_connected(self, e: EventData) -> None:
@@ -455,6 +454,18 @@ class SessionLayer:
         if isinstance(event, ev.InputAudioBufferCommit):
             self.flush_audio()  # the commit takes every byte sent so far
         self.trigger("send", event=event)
+
+    def cancel_response(self) -> bool:
+        """Cancel the response in progress, or the one asked for and not created yet: a request still held is
+        withdrawn unsent, one written is followed by ``response.cancel``. False when there is none."""
+        conv, outbox = self.conversation, self.outbox
+        if outbox.withdraw_response():
+            return True
+        pending = outbox.in_flight > 0 and not outbox.cancelled
+        if conv.active_response_id is None and self.state is not S.RESPONDING and not pending:
+            return False
+        self.send(ev.ResponseCancel())  # once written, the outbox never owes what it cancels
+        return True
 
     def check_can_send(self) -> None:
         """The audio path's guard (audio never goes through a trigger): the same refusal as the table's."""
