@@ -494,3 +494,26 @@ def test_the_webrtc_client_has_every_public_name_of_the_websocket_client() -> No
         return {name for name in dir(cls) if not name.startswith("_")}
 
     assert public(AsyncRealtimeClient) - public(AsyncWebRTCClient) == set()  # e.g. stream_audio, which talk uses
+
+
+def test_the_track_reaches_a_mono_listener_at_the_level_it_was_given() -> None:
+    from aiortc.codecs.opus import OpusDecoder, OpusEncoder
+    from aiortc.jitterbuffer import JitterFrame
+
+    from inworld_realtime.io_adapters.webrtc import PcmTrack, Resampler
+
+    rate = 16000
+    pcm = speech_like(rate, syllables=3, lead_ms=0, tail_ms=0)  # about 0.6 s, all voiced
+
+    async def frames() -> list[Any]:
+        track = PcmTrack(rate)
+        track.push(pcm)
+        return [await track.recv() for _ in range(len(pcm) // track.frame_bytes)]
+
+    encoder, decoder, mono = OpusEncoder(), OpusDecoder(), Resampler(rate)
+    heard = bytearray()
+    for frame in run(frames()):  # aiortc's own Opus path, as the peer's sender and receiver run it
+        for packet in encoder.encode(frame)[0]:
+            for decoded in decoder.decode(JitterFrame(data=packet, timestamp=0)):
+                heard += mono.frame(decoded)
+    assert rms(bytes(heard)) == pytest.approx(rms(pcm), rel=0.12)  # not 3 dB down (a factor of 0.71)
