@@ -18,8 +18,8 @@ from .emulator_helpers import speech_like
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = ROOT / "examples" / "question.wav"
-REPLAY = ("user turn longer than max_replay_audio_ms=10000: the oldest audio can no longer be replayed "
-          "after a reconnect")
+REPLAY = ("the user turn in progress is longer than max_replay_audio_ms=10000: a reconnect would replay only its "
+          "last 10 s (the server has heard all of it)")  # the core's ReplayTrimmed reason, once per turn
 
 
 def _env() -> dict[str, str]:
@@ -79,14 +79,14 @@ def _lines(exchange: Exchange, events: list[object]) -> list[str]:
 def test_a_long_turn_says_once_that_replay_no_longer_covers_it() -> None:
     exchange = Exchange(24000, realtime=False)
     turn = [ev.InputAudioBufferSpeechStarted(audio_start_ms=0, item_id="u1")]
-    turn += [ev.AudioDropped(60, REPLAY) for _ in range(854)]  # what a 60 s turn made the core send
+    turn += [ev.ReplayTrimmed(None, "turn_audio", REPLAY) for _ in range(2)]  # the core's one, and a repeat
     lines = _lines(exchange, turn)
     assert lines == ["(your turn is longer than 10 s: the server hears all of it, but were the connection to drop "
                      "now, only its last 10 s could be sent again)"]
     lines = _lines(exchange, [ev.InputAudioBufferSpeechStopped(audio_end_ms=60000, item_id="u1"),
                               ev.InputAudioBufferCommitted(item_id="u1"),
                               ev.InputAudioBufferSpeechStarted(audio_start_ms=61000, item_id="u2"),
-                              *[ev.AudioDropped(60, REPLAY) for _ in range(5)]])
+                              *[ev.ReplayTrimmed(None, "turn_audio", REPLAY) for _ in range(2)]])
     assert len(lines) == 1 and "longer than 10 s" in lines[0]  # the next long turn: one line of its own
 
 
