@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import json
 import logging
 import sys
@@ -167,7 +168,8 @@ def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
 async def _serve(options: EmulatorOptions) -> None:
     emulator = Emulator(options)
     await emulator.start()
-    print(f"Inworld realtime emulator listening on {emulator.url} {describe_engines(emulator)}", flush=True)
+    webrtc = f" and {emulator.webrtc_url} (WebRTC)" if importlib.util.find_spec("aiortc") is not None else ""
+    print(f"Inworld realtime emulator listening on {emulator.url}{webrtc} {describe_engines(emulator)}", flush=True)
     try:
         await asyncio.Future()
     finally:

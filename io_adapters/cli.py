@@ -757,6 +757,8 @@ async def _converse(client: Any, exchange: Exchange, sender: asyncio.Task[None],
         now = time.monotonic()
         if input_end is None and sender.done():
             input_end = now
+            if not sender.cancelled() and (error := sender.exception()) is not None:
+                raise error  # not the session ending (_stream takes those): a fault, not "no speech heard"
         if exchange.gave_up is not None:
             raise CliError(f"gave up reconnecting ({exchange.gave_up}); the server keeps dropping the connection: "
                            "try again later, or check --url", EXIT_DROPPED)

@@ -22,7 +22,7 @@ import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import IO, Any, TypeAlias
 
-from inworld_realtime.protocol import ConfigurationError
+from inworld_realtime.protocol import ConfigurationError, RealtimeConnection
 
 #: How often a clock wakes: a stream's piece goes out within this of its due time.
 TICK_S = 0.02
@@ -306,6 +306,30 @@ async def stream_async(send: Callable[[bytes], Awaitable[None]], source: AudioSo
     return stream.sent
 
 
+class AsyncPacedAudio:
+    """``stream_audio``/``stream_wav`` for an asyncio client over any transport: its ``send_audio`` fed by
+    ``stream_async`` at the session's input rate and chunk size."""
+
+    connection: RealtimeConnection
+    send_audio: Callable[[bytes], Awaitable[None]]
+
+    async def stream_audio(self, source: AudioSource, *, realtime: bool = True) -> int:
+        """Send ``source`` at real-time pace, paced by the event loop's one clock (shared by every session on it).
+
+        ``source``: PCM bytes, a WAV path or ``WavSource``, a callback ``(nbytes) -> bytes`` (b"" ends it), or
+        an (async) iterable of PCM bytes, at the session's input rate. Returns the bytes sent; cancelling stops
+        at once, having sent a prefix of the source in order. ``realtime=False`` sends as fast as ``send_audio``
+        takes it.
+        """
+        return await stream_async(self.send_audio, source, self.connection.input_rate, self.connection.chunk_ms,
+                                  realtime)
+
+    async def stream_wav(self, path: str | os.PathLike[str], *, realtime: bool = True) -> int:
+        """Send a 16-bit mono WAV file at real-time pace (``stream_audio`` of its path)."""
+        with WavSource(path) as wav:
+            return await self.stream_audio(wav, realtime=realtime)
+
+
 async def _feed(stream: PacedStream, source: AsyncIterable[bytes], loop: asyncio.AbstractEventLoop) -> None:
     """Read an async iterable at most ``READ_AHEAD`` pieces ahead of the clock (the caller's task reads)."""
     room: asyncio.Future[None] | None = None
@@ -422,5 +446,5 @@ def stream_blocking(send: Callable[[bytes], object], source: AudioSource, rate: 
     return stream.sent
 
 
-__all__ = ["PIECE_CHUNKS", "READ_AHEAD", "THREAD_CLOCK", "TICK_S", "AudioSource", "LoopClock", "PacedStream",
-           "ThreadClock", "WavSource", "loop_factory", "next_tick", "stream_async", "stream_blocking"]
+__all__ = ["PIECE_CHUNKS", "READ_AHEAD", "THREAD_CLOCK", "TICK_S", "AsyncPacedAudio", "AudioSource", "LoopClock",
+           "PacedStream", "ThreadClock", "WavSource", "loop_factory", "next_tick", "stream_async", "stream_blocking"]

@@ -207,6 +207,15 @@ class RealtimeConnection:
         ``max_bytes`` bounds how much of that one call produces (about; whole messages), and
         ``more_to_send`` says whether more waits. Without it, everything is produced at once.
         """
+        writes = self._take_writes(max_bytes)
+        return b"".join(writes) if writes else b""
+
+    def _take_writes(self, max_bytes: int | None) -> list[bytes | bytearray]:
+        """The socket's queued writes, in order, after producing the next part of a release (``data_to_send``).
+
+        The one pull every transport drains through: a transport that sends whole messages (a data channel)
+        takes them from here as they are, a WebSocket joins them into bytes.
+        """
         if max_bytes is not None:
             _count("max_bytes", max_bytes, 1)
         layer = self._layer
@@ -214,10 +223,10 @@ class RealtimeConnection:
             layer.release(max_bytes)
         out = self._out
         if not out:
-            return b""
-        data = b"".join(out)
+            return []
+        writes = out.copy()
         out.clear()
-        return data
+        return writes
 
     def events(self) -> Iterator[ev.Event]:
         """Typed events produced so far, oldest first; each is handed out once."""

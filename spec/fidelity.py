@@ -51,6 +51,15 @@ SOURCES: dict[str, tuple[str, str]] = {
                                                 "ServerEvent.swift"),
     "ex-ios-tests": ("Inworld example client", f"{EXAMPLES} realtime/ios/webrtc/Tests/ServerEventDecodingTests.swift"),
     "iw-auth": ("Inworld docs", "https://dev.docs.inworld.ai/realtime/resources/authentication"),
+    "iw-webrtc": ("Inworld docs", "https://docs.inworld.ai/realtime/connect/webrtc"),
+    "iw-webrtc-ref": ("Inworld docs", "https://docs.inworld.ai/api-reference/realtimeAPI/realtime/realtime-webrtc"),
+    "ex-android-signaling": ("Inworld example client", f"{EXAMPLES} {ANDROID}/realtime/SignalingApi.kt"),
+    "ex-android-rtc": ("Inworld example client", f"{EXAMPLES} {ANDROID}/webrtc/WebRtcClient.kt, "
+                                                 "webrtc/IceGatheringAwaiter.kt"),
+    "ex-android-auth": ("Inworld example client", f"{EXAMPLES} {ANDROID}/auth/BasicAuthProvider.kt, "
+                                                  "auth/BackendJwtAuthProvider.kt"),
+    "ex-ios-rtc": ("Inworld example client", f"{EXAMPLES} realtime/ios/webrtc/Sources/Realtime/"
+                                             "{SignalingAPI,WebRTCClient,IceGatheringWaiter}.swift"),
     "iw-naturalness": ("Inworld docs", "https://docs.inworld.ai/realtime/usage/naturalness"),
     "iw-voice-agents": ("Inworld docs", "https://inworld.ai/voice-agents (a marketing page's code snippet: weak)"),
     "ex-mint": ("Inworld example client", f"{EXAMPLES} realtime/python/auth/mint_jwt.py, "
@@ -63,6 +72,9 @@ SOURCES: dict[str, tuple[str, str]] = {
                                                 "voice/inworld/src/realtime/{types,index}.ts (typed against "
                                                 "Inworld's schema, it says)"),
     "arche": ("third-party client of Inworld", "the Arche LiveKit-Inworld bridge (repository unknown: weak)"),
+    "vision-agents": ("third-party client of Inworld", "vision-agents-plugins-inworld 0.6.9 (GetStream "
+                                                       "Vision-Agents) plugins/inworld/vision_agents/plugins/inworld/"
+                                                       "rtc_manager.py (Python, aiortc)"),
     "openai": ("OpenAI GA reference (fallback)", "https://platform.openai.com/docs/api-reference/realtime"),
     "ours": ("none: our choice", "-"),
 }
@@ -107,6 +119,30 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
        "pipecat-llm ex-proxy iw-voice-agents"),
     _b("connect.event_id_optional", "Client events without `event_id` are accepted (Inworld's clients send "
        "none).", "ex-browser ex-twilio ex-android-client"),
+    # WebRTC (emulator/webrtc.py; docs/webrtc.md)
+    _b("webrtc.ice_servers", "`GET /v1/realtime/ice-servers` on the same port answers `{ice_servers: [...]}`: "
+       "empty (host candidates on loopback suffice; the emulator never hands out a public STUN server).",
+       "iw-webrtc ex-android-signaling ex-ios-rtc vision-agents ours"),
+    _b("webrtc.calls", "`POST /v1/realtime/calls` takes the offer as raw `application/sdp` (answered with raw SDP, "
+       "201) or as JSON `{sdp, session}` (answered `{id, sdp, ice_servers}`); the JSON `session` configures the "
+       "call's session at once. Any other type is 415; an offer without a data channel, 400.",
+       "iw-webrtc-ref iw-webrtc ex-android-signaling ex-ios-rtc vision-agents"),
+    _b("webrtc.data_channel", "The client's data channel `oai-events` carries the same JSON events as the "
+       "WebSocket both ways, except the answer's audio deltas; there is no `session.created` to wait for: the "
+       "client sends `session.update` when the channel opens.",
+       "iw-webrtc iw-models ex-android-rtc ex-ios-rtc vision-agents"),
+    _b("webrtc.opus_track", "One Opus audio track each way: the input track's audio is appended to the input "
+       "buffer at the session's rate (VAD and recognition as over the WebSocket); the answer's audio plays on the "
+       "output track (48 kHz) in place of `response.output_audio.delta`; a cancelled answer or "
+       "`output_audio_buffer.clear` stops the track where it is (OpenAI's WebRTC behaviour: Inworld says nothing).",
+       "iw-webrtc ex-android-rtc ex-ios-rtc openai ours"),
+    _b("webrtc.non_trickle_ice", "Non-trickle ICE: every candidate is in the SDP offer and answer (Inworld's "
+       "clients wait for gathering, capped at 3 s or 500 ms without a new candidate); the emulator's candidates "
+       "are on loopback only.", "ex-android-rtc ex-ios-rtc iw-webrtc ours"),
+    _b("webrtc.auth", "`Authorization: Bearer <key>` (the docs), `Basic <key>` (Inworld's clients) or "
+       "`Bearer <JWT>` on both endpoints; with `api_key` set a wrong or missing credential is 401 (a JWT-shaped "
+       "bearer token is taken as minted: the emulator cannot check Inworld's signature).",
+       "iw-webrtc iw-webrtc-ref ex-android-auth ex-ios-rtc ours"),
     # session
     _b("session.created_first", "`session.created` is the first event, with the server's defaults.",
        "iw-ref ex-browser ex-twilio"),

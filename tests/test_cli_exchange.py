@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import io
+from pathlib import Path
+
+import pytest
+
 from inworld_realtime.io_adapters import Reconnected, ReconnectFailed, Reconnecting
-from inworld_realtime.io_adapters.cli import Exchange
+from inworld_realtime.io_adapters.cli import Exchange, _converse
 from inworld_realtime.protocol import Response
 from inworld_realtime.protocol import events as ev
 
@@ -130,3 +137,22 @@ def test_speech_before_any_audio_means_none_of_it_is_heard() -> None:
     x.feed(audio("a", SECOND), 1.2)  # the player had stopped: never heard
     assert x.feed(done("a", "cancelled"), 1.3) == ["assistant: Once upon [interrupted before it was heard]"]
     assert x.report.audio == b"" and x.report.replies == []
+
+
+def test_a_fault_in_the_sender_is_raised_at_once_not_taken_for_no_speech() -> None:
+    class Silent:
+        async def recv(self, timeout: float | None = None) -> None:
+            await asyncio.sleep(timeout or 0)
+            raise TimeoutError
+
+    async def broken_sender() -> None:
+        raise AttributeError("the client has no stream_audio")
+
+    async def main() -> None:
+        sender = asyncio.create_task(broken_sender())
+        args = argparse.Namespace(wav=Path("question.wav"), timeout=30.0)
+        async with asyncio.timeout(5):
+            await _converse(Silent(), Exchange(RATE, realtime=False), sender, args, io.StringIO(), 4.0)
+
+    with pytest.raises(AttributeError, match="stream_audio"):
+        asyncio.run(main())

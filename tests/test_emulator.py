@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import shutil
 import signal
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -920,6 +922,12 @@ def test_python_dash_m_runs_a_server_until_interrupted() -> None:
         line = proc.stdout.readline()
         assert "listening on ws://127.0.0.1:" in line
         url = line.split()[5]
+        if importlib.util.find_spec("aiortc") is not None:  # the WebRTC base URL too, and it answers
+            webrtc = line.split()[7]
+            assert line.split()[6:9:2] == ["and", "(WebRTC)"] and webrtc.startswith("http://127.0.0.1:")
+            with urllib.request.urlopen(urllib.request.Request(
+                    f"{webrtc}/ice-servers", headers={"Authorization": "Bearer k"}), timeout=5) as reply:
+                assert json.loads(reply.read()) == {"ice_servers": []}
 
         async def scenario() -> None:
             d = await Driver(url, SessionProperties(output_modalities=["text"])).open()

@@ -87,11 +87,13 @@ class ChannelConnection(RealtimeConnection):
         self._layer.trigger("upgraded", headers={})
         self._layer.trigger("session_created")
 
-    def take_messages(self) -> list[bytes | bytearray]:
-        """The messages queued for the data channel since the last call, in order."""
-        out = list(self._out)
-        self._out.clear()
-        return out
+    def take_messages(self, max_bytes: int | None = None) -> list[bytes | bytearray]:
+        """The messages queued for the data channel since the last call, in order.
+
+        As ``data_to_send``: after a reconnect the replay and held events are produced here as they are
+        taken (``max_bytes`` bounds one call, about, in whole messages; ``more_to_send`` says more waits).
+        """
+        return self._take_writes(max_bytes)
 
     def receive_message(self, message: str | bytes) -> None:
         """One data channel message into the session layer (the WebSocket layer's whole-message hand-off)."""

@@ -35,6 +35,7 @@ from inworld_realtime.protocol.states import ENDED_STATES, OPEN_STATES
 
 from ..client import ATTEMPT_ERRORS, ClientBase
 from ..events import AudioDropped
+from ..pacing import AsyncPacedAudio
 from ..transports import DEFAULT_WEBRTC_URL
 from .channel import CHANNEL, ChannelConnection
 from .media import FRAME_MS, PcmTrack, read_track
@@ -47,7 +48,7 @@ S = ConnectionState
 _END = object()
 
 
-class AsyncWebRTCClient(ClientBase):
+class AsyncWebRTCClient(ClientBase, AsyncPacedAudio):
     """One realtime session over WebRTC, with the public surface and events of ``AsyncRealtimeClient``.
 
     ``url`` is the API base (``https://api.inworld.ai/v1/realtime``; the emulator's ``http://127.0.0.1:<port>/

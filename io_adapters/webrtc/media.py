@@ -35,12 +35,18 @@ class Resampler:
         return self.frame(pcm_frame(pcm, rate, 0))
 
 
-def pcm_frame(pcm: bytes, rate: int, pts: int) -> av.AudioFrame:
-    """Mono 16-bit PCM as a PyAV frame."""
+def pcm_frame(pcm: bytes, rate: int, pts: int, stereo: bool = False) -> av.AudioFrame:
+    """Mono 16-bit PCM as a PyAV frame; ``stereo`` puts the same samples in both channels."""
     samples = len(pcm) // 2
-    frame = av.AudioFrame(format="s16", layout="mono", samples=samples)
+    pcm = pcm[: samples * 2]
+    if stereo:
+        both = bytearray(samples * 4)
+        both[0::4] = both[2::4] = pcm[0::2]
+        both[1::4] = both[3::4] = pcm[1::2]
+        pcm = bytes(both)
+    frame = av.AudioFrame(format="s16", layout="stereo" if stereo else "mono", samples=samples)
     plane = frame.planes[0]
-    plane.update(pcm[: samples * 2].ljust(plane.buffer_size, b"\0"))
+    plane.update(pcm.ljust(plane.buffer_size, b"\0"))
     frame.sample_rate = rate
     frame.pts = pts
     frame.time_base = Fraction(1, rate)
@@ -51,6 +57,8 @@ class PcmTrack(MediaStreamTrack):  # type: ignore[misc]
     """An audio track that plays the PCM pushed into it in real time (20 ms frames), silence when it has none.
 
     ``played_bytes`` counts what left the buffer for the encoder; ``clear()`` drops what has not (barge-in).
+    Frames go out as stereo with the same samples in both channels: aiortc's Opus encoder is stereo and
+    up-mixes a mono frame at -3 dB (libswresample's default), which a mono listener then hears 3 dB quieter.
     """
 
     kind = "audio"
@@ -102,7 +110,7 @@ class PcmTrack(MediaStreamTrack):  # type: ignore[misc]
         self.played_bytes += len(chunk)
         if len(self.buffer) <= self.low_water:
             self.drained.set()
-        frame = pcm_frame(chunk.ljust(size, b"\0"), self.rate, self._pts)
+        frame = pcm_frame(chunk.ljust(size, b"\0"), self.rate, self._pts, stereo=True)
         self._pts += size // 2
         return frame
 
