@@ -247,6 +247,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 if __name__ == "__main__":
     import argparse
 
-    argparse.ArgumentParser(prog="python -m benchmarks.io_paths", description=__doc__,
-                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
+    if sys.argv[1:2] != ["--child"]:  # --help measures nothing; --rounds is read by main, as are children's args
+        parser = argparse.ArgumentParser(prog="python -m benchmarks.io_paths", description=__doc__,
+                                         formatter_class=argparse.RawDescriptionHelpFormatter)
+        parser.add_argument("--rounds", type=int, default=ROUNDS, help="rounds, every path at the same moments")
+        parser.parse_args()
     main()

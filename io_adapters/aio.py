@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import math
 import threading
+from collections import deque
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, cast
@@ -40,6 +41,38 @@ class _ReadBuffer(threading.local):
 
 
 _READ = _ReadBuffer()
+
+
+class _Inbox:
+    """Events for the caller: a deque and one waiter future, shared by whoever awaits (an ``asyncio.Queue``
+    pays a future per getter and its bookkeeping on every put; here a put with no reader waiting is an append)."""
+
+    __slots__ = ("_waiter", "items")
+
+    def __init__(self) -> None:
+        self.items: deque[Any] = deque()  # bounded by pausing the socket (the supervisor says)
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put(self, item: Any) -> None:
+        self.items.append(item)
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def get(self) -> Any:
+        items = self.items
+        while not items:
+            waiter = self._waiter
+            if waiter is None or waiter.done():
+                self._waiter = waiter = asyncio.get_running_loop().create_future()
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is None or task.cancelling():
+                    raise
+                # another reader sharing the waiter was cancelled (its cancel reached the future): wait again
+        return items.popleft()
 
 
 class _Feed(asyncio.BufferedProtocol):
@@ -97,7 +130,7 @@ class AsyncRealtimeClient(ClientBase):
     """One realtime session over asyncio; survives drops by opening a new one and replaying."""
 
     def _init_io(self) -> None:
-        self._events: asyncio.Queue[Any] = asyncio.Queue()  # bounded by pausing the socket (the supervisor says)
+        self._events = _Inbox()
         self._writes: asyncio.Queue[bytes] = asyncio.Queue()
         self._queued = 0
         self._drained = asyncio.Event()
@@ -182,31 +215,36 @@ class AsyncRealtimeClient(ClientBase):
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[Any]:
-        events = self._events
+        inbox = self._events
+        items = inbox.items
         while True:
-            event = events.get_nowait() if events.qsize() else await events.get()
+            event = items.popleft() if items else await inbox.get()
             if self._sup.paused:
                 self._backlog_changed()
             if event is _END:
-                self._events.put_nowait(_END)  # every later reader ends too
+                inbox.put(_END)  # every later reader ends too
                 return
             yield event
 
     async def recv(self, timeout: float | None = None) -> Any:
         """The next event; ``ReceiveTimeout`` after ``timeout``, ``SessionEnded`` once the stream ended."""
-        try:
-            event = await asyncio.wait_for(self._events.get(), timeout)
-        except TimeoutError:
-            raise self._sup.recv_timeout(timeout) from None
+        inbox = self._events
+        if inbox.items:
+            event = inbox.items.popleft()
+        else:
+            try:
+                event = await asyncio.wait_for(inbox.get(), timeout)
+            except TimeoutError:
+                raise self._sup.recv_timeout(timeout) from None
         if self._sup.paused:
             self._backlog_changed()
         if event is _END:
-            self._events.put_nowait(_END)
+            inbox.put(_END)
             raise self._sup.ended_error()
         return event
 
     def _backlog(self) -> int:
-        return self._events.qsize()
+        return len(self._events.items)
 
     async def send(self, event: ev.ClientEvent) -> None:
         """Send any client event (held by the core while the session is not configured)."""
@@ -382,15 +420,14 @@ class AsyncRealtimeClient(ClientBase):
         return feed
 
     def _surface(self, event: Any) -> None:
-        self._events.put_nowait(event)
+        self._events.put(event)
 
     def _forget_events(self) -> None:
-        while self._events.qsize():
-            self._events.get_nowait()
+        self._events.items.clear()
 
     def _dispatch(self) -> None:
         """Hand the core's events to the caller; the supervisor settles the opening and decides back-pressure."""
-        configured, put, sup = self._configured, self._events.put_nowait, self._sup
+        configured, put, sup = self._configured, self._events.put, self._sup
         configuring = self.connection.state is S.CONFIGURING
         for event in self.connection.events():
             put(event)
@@ -413,7 +450,7 @@ class AsyncRealtimeClient(ClientBase):
         writer = self._writer
         if writer is None or writer.is_closing():
             return
-        decision = self._sup.backlog(asyncio.get_running_loop().time(), self._events.qsize())
+        decision = self._sup.backlog(asyncio.get_running_loop().time(), len(self._events.items))
         if decision == "pause":
             writer.pause_reading()  # TCP flow control holds the server; nothing is lost
         elif decision == "resume":
@@ -512,7 +549,7 @@ class AsyncRealtimeClient(ClientBase):
     def _end(self) -> None:
         if not self._ended:
             self._ended = True
-            self._events.put_nowait(_END)
+            self._events.put(_END)
 
     # Pacing: the loop's one shared clock feeds send_audio (io_adapters/pacing.py).
     async def stream_audio(self, source: Any, *, realtime: bool = True) -> int:
