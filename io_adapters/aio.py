@@ -24,6 +24,7 @@ from inworld_realtime.protocol import events as ev
 from inworld_realtime.protocol.states import ENDED_STATES
 
 from .client import ATTEMPT_ERRORS, ClientBase, Route
+from .pacing import AsyncPacedAudio
 from .transport import check_connect_reply
 
 S = ConnectionState
@@ -126,7 +127,7 @@ class _Feed(asyncio.BufferedProtocol):
             await asyncio.shield(self._writable)
 
 
-class AsyncRealtimeClient(ClientBase):
+class AsyncRealtimeClient(AsyncPacedAudio, ClientBase):
     """One realtime session over asyncio; survives drops by opening a new one and replaying."""
 
     def _init_io(self) -> None:
@@ -550,26 +551,6 @@ class AsyncRealtimeClient(ClientBase):
         if not self._ended:
             self._ended = True
             self._events.put(_END)
-
-    # Pacing: the loop's one shared clock feeds send_audio (io_adapters/pacing.py).
-    async def stream_audio(self, source: Any, *, realtime: bool = True) -> int:
-        """Send ``source`` at real-time pace, paced by the event loop's one clock (shared by every session on it).
-
-        ``source``: PCM bytes, a WAV path or ``WavSource``, a callback ``(nbytes) -> bytes`` (b"" ends it), or
-        an (async) iterable of PCM bytes, at the session's input rate. Returns the bytes sent; cancelling stops
-        at once, having sent a prefix of the source in order. ``realtime=False`` sends as fast as the socket takes.
-        """
-        from .pacing import stream_async
-
-        return await stream_async(self.send_audio, source, self.connection.input_rate, self.connection.chunk_ms,
-                                  realtime)
-
-    async def stream_wav(self, path: Any, *, realtime: bool = True) -> int:
-        """Send a 16-bit mono WAV file at real-time pace (``stream_audio`` of its path)."""
-        from .pacing import WavSource
-
-        with WavSource(path) as wav:
-            return await self.stream_audio(wav, realtime=realtime)
 
 
 __all__ = ["AsyncRealtimeClient", "ConnectError", "ConnectTimeout", "HandshakeError"]
