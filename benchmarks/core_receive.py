@@ -32,7 +32,8 @@ def _message() -> str:
     })
 
 
-def _ready_connection() -> tuple[RealtimeConnection, ServerConnection]:
+def ready_connection() -> tuple[RealtimeConnection, ServerConnection]:
+    """A core past its handshake and configured, with the server side that feeds it."""
     conn = RealtimeConnection("k", url="ws://127.0.0.1:1/s")
     conn.connect()
     server = ServerConnection()
@@ -61,7 +62,7 @@ def _interleaved(paths: list[tuple[str, Callable[[], object]]]) -> list[tuple[st
 
 def main() -> dict[str, float]:
     message = _message()
-    conn, server = _ready_connection()
+    conn, server = ready_connection()
     server.send(message)
     frame = server.data_to_send()
 

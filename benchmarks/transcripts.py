@@ -13,27 +13,13 @@ import json
 import statistics
 import time
 
-from inworld_realtime.protocol import RealtimeConnection, SessionProperties
-from inworld_realtime.protocol import events as ev
 from inworld_realtime.protocol.server import ServerConnection
+
+from .core_receive import ready_connection
 
 N = 3000
 REPEATS = 5
 LENGTHS = (20, 200, 2000)
-
-
-def _ready() -> tuple[RealtimeConnection, ServerConnection]:
-    conn = RealtimeConnection("k", url="ws://127.0.0.1:1/s")
-    conn.connect()
-    server = ServerConnection()
-    server.receive_request(conn.data_to_send())
-    server.accept()
-    server.send(ev.SessionCreated(session=SessionProperties()))
-    server.send(ev.SessionUpdated(session=SessionProperties()))
-    conn.receive_data(server.data_to_send())
-    list(conn.events())
-    conn.data_to_send()
-    return conn, server
 
 
 def _frame(server: ServerConnection, item_id: str, delta: str) -> bytes:
@@ -44,7 +30,7 @@ def _frame(server: ServerConnection, item_id: str, delta: str) -> bytes:
 
 def _per_delta(shape: str, length: int) -> float:
     """Median microseconds for one delta of a turn already ``length`` characters long."""
-    conn, server = _ready()
+    conn, server = ready_connection()
     words = ("word " * (length // 5 + 1))[:length]
     # teach the view its shape on a first turn, then hold a turn of ``length`` characters
     for d in (["hi", "hi there"] if shape == "rolling" else ["hi", " there"]):
@@ -74,7 +60,7 @@ def main() -> dict[str, float]:
             us = _per_delta(shape, length)
             figures[f"{shape}_{length}"] = us
             print(f"{shape:10} {length:>20} {us:>14.1f}")
-    conn, server = _ready()
+    conn, server = ready_connection()
     for turn in range(2000):  # 2000 turns whose transcription never completes, 12 rolling deltas each
         for n in range(1, 13):
             conn.receive_data(_frame(server, f"item_{turn}", "word " * n))
