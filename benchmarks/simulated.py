@@ -118,8 +118,8 @@ class Simulation:
                 if self.parse:
                     self.trims.append(event)  # type: ignore[arg-type]
 
-    def connect(self) -> None:
-        """Upgrade, ``session.created``, our ``session.update``, ``session.updated``: ready."""
+    def _upgrade(self) -> None:
+        """A new server socket: upgrade, ``session.created`` and our ``session.update``."""
         self.server = ServerConnection()
         self.offset_ms = 0
         self.conn.connect()
@@ -128,6 +128,10 @@ class Simulation:
         self.conn.receive_data(self.server.data_to_send())
         self.deliver(ev.SessionCreated(session=SessionProperties()))
         self.flush()
+
+    def connect(self) -> None:
+        """Upgrade, ``session.created``, our ``session.update``, ``session.updated``: ready."""
+        self._upgrade()
         self.deliver(ev.SessionUpdated(session=self.conn.session))
         self.flush()
 
@@ -179,14 +183,7 @@ class Simulation:
         """Drop the socket, open another, and time the resume and the replay's drain separately."""
         self.conn.receive_data(b"")
         self.drain_events()
-        self.server = ServerConnection()
-        self.offset_ms = 0
-        self.conn.connect()
-        assert self.server.receive_request(self.conn.data_to_send()) is not None
-        self.server.accept()
-        self.conn.receive_data(self.server.data_to_send())
-        self.deliver(ev.SessionCreated(session=SessionProperties()))
-        self.flush()
+        self._upgrade()
         self.server.send(ev.SessionUpdated(session=self.conn.session))
         frame = self.server.data_to_send()
         t0 = time.process_time()
