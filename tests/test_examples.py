@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+import wave
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,13 @@ def test_make_question_wav_never_overwrites_the_recording_without_espeak(tmp_pat
     assert elsewhere.stat().st_size > 16000  # a synthetic question, written where it was asked for
 
 
+ANSWERS = {
+    "pipecat_bot.py": ["You said: what is the weather like in paris today"],  # it echoes what it heard
+    "livekit_agent.py": ["(tool) get_weather(city='Paris')",
+                         "assistant: The get_weather tool returned sunny and 21 degrees in Paris."],
+}
+
+
 @pytest.mark.parametrize("example", ["pipecat_bot.py", "livekit_agent.py"])
 def test_each_example_hears_as_the_cli_and_leaves_nothing_where_it_runs(example: str, tmp_path: Path) -> None:
     """Run where a user runs it; its default output lands in a fresh temporary directory (this test's own, so
@@ -63,6 +71,10 @@ def test_each_example_hears_as_the_cli_and_leaves_nothing_where_it_runs(example:
     out = Path(wrote[0].split()[1])
     assert out.is_file() and out.is_relative_to(temp)
     assert "user: What is the weather like in Paris today?" in result.stdout.splitlines()
+    for line in ANSWERS[example]:  # what each example's own scripted emulator answers
+        assert line in result.stdout.splitlines(), result.stdout
+    with wave.open(str(out), "rb") as w:
+        assert w.getframerate() == 24000 and w.getnframes() > 24000  # a second or more of the spoken answer
     assert "DEBUG" not in result.stdout + result.stderr
     assert len((result.stdout + result.stderr).splitlines()) <= 8, result.stdout + result.stderr
 

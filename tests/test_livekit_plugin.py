@@ -546,13 +546,6 @@ def run_example(tmp_path: Path, **env_extra: str) -> list[str]:
     return result.stdout.splitlines()
 
 
-def test_the_example_agent_runs_against_the_embedded_emulator(tmp_path: Path) -> None:
-    lines = run_example(tmp_path)
-    assert "user: What is the weather like in Paris today?" in lines
-    assert "(tool) get_weather(city='Paris')" in lines
-    assert "assistant: The get_weather tool returned sunny and 21 degrees in Paris." in lines
-
-
 def test_a_spoken_exchange_with_a_tool_call_against_the_emulator_process(tmp_path: Path, cli_emulator: str) -> None:
     """The example agent, pointed at ``python -m inworld_realtime.emulator`` (INWORLD_URL, no key) as at Inworld."""
     lines = run_example(tmp_path, INWORLD_URL=cli_emulator)
