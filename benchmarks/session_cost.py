@@ -119,7 +119,8 @@ async def stream(send: Callable[[bytes], Awaitable[None]], seconds: float, pcm: 
             tally.send_late.append(-delay)
 
 
-async def ours(url: str, seconds: float, pcm: bytes, tally: Tally) -> None:
+async def _tallied(url: str, tally: Tally, send: Callable[[AsyncRealtimeClient], Awaitable[object]]) -> None:
+    """Our client's session with a reader tallying its reply deltas while ``send`` streams the audio."""
     async with AsyncRealtimeClient("bench", SESSION, url) as client:
         async def consume() -> None:
             async for event in client:
@@ -127,10 +128,14 @@ async def ours(url: str, seconds: float, pcm: bytes, tally: Tally) -> None:
                     tally.delta(event.event_id, len(event.pcm))
 
         reader = asyncio.create_task(consume())
-        await stream(client.send_audio, seconds, pcm, tally)
+        await send(client)
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reader
+
+
+async def ours(url: str, seconds: float, pcm: bytes, tally: Tally) -> None:
+    await _tallied(url, tally, lambda client: stream(client.send_audio, seconds, pcm, tally))
 
 
 async def pipecat_path(url: str, seconds: float, pcm: bytes, tally: Tally) -> None:
@@ -185,18 +190,11 @@ async def pacing(url: str, seconds: float, pcm: bytes, tally: Tally) -> None:
 
 async def ours_paced(url: str, seconds: float, pcm: bytes, tally: Tally) -> None:
     """Ours as meant to be used: a WAV file streamed by the client's pacing (one clock for all sessions)."""
-    async with AsyncRealtimeClient("bench", SESSION, url) as client:
-        async def consume() -> None:
-            async for event in client:
-                if isinstance(event, ev.ResponseOutputAudioDelta):
-                    tally.delta(event.event_id, len(event.pcm))
-
-        reader = asyncio.create_task(consume())
+    async def paced(client: AsyncRealtimeClient) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(client.stream_wav(wav_file(pcm, seconds)), seconds)
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
+
+    await _tallied(url, tally, paced)
 
 
 def wav_file(pcm: bytes, seconds: float) -> str:
