@@ -1,8 +1,11 @@
-"""``python -m benchmarks [--json FILE] [--quick]``: every benchmark in one run, ours next to pipecat-ai 1.14's path.
+"""``python -m benchmarks [--json FILE] [--quick] [--sections A,B]``: every benchmark in one run, ours next to
+pipecat-ai 1.14's path.
 
 Each section prints its own table; run one alone with ``python -m benchmarks.<name>``. ``--json`` also
-writes every figure to FILE. The real-time soak (``python -m benchmarks.soak``) is left out: it takes as long
-as you ask it to; its simulated mode (a fake clock) is in. About 30 minutes (``--quick``: about half).
+writes every figure to FILE; ``--sections session_cost,io_paths`` runs those only (the figures of the client-cost
+table: ``python -m benchmarks.report --cost FILE``). The real-time soak (``python -m benchmarks.soak``) is
+left out: it takes as long as you ask it to; its simulated mode (a fake clock) is in. About 30 minutes
+(``--quick``: about half).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     parser.add_argument("--quick", action="store_true", help="fewer and shorter rounds")
+    parser.add_argument("--sections", help="comma-separated sections to run (default: all)")
     args = parser.parse_args()
     quick = args.quick
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -47,7 +51,13 @@ def main() -> None:
          lambda: soak.main(["--simulated", "--sessions", "4" if quick else "10", "--minutes", "30"])),
     ]
     figures: dict[str, Any] = {"machine": machine, "started": started}
+    chosen = set(args.sections.split(",")) if args.sections else {key for key, _, _ in sections}
+    unknown = chosen - {key for key, _, _ in sections}
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
     for key, title, run in sections:
+        if key not in chosen:
+            continue
         print(f"\n== {title}", flush=True)
         figures[key] = run()
     if args.json:

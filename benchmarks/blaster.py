@@ -15,6 +15,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -134,13 +135,15 @@ def main() -> None:
 
 
 @contextlib.contextmanager
-def child_server(*module_args: str) -> Iterator[str]:
-    """``python -m MODULE ARGS --port P`` in a child process (its CPU is not ours); yields its WebSocket URL."""
+def child_server(*module_args: str, cpus: set[int] | None = None) -> Iterator[str]:
+    """``python -m MODULE ARGS --port P`` in a child process (its CPU is not ours), on ``cpus`` if given;
+    yields its WebSocket URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
     child = subprocess.Popen([sys.executable, "-m", *module_args, "--port", str(port)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             preexec_fn=None if cpus is None else lambda: os.sched_setaffinity(0, cpus))
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

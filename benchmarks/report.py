@@ -29,6 +29,12 @@ def rng(value: dict[str, float], fmt: str = "{:.2f}") -> str:
     return f"{fmt.format(value['median'])} ({fmt.format(value['min'])}-{fmt.format(value['max'])})"
 
 
+def spread_ratio(ours: dict[str, float], theirs: dict[str, float]) -> dict[str, float]:
+    """The ratio of two medians, with the range it can span (per-round ratios were not kept)."""
+    return {"median": ours["median"] / theirs["median"], "min": ours["min"] / theirs["max"],
+            "max": ours["max"] / theirs["min"]}
+
+
 def render_cost(d: dict[str, Any]) -> str:
     """The client-cost table: every figure from configurations run at the same moment, median (range) of rounds."""
     sc, io = d["session_cost"], d["io_paths"]
@@ -40,9 +46,17 @@ def render_cost(d: dict[str, Any]) -> str:
     lines.append(row(f"session cost, CPU s per session-minute, {like['sessions']} sessions of each kind, each pacing "
                      f"itself with a 20 ms sleep loop (the loop alone: {rng(cpu['pacing'], '{:.3f}')})",
                      rng(cpu["ours"], "{:.3f}"), rng(cpu["pipecat"], "{:.3f}"), rng(like["ratio"]), ""))
+    recv = f"; ours receiving only (its loop sends nothing) {rng(above['ours-recv'])}" if "ours-recv" in above else ""
     lines.append(row("above the pacing loop, as a share of pipecat's total: websockets alone "
-                     f"{rng(above['websockets'])}, a bare asyncio.Protocol floor {rng(above['floor'])}",
+                     f"{rng(above['websockets'])}, a bare asyncio.Protocol floor {rng(above['floor'])}{recv}",
                      rng(above["ours"]), rng(above["pipecat"]), "", "≤ 0.18"))
+    sends = like.get("send_us_per_frame")
+    if sends:
+        lines.append(row("the caller's `await send(frame)` in those sessions, wall µs per 20 ms frame, live (the "
+                         f"loop's own no-op send: {rng(sends['pacing'], '{:.1f}')}; websockets alone "
+                         f"{rng(sends['websockets'], '{:.1f}')}; the floor {rng(sends['floor'], '{:.1f}')})",
+                         rng(sends["ours"], "{:.1f}"), rng(sends["pipecat"], "{:.1f}"),
+                         rng(spread_ratio(sends["ours"], sends["pipecat"])), ""))
     pcpu = paced["cpu_s_per_session_minute"]
     extra = ""
     if "ours-paced+uvloop" in paced.get("ratios", {}):

@@ -1,13 +1,20 @@
 """CPU per minute of full-duplex conversation: ours, pipecat 1.14's path, websockets alone and a bare floor, at once.
 
 Every configuration runs in its own process, all at the same moment against one server (another process),
-measured over the same aligned windows (``--window`` s, ``--rounds`` of them): each round gives every
-configuration the same machine load, so per-round ratios are compared and their median and spread reported.
+measured over the same aligned window (``--window`` s): each round gives every configuration the same machine
+load, so per-round ratios are compared and their median and spread reported. Every round starts fresh
+processes in a shuffled order, and (with two CPUs or more) the server runs on one CPU and every client on
+another: which process shares a core with which then changes from round to round instead of tilting a whole
+run (two identical configurations read 0.28 and 0.51 of pipecat above the pacing loop in one run that kept its
+processes and let them float). Besides CPU per session-minute, each pacing loop times the caller's
+``await send(frame)`` (wall clock, steady state): the send path's live cost per 20 ms frame, which moves far
+less between rounds.
 Each session streams speech-like audio in real time and receives answer audio (by default from
 benchmarks.blaster: a 60 ms delta every 200 ms, about what the emulator's spoken answers give, at so little
 server CPU that 40 sessions measure the clients; ``--server emulator`` for VAD and spoken answers). Kinds:
 ``pipecat`` (its websockets connection plus its event handling: json.loads, parse_server_event, base64,
-model_dump + json.dumps per append), ``ours`` (our asyncio client), ``websockets`` (websockets moving pre-built
+model_dump + json.dumps per append), ``ours`` (our asyncio client), ``ours-recv`` (our client receiving only:
+its pacing loop sends nothing), ``websockets`` (websockets moving pre-built
 appends, no parsing), ``floor`` (a bare asyncio.Protocol: hand-made upgrade, a parser that only finds frame
 ends, pre-built masked frames), ``pacing`` (the pacing loop alone, no client). These pace every session with
 its own 20 ms sleep loop, as pipecat is driven today. ``ours-paced`` streams a WAV file with the client's own
@@ -23,6 +30,7 @@ import base64
 import contextlib
 import json
 import os
+import random
 import resource
 import statistics
 import subprocess
@@ -55,6 +63,8 @@ class Tally:
     send_late: list[float] = field(default_factory=list)
     receive_lag: list[float] = field(default_factory=list)
 
+    send_ns: int = 0  # wall time inside the caller's ``await send(frame)``, and how many: the live send path
+    sends: int = 0
     since: float = 0.0  # lateness is recorded between since and until (time.time()): the steady state,
     until: float = float("inf")  # not the connects at the start or the closes at the end
     ticker: SharedTicker | None = None  # None: every session paces itself
@@ -66,6 +76,12 @@ class Tally:
 
     def steady(self) -> bool:
         return self.since < time.time() < self.until
+
+    def sent(self, started_ns: int, count: int = 1) -> None:
+        """Time one pacing step's sends (``count`` frames since ``started_ns``), in the steady state only."""
+        if self.steady():
+            self.send_ns += time.perf_counter_ns() - started_ns
+            self.sends += count
 
 
 class SharedTicker:
@@ -88,9 +104,11 @@ class SharedTicker:
         start, frames = time.monotonic(), 0
         while self.senders:
             offset = frames * FRAME
+            started = time.perf_counter_ns()
             for send, pcm in list(self.senders.values()):
                 at = offset % len(pcm)
                 await send(pcm[at : at + FRAME])
+            self.tally.sent(started, len(self.senders))
             frames += 1
             delay = start + frames * 0.02 - time.monotonic()
             if delay > 0:
@@ -109,7 +127,9 @@ async def stream(send: Callable[[bytes], Awaitable[None]], seconds: float, pcm: 
     frames = 0
     while time.monotonic() - start < seconds:
         offset = (frames * FRAME) % len(pcm)
+        started = time.perf_counter_ns()
         await send(pcm[offset : offset + FRAME])
+        tally.sent(started)
         frames += 1
         due = start + frames * 0.02
         delay = due - time.monotonic()
@@ -136,6 +156,11 @@ async def _tallied(url: str, tally: Tally, send: Callable[[AsyncRealtimeClient],
 
 async def ours(url: str, seconds: float, pcm: bytes, tally: Tally) -> None:
     await _tallied(url, tally, lambda client: stream(client.send_audio, seconds, pcm, tally))
+
+
+async def ours_recv(url: str, seconds: float, pcm: bytes, tally: Tally) -> None:
+    """Our client receiving only (its pacing loop sends nothing): how the client's cost splits."""
+    await _tallied(url, tally, lambda client: stream(pacing_send, seconds, pcm, tally))
 
 
 async def pipecat_path(url: str, seconds: float, pcm: bytes, tally: Tally) -> None:
@@ -180,12 +205,14 @@ async def pipecat_path(url: str, seconds: float, pcm: bytes, tally: Tally) -> No
             await reader
 
 
+async def pacing_send(frame: bytes) -> None:
+    """The pacing loop's send with no client behind it."""
+    return None
+
+
 async def pacing(url: str, seconds: float, pcm: bytes, tally: Tally) -> None:
     """The pacing loop alone (no client): what every client paced this way pays, to subtract."""
-    async def send(frame: bytes) -> None:
-        return None
-
-    await stream(send, seconds, pcm, tally)
+    await stream(pacing_send, seconds, pcm, tally)
 
 
 async def ours_paced(url: str, seconds: float, pcm: bytes, tally: Tally) -> None:
@@ -327,49 +354,68 @@ def preload(kind: str) -> None:
 
 KINDS: dict[str, Callable[[str, float, bytes, Tally], Awaitable[None]]] = {
     "pipecat": pipecat_path, "ours": ours, "websockets": websockets_alone, "floor": floor, "pacing": pacing,
-    "ours-paced": ours_paced}
+    "ours-paced": ours_paced, "ours-recv": ours_recv}
 
 
-async def child(kind: str, url: str, sessions: int, at: float, window: float, rounds: int) -> dict[str, Any]:
-    """One configuration's sessions, measured over the shared windows that start at ``at`` (wall clock)."""
+async def child(kind: str, url: str, sessions: int, at: float, window: float) -> dict[str, Any]:
+    """One configuration's sessions, measured over the window that starts at ``at`` (wall clock)."""
     pcm = speech_like(RATE, syllables=5)
     preload(kind)
-    tally = Tally()
-    end = at + rounds * window + 0.5
+    tally = Tally(since=at, until=at + window)
     run = KINDS[kind.removesuffix("+uvloop")]
-    runs = [asyncio.create_task(run(url, end - time.time(), pcm, tally)) for _ in range(sessions)]
-    costs: list[float] = []
-    system: list[float] = []
-    for index in range(rounds):
-        await asyncio.sleep(max(0.0, at + index * window - time.time()))
-        times0, wall0, heard0 = resource.getrusage(resource.RUSAGE_SELF), time.time(), tally.audio_bytes
-        await asyncio.sleep(max(0.0, at + (index + 1) * window - time.time()))
-        times, wall = resource.getrusage(resource.RUSAGE_SELF), time.time() - wall0
-        user, sys_ = times.ru_utime - times0.ru_utime, times.ru_stime - times0.ru_stime
-        costs.append((user + sys_) / (sessions * wall / 60))
-        system.append(sys_ / (user + sys_) if user + sys_ else 0.0)
-        heard = (tally.audio_bytes - heard0) / 32000 / sessions / wall  # answer audio per second, per session
+    runs = [asyncio.create_task(run(url, at + window + 0.5 - time.time(), pcm, tally)) for _ in range(sessions)]
+    await asyncio.sleep(max(0.0, at - time.time()))
+    times0, wall0, heard0 = resource.getrusage(resource.RUSAGE_SELF), time.time(), tally.audio_bytes
+    await asyncio.sleep(max(0.0, at + window - time.time()))
+    times, wall = resource.getrusage(resource.RUSAGE_SELF), time.time() - wall0
+    user, system = times.ru_utime - times0.ru_utime, times.ru_stime - times0.ru_stime
+    heard = (tally.audio_bytes - heard0) / 32000 / sessions / wall  # answer audio per second, per session
     await asyncio.gather(*runs, return_exceptions=True)
-    return {"kind": kind, "cost": costs, "system_share": statistics.median(system), "answer_audio_s_per_s": heard}
+    return {"kind": kind, "cost": (user + system) / (sessions * wall / 60),
+            "system_share": system / (user + system) if user + system else 0.0, "answer_audio_s_per_s": heard,
+            "send_us": tally.send_ns / tally.sends / 1000 if tally.sends else None}
 
 
-def run_together(url: str, kinds: dict[str, int], window: float, rounds: int, lead: float) -> dict[str, list[float]]:
-    """Every kind in its own process, at once; per-round CPU s per session-minute of each."""
-    at = time.time() + lead
-    procs = {kind: subprocess.Popen([sys.executable, "-m", "benchmarks.session_cost", "--child", kind, "--url", url,
-                                     "--sessions", str(n), "--at", str(at), "--window", str(window),
-                                     "--rounds", str(rounds)], stdout=subprocess.PIPE, text=True)
-             for kind, n in kinds.items()}
-    results: dict[str, list[float]] = {}
-    for kind, proc in procs.items():
-        out, _ = proc.communicate(timeout=lead + rounds * window + 120)
-        figures = json.loads(out.strip().splitlines()[-1])
-        results[kind] = figures["cost"]
-        print(f"    {kind:11s} {kinds[kind]:3d} sessions: "
-              + " ".join(f"{c:.3f}" for c in figures["cost"])
-              + f" CPU s per session-minute ({figures['system_share']:.0%} in the kernel; answers: "
-              f"{figures['answer_audio_s_per_s']:.2f} s of audio a second)")
+def placement() -> tuple[set[int] | None, set[int] | None]:
+    """CPUs for the server and for every client: apart when there are two or more, else wherever."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    return ({cpus[-1]}, {cpus[0]}) if len(cpus) >= 2 else (None, None)
+
+
+def run_together(url: str, kinds: dict[str, int], window: float, rounds: int, lead: float,
+                 cpus: set[int] | None) -> dict[str, dict[str, list[Any]]]:
+    """Every kind in its own process, at once, fresh processes in a shuffled order every round."""
+    results: dict[str, dict[str, list[Any]]] = {
+        kind: {"cost": [], "send_us": [], "system_share": [], "answers": []} for kind in kinds}
+    for _ in range(rounds):
+        at = time.time() + lead
+        order = list(kinds)
+        random.shuffle(order)
+        procs = {kind: subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.session_cost", "--child", kind, "--url", url, "--sessions",
+             str(kinds[kind]), "--at", str(at), "--window", str(window)],
+            stdout=subprocess.PIPE, text=True, preexec_fn=_pin(cpus)) for kind in order}
+        for kind, proc in procs.items():
+            out, _ = proc.communicate(timeout=lead + window + 120)
+            figures = json.loads(out.strip().splitlines()[-1])
+            results[kind]["cost"].append(figures["cost"])
+            results[kind]["send_us"].append(figures["send_us"])
+            results[kind]["system_share"].append(figures["system_share"])
+            results[kind]["answers"].append(figures["answer_audio_s_per_s"])
+    for kind, got in results.items():
+        sends = [s for s in got["send_us"] if s is not None]
+        print(f"    {kind:17s} {kinds[kind]:3d} sessions: " + " ".join(f"{c:.3f}" for c in got["cost"])
+              + f" CPU s per session-minute ({statistics.median(got['system_share']):.0%} in the kernel; "
+              f"answers: {statistics.median(got['answers']):.2f} s of audio a second"
+              + (f"; send {statistics.median(sends):.1f} us a frame" if sends else "") + ")")
     return results
+
+
+def _pin(cpus: set[int] | None) -> Callable[[], None] | None:
+    """Run a child on ``cpus`` (None: wherever the system puts it)."""
+    if cpus is None:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
 
 
 def spread(values: list[float]) -> dict[str, float]:
@@ -377,8 +423,11 @@ def spread(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def show(value: dict[str, float]) -> str:
-    return f"{value['median']:.2f} ({value['min']:.2f}-{value['max']:.2f})"
+def show(value: dict[str, float], digits: int = 2) -> str:
+    return f"{value['median']:.{digits}f} ({value['min']:.{digits}f}-{value['max']:.{digits}f})"
+
+
+PINNED = " (the server on one CPU, every client on another)"
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -387,7 +436,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--paced-sessions", type=int, default=20, help="sessions for the paced-source comparison")
     parser.add_argument("--window", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--lead", type=float, default=15.0, help="seconds to connect before the first window")
+    parser.add_argument("--lead", type=float, default=8.0, help="seconds to start and connect before each window")
     parser.add_argument("--server", choices=["blaster", "emulator"], default="blaster",
                         help="blaster: a 60 ms answer delta every 200 ms at almost no server CPU, so many sessions "
                              "measure the clients, not a saturated server; emulator: VAD and spoken answers")
@@ -403,13 +452,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
             factory = uvloop.new_event_loop
         with asyncio.Runner(loop_factory=factory) as runner:
-            figures = runner.run(child(args.child, args.url, args.sessions, args.at, args.window, args.rounds))
+            figures = runner.run(child(args.child, args.url, args.sessions, args.at, args.window))
         print(json.dumps(figures))
         return {}
     results: dict[str, Any] = {}
     server = (("benchmarks.blaster",) if args.server == "blaster"
               else ("inworld_realtime.emulator", "--voice-engine", "tone", "--no-recognition"))
-    with child_server(*server) as base:
+    server_cpus, args.cpus = placement()
+    with child_server(*server, cpus=server_cpus) as base:
         url = f"{base}?mode=live&interval=0.2" if args.server == "blaster" else base
         if args.only != "paced":
             results["like_for_like"] = like_for_like(url, args)
@@ -421,18 +471,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 def like_for_like(url: str, args: argparse.Namespace) -> dict[str, Any]:
     """Every kind paced by a sleep loop per session: the client's own cost against websockets and the floor."""
     print(f"like for like: {args.sessions} sessions of each kind at once, every session pacing itself, "
-          f"{args.rounds} aligned windows of {args.window:.0f} s")
-    runs = run_together(url, {k: args.sessions for k in ("pipecat", "ours", "websockets", "floor", "pacing")},
-                        args.window, args.rounds, args.lead)
+          f"{args.rounds} rounds of {args.window:.0f} s, fresh processes each{PINNED if args.cpus else ''}")
+    figures = run_together(url, {k: args.sessions for k in ("pipecat", "ours", "ours-recv", "websockets", "floor",
+                                                            "pacing")}, args.window, args.rounds, args.lead, args.cpus)
+    runs = {kind: f["cost"] for kind, f in figures.items()}
     pipecat = runs["pipecat"]
     ratio = spread([o / p for o, p in zip(runs["ours"], pipecat, strict=True)])
     above = {kind: spread([(x - f) / p for x, f, p in zip(runs[kind], runs["pacing"], pipecat, strict=True)])
-             for kind in ("ours", "websockets", "floor", "pipecat")}
+             for kind in ("ours", "ours-recv", "websockets", "floor", "pipecat")}
     print(f"  ours/pipecat, CPU per session-minute: {show(ratio)} (median of rounds, range)")
     print("  above the pacing loop, as a share of pipecat's total: "
           + ", ".join(f"{kind} {show(above[kind])}" for kind in above))
+    sends = {kind: spread(f["send_us"]) for kind, f in figures.items() if None not in f["send_us"]}
+    print("  the caller's await send(frame), us per 20 ms frame: "
+          + ", ".join(f"{kind} {show(s, 1)}" for kind, s in sends.items() if kind != "ours-recv"))
     return {"sessions": args.sessions, "cpu_s_per_session_minute": {k: spread(v) for k, v in runs.items()},
-            "ratio": ratio, "above_pacing": above}
+            "ratio": ratio, "above_pacing": above, "send_us_per_frame": sends}
 
 
 def paced_sources(url: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -440,7 +494,9 @@ def paced_sources(url: str, args: argparse.Namespace) -> dict[str, Any]:
     print(f"paced sources: {args.paced_sessions} sessions streaming a WAV with the client's pacing (one clock) "
           "vs pipecat driven by a sleep loop per session, at once")
     kinds = ["pipecat", "ours", "ours-paced"] + (["ours-paced+uvloop"] if _has_uvloop() else [])
-    paced = run_together(url, dict.fromkeys(kinds, args.paced_sessions), args.window, args.rounds, args.lead)
+    figures = run_together(url, dict.fromkeys(kinds, args.paced_sessions), args.window, args.rounds, args.lead,
+                           args.cpus)
+    paced = {kind: f["cost"] for kind, f in figures.items()}
     ratios = {kind: spread([o / p for o, p in zip(paced[kind], paced["pipecat"], strict=True)])
               for kind in kinds if kind != "pipecat"}
     for kind, ratio in ratios.items():

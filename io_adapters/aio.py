@@ -255,10 +255,10 @@ class AsyncRealtimeClient(AsyncPacedAudio, ClientBase):
 
     async def send_audio(self, pcm: bytes | bytearray | memoryview) -> None:
         """Stream 16-bit PCM; waits while the write queue is full (back-pressure)."""
-        if self._sup.must_wait(self._queued):
-            await self._capacity()  # the hot path skips this coroutine: once per 20 ms frame per session
-        self.connection.send_audio(pcm)
-        self._flush()
+        if (self._queued or self._sup.closing) and self._sup.must_wait(self._queued):
+            await self._capacity()  # the hot path (nothing queued, open) asks nothing: once per 20 ms frame
+        if self.connection.send_audio(pcm):  # False for a frame that only joined the next chunk
+            self._flush()
 
     async def commit(self) -> None:
         """Commit the user's audio as a turn (manual turn mode)."""
@@ -301,7 +301,7 @@ class AsyncRealtimeClient(AsyncPacedAudio, ClientBase):
         data = self.connection.data_to_send()
         if not data:
             return
-        if (self._writes.empty() and not writer.is_closing()
+        if (not self._queued and not writer.is_closing()  # nothing queued, none under way: order is kept
                 and writer.get_write_buffer_size() < self.options.max_queue_bytes):
             writer.write(data)  # the usual case: straight to the transport, no task switch
             return

@@ -18,14 +18,10 @@ except ImportError:  # pragma: no cover - depends on the environment
 AnyFormat = KnownAudioFormat | None
 
 
-def b64encode(data: bytes | bytearray | memoryview) -> bytes:
-    """Base64 of ``data``."""
-    return _b64encode(data)
-
-
-def b64decode(data: str | bytes) -> bytes:
-    """Bytes of a base64 string."""
-    return _b64decode(data)
+#: Base64 of bytes, and bytes of a base64 string (pybase64's when installed: the audio path calls them per
+#: chunk, so they are bound here, not wrapped).
+b64encode: Callable[[bytes | bytearray | memoryview], bytes] = _b64encode
+b64decode: Callable[[str | bytes], bytes] = _b64decode
 
 
 def bytes_per_ms(rate: int) -> float:
@@ -84,16 +80,24 @@ class Chunks:
     def __bytes__(self) -> bytes:
         return b"".join(self._chunks)
 
-    def append(self, chunk: bytes) -> None:
+    def append(self, chunk: bytes) -> int:
+        """Keep ``chunk``; the size after it (the audio path checks its bound on every chunk)."""
         self._chunks.append(chunk)
         self._size += len(chunk)
+        return self._size
 
     def take(self, count: int) -> bytes:
         """Remove the first ``count`` bytes and return them."""
         return b"".join(self._pop(count))
 
     def drop(self, count: int) -> None:
-        """Remove the first ``count`` bytes."""
+        """Remove the first ``count`` bytes (whole chunks without a generator: once past its bound, the turn
+        drops one chunk per chunk sent)."""
+        chunks = self._chunks
+        while chunks and count >= len(chunks[0]):
+            head = chunks.popleft()
+            count -= len(head)
+            self._size -= len(head)
         for _ in self._pop(count):
             pass
 

@@ -263,9 +263,13 @@ class RealtimeConnection:
         """Queue any client event; held until the session is configured, sent after."""
         self._layer.send(event)
 
-    def send_audio(self, pcm: bytes | bytearray | memoryview) -> None:
-        """Stream 16-bit PCM of any length; sent in ``chunk_ms`` chunks, the rest kept for later."""
-        self._layer.send_audio(pcm)
+    def send_audio(self, pcm: bytes | bytearray | memoryview) -> bool:
+        """Stream 16-bit PCM of any length; sent in ``chunk_ms`` chunks, the rest kept for later.
+
+        True when ``data_to_send`` has bytes; False when ``pcm`` only joined the remainder (a 20 ms
+        frame between 60 ms chunks), so a transport can skip draining.
+        """
+        return self._layer.send_audio(pcm) or bool(self._out)
 
     def flush_audio(self) -> None:
         """Send the remainder kept by ``send_audio`` (done automatically on commit)."""

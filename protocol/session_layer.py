@@ -28,7 +28,9 @@ from .websocket import ClientWebSocket
 
 S = ConnectionState
 T = TurnState
-_APPEND_HEAD = b'{"type":"input_audio_buffer.append","event_id":"'
+#: An append is ``type`` and ``audio`` only, as Inworld's own clients send it (its browser example, its Twilio and
+#: Telnyx bridges): no ``event_id`` per 60 ms chunk, none of which an error would name.
+_APPEND_HEAD = b'{"type":"input_audio_buffer.append","audio":"'
 #: At most this many entries per bounded ``data_to_send(max_bytes)`` call: small items cost CPU, not bytes.
 RELEASE_BATCH = 32
 
@@ -472,15 +474,22 @@ class SessionLayer:
         if self.state not in _SEND_SOURCES:
             raise LocalProtocolError(self._refusal("send"))
 
-    def send_audio(self, pcm: bytes | bytearray | memoryview) -> None:
-        if not isinstance(pcm, bytes | bytearray | memoryview):
-            raise ConfigurationError(f"send_audio() takes bytes of 16-bit PCM, not {type(pcm).__name__}")
-        self.check_can_send()
+    def send_audio(self, pcm: bytes | bytearray | memoryview) -> bool:
+        """Keep ``pcm`` and emit every whole chunk; False when it only joined the remainder (nothing emitted).
+
+        The hot path: called per 20 ms frame, so the type check is the append itself (any bytes-like object)
+        and the state check is ``check_can_send``'s, inline.
+        """
+        if self.state not in _SEND_SOURCES:
+            raise LocalProtocolError(self._refusal("send"))
         buf = self._pending_pcm
-        buf += pcm
+        try:
+            buf += pcm
+        except TypeError:
+            raise ConfigurationError(f"send_audio() takes bytes of 16-bit PCM, not {type(pcm).__name__}") from None
         size = self._chunk_bytes
         if len(buf) < size:
-            return
+            return False
         whole = len(buf) - len(buf) % size
         view = memoryview(buf)
         try:
@@ -489,6 +498,7 @@ class SessionLayer:
         finally:
             view.release()
         del buf[:whole]
+        return True
 
     def flush_audio(self) -> None:
         self.check_can_send()
@@ -532,11 +542,12 @@ class SessionLayer:
     def _send_append(self, chunk: bytes) -> None:
         wire = self._encode_input(chunk) if self._encode_input else chunk
         # The hot path: JSON built as bytes, framed as TEXT without a str round trip or a pydantic model.
-        body = b"".join((_APPEND_HEAD, ev.new_event_id().encode(), b'","audio":"', b64encode(wire), b'"}'))
-        self._socket().send_text_bytes(body)
+        body = b"".join((_APPEND_HEAD, b64encode(wire), b'"}'))
+        ws = self.ws
+        assert ws is not None  # SENDING_STATES have a socket
+        ws.send_text_bytes(body)
         turn = self._turn
-        turn.append(chunk)
-        excess = len(turn) - self._max_turn_bytes
+        excess = turn.append(chunk) - self._max_turn_bytes
         if excess > 0:
             turn.drop(excess)
             self._turn_start += excess

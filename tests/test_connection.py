@@ -25,6 +25,7 @@ from inworld_realtime.protocol import (
     RemoteProtocolError,
     SessionProperties,
     TurnDetection,
+    frames,
 )
 from inworld_realtime.protocol import events as ev
 from inworld_realtime.protocol.conversation import RECENT_AUDIO_ITEMS
@@ -734,3 +735,23 @@ def test_bytes_fed_from_a_reused_buffer_are_copied_before_the_next_read() -> Non
         view[:] = b"\xff" * 1024  # the next read overwrites it
     deltas = [e.pcm for e in conn.events() if isinstance(e, ev.ResponseOutputAudioDelta)]
     assert deltas == [pcm, pcm[::-1]]
+
+
+def test_send_audio_says_whether_the_socket_has_bytes_and_appends_are_type_and_audio_only() -> None:
+    conn = RealtimeConnection(KEY, session_16k(), url="ws://127.0.0.1:1/s")
+    configured(conn)
+    conn.data_to_send()
+    frame20 = bytes(640)  # 20 ms at 16 kHz: a 60 ms chunk is three of them
+    assert conn.send_audio(frame20) is False and conn.data_to_send() == b""
+    assert conn.send_audio(frame20) is False
+    assert conn.send_audio(frame20) is True
+    data = conn.data_to_send()
+    assert data[0] == 0x81 and data[1] == 0xFE  # one masked TEXT frame with a 16-bit length
+    size = struct.unpack("!H", data[2:4])[0]
+    body = frames.mask_pure(data[8:], data[4:8])
+    assert len(body) == size == len(data) - 8
+    # What Inworld's own clients send (browser example, Twilio and Telnyx bridges): no event_id per chunk.
+    assert json.loads(body) == {"type": "input_audio_buffer.append", "audio": base64.b64encode(bytes(1920)).decode()}
+    with pytest.raises(ConfigurationError, match="not str"):
+        conn.send_audio("not audio")  # type: ignore[arg-type]
+    assert conn.send_audio(bytearray(1920)) is True  # any bytes-like object

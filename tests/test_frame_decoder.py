@@ -159,3 +159,29 @@ def test_masking_is_the_xor_with_the_repeated_key(payload: bytes, key: bytes) ->
     want = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
     assert frames.mask_pure(payload, key) == want
     assert frames.mask(payload, key) == want  # the compiled path, when installed, agrees
+
+
+def _unmask(frame_bytes: bytes) -> tuple[bytes, bytes]:
+    """(key, payload) of a masked client frame with a 16-bit length or shorter."""
+    size = frame_bytes[1] & 0x7F
+    head = 2 if size < 126 else 4
+    key = frame_bytes[head : head + 4]
+    return key, frames.mask_pure(frame_bytes[head + 4 :], key)
+
+
+def test_every_frame_of_a_socket_gets_its_own_key_from_a_pool_it_refills() -> None:
+    keys = frames.MaskKeys()
+    body = b'{"type":"input_audio_buffer.append","audio":"AAAA"}'
+    made = [frames.text_frame(body, keys) for _ in range(600)]  # past two refills of the 256-key pool
+    assert all(_unmask(f)[1] == body for f in made)
+    got = [_unmask(f)[0] for f in made]
+    assert len(set(got)) > 590  # 600 draws of 32 random bits: a repeat is possible, a pattern is not
+    other = frames.MaskKeys()
+    assert [other.take() for _ in range(8)] != got[:8]  # another socket's pool is its own
+
+
+def test_without_the_compiled_masker_the_pure_one_is_used(monkeypatch: Any) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "websockets.speedups", None)  # as if websockets were not installed
+    assert frames._compiled_mask() is None
