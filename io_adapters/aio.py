@@ -18,12 +18,11 @@ from inworld_realtime.protocol import (
     HandshakeError,
     LocalProtocolError,
     RemoteProtocolError,
-    SessionProperties,
 )
 from inworld_realtime.protocol import events as ev
 from inworld_realtime.protocol.states import ENDED_STATES
 
-from .client import ATTEMPT_ERRORS, ClientBase, Route
+from .client import ATTEMPT_ERRORS, AsyncRequests, ClientBase, Route
 from .pacing import AsyncPacedAudio
 from .transport import check_connect_reply
 
@@ -127,7 +126,7 @@ class _Feed(asyncio.BufferedProtocol):
             await asyncio.shield(self._writable)
 
 
-class AsyncRealtimeClient(AsyncPacedAudio, ClientBase):
+class AsyncRealtimeClient(AsyncRequests, AsyncPacedAudio, ClientBase):
     """One realtime session over asyncio; survives drops by opening a new one and replaying."""
 
     def _init_io(self) -> None:
@@ -271,23 +270,6 @@ class AsyncRealtimeClient(AsyncPacedAudio, ClientBase):
         await self._capacity()
         self.connection.create_response(**properties)
         self._flush()
-
-    async def cancel_response(self) -> bool:
-        """Cancel the response in progress or asked for; False when there is none."""
-        sent = self.connection.cancel_response()
-        self._flush()
-        return sent
-
-    async def truncate(self, played_ms: float | None = None,
-                       item_id: str | None = None) -> ev.ConversationItemTruncate | None:
-        """Tell the server how much of the current answer (or of the item ``item_id``) was heard."""
-        event = self.connection.truncate(played_ms, item_id)
-        self._flush()
-        return event
-
-    async def update_session(self, session: SessionProperties) -> None:
-        """Change the live session (and every future one)."""
-        await self.send(ev.SessionUpdate(session=session))
 
     async def _capacity(self) -> None:
         while self._sup.must_wait(self._queued):

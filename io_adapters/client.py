@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -14,6 +15,7 @@ from inworld_realtime.protocol import (
     RemoteProtocolError,
     SessionProperties,
 )
+from inworld_realtime.protocol import events as ev
 from inworld_realtime.protocol.handshake import DEFAULT_URL, Target, parse_target
 from inworld_realtime.protocol.states import OPEN_STATES
 
@@ -61,11 +63,13 @@ class ClientBase:
         max_events: int = 10_000,
         stable_after: float = Options.stable_after,
         rng: random.Random | None = None,
+        max_replay_items: int = 200,
+        max_history_audio_ms: int = 30_000,
     ) -> None:
         self.connection = RealtimeConnection(
             api_key, session, url, auth_type, chunk_ms=chunk_ms, max_message_bytes=max_message_bytes,
             max_replay_audio_ms=max_replay_audio_ms, max_held_audio_ms=max_held_audio_ms,
-            extra_headers=extra_headers)
+            extra_headers=extra_headers, max_replay_items=max_replay_items, max_history_audio_ms=max_history_audio_ms)
         self.options = Options(connect_timeout, keepalive_timeout, ping_interval, reconnect, max_reconnect_attempts,
                                backoff_initial, backoff_max, max_queue_bytes, allow_insecure,
                                max_events=max(1, max_events), stable_after=stable_after)
@@ -147,4 +151,31 @@ class ClientBase:
         return self.connection.held_audio_ms + self.connection.turn_audio_ms
 
 
-__all__ = ["ATTEMPT_ERRORS", "ClientBase", "Route"]
+class AsyncRequests:
+    """The requests both asyncio clients (WebSocket and WebRTC) make alike: the core decides what goes out,
+    the client's ``_flush`` sends it."""
+
+    connection: RealtimeConnection
+    _flush: Callable[[], None]
+    send: Callable[[ev.ClientEvent], Awaitable[None]]
+
+    async def cancel_response(self) -> bool:
+        """Cancel the response in progress or asked for; False when there is none."""
+        sent = self.connection.cancel_response()
+        self._flush()
+        return sent
+
+    async def truncate(self, played_ms: float | None = None,
+                       item_id: str | None = None) -> ev.ConversationItemTruncate | None:
+        """Tell the server how much of the current answer (or of the item ``item_id``) was heard; by default
+        what the core counts as played (over WebRTC, what the track played)."""
+        event = self.connection.truncate(played_ms, item_id)
+        self._flush()
+        return event
+
+    async def update_session(self, session: SessionProperties) -> None:
+        """Change the live session (and every future one)."""
+        await self.send(ev.SessionUpdate(session=session))
+
+
+__all__ = ["ATTEMPT_ERRORS", "AsyncRequests", "ClientBase", "Route"]

@@ -549,3 +549,17 @@ def test_public_methods_given_junk_raise_only_errors_of_the_tree(
             pass
         list(conn.events())
         conn.data_to_send()
+
+
+@pytest.mark.parametrize("kind", ["asyncio", "blocking", "webrtc"])
+def test_every_client_takes_the_memory_bounds_and_refuses_bad_ones(kind: str) -> None:
+    from inworld_realtime import AsyncRealtimeClient, RealtimeClient
+    from inworld_realtime.io_adapters.webrtc import AsyncWebRTCClient
+
+    make = {"asyncio": AsyncRealtimeClient, "blocking": RealtimeClient, "webrtc": AsyncWebRTCClient}[kind]
+    url = "http://127.0.0.1:1/v1/realtime" if kind == "webrtc" else "ws://127.0.0.1:1/s"
+    client = make("k", url=url, max_replay_items=7, max_history_audio_ms=1234)
+    assert client.connection.conversation.max_items == 7
+    for option in ("max_replay_items", "max_history_audio_ms"):
+        with pytest.raises(ConfigurationError, match=option):
+            make("k", url=url, **{option: -1})

@@ -33,7 +33,7 @@ from inworld_realtime.protocol import events as ev
 from inworld_realtime.protocol.audio import pcm_ms
 from inworld_realtime.protocol.states import ENDED_STATES, OPEN_STATES
 
-from ..client import ATTEMPT_ERRORS, ClientBase
+from ..client import ATTEMPT_ERRORS, AsyncRequests, ClientBase
 from ..events import AudioDropped
 from ..pacing import AsyncPacedAudio
 from ..transports import DEFAULT_WEBRTC_URL
@@ -48,7 +48,7 @@ S = ConnectionState
 _END = object()
 
 
-class AsyncWebRTCClient(ClientBase, AsyncPacedAudio):
+class AsyncWebRTCClient(AsyncRequests, ClientBase, AsyncPacedAudio):
     """One realtime session over WebRTC, with the public surface and events of ``AsyncRealtimeClient``.
 
     ``url`` is the API base (``https://api.inworld.ai/v1/realtime``; the emulator's ``http://127.0.0.1:<port>/
@@ -76,7 +76,8 @@ class AsyncWebRTCClient(ClientBase, AsyncPacedAudio):
             raise ConfigurationError(f"the WebRTC URL must be an http(s) API base URL, not {url!r}")
         if body not in ("json", "sdp"):
             raise ConfigurationError(f"body must be 'json' or 'sdp', not {body!r}")
-        connection_options = {k: options.pop(k) for k in ("chunk_ms", "max_replay_audio_ms", "max_held_audio_ms")
+        connection_options = {k: options.pop(k) for k in ("chunk_ms", "max_replay_audio_ms", "max_held_audio_ms",
+                                                          "max_replay_items", "max_history_audio_ms")
                               if k in options}
         options.pop("max_message_bytes", None)
         options.pop("extra_headers", None)
@@ -225,23 +226,6 @@ class AsyncWebRTCClient(ClientBase, AsyncPacedAudio):
         self._check_open()
         self.connection.create_response(**properties)
         self._flush()
-
-    async def cancel_response(self) -> bool:
-        """Cancel the response in progress; False when there is none."""
-        sent = self.connection.cancel_response()
-        self._flush()
-        return sent
-
-    async def truncate(self, played_ms: float | None = None,
-                       item_id: str | None = None) -> ev.ConversationItemTruncate | None:
-        """Tell the server how much of the answer was heard: by default what the track actually played."""
-        event = self.connection.truncate(played_ms, item_id)
-        self._flush()
-        return event
-
-    async def update_session(self, session: SessionProperties) -> None:
-        """Change the live session (and every future one)."""
-        await self.send(ev.SessionUpdate(session=session))
 
     async def reset_conversation(self) -> None:
         """End this call and open a fresh one with no history."""
