@@ -8,7 +8,6 @@ import math
 import threading
 from collections import deque
 from collections.abc import AsyncIterator
-from types import TracebackType
 from typing import Any, cast
 
 from inworld_realtime.protocol import (
@@ -150,14 +149,6 @@ class AsyncRealtimeClient(AsyncRequests, AsyncPacedAudio, ClientBase):
         """Audio not yet on the wire: held by the core plus what waits in the write queue."""
         buffered = self._writer.get_write_buffer_size() if self._writer is not None else 0
         return self.connection.queued_audio_seconds(self._queued + buffered)
-
-    async def __aenter__(self) -> AsyncRealtimeClient:
-        await self.connect()
-        return self
-
-    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.close()
 
     async def connect(self) -> None:
         """Open the session, retrying as the supervisor decides within ``connect_timeout``; returns once

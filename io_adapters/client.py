@@ -6,7 +6,8 @@ import random
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from types import TracebackType
+from typing import Any, Literal, Self
 
 from inworld_realtime.protocol import (
     ConnectError,
@@ -152,12 +153,22 @@ class ClientBase:
 
 
 class AsyncRequests:
-    """The requests both asyncio clients (WebSocket and WebRTC) make alike: the core decides what goes out,
-    the client's ``_flush`` sends it."""
+    """What both asyncio clients (WebSocket and WebRTC) do alike: ``async with`` opens and closes the session,
+    and the requests whose bytes the core decides (the client's ``_flush`` sends them)."""
 
     connection: RealtimeConnection
     _flush: Callable[[], None]
     send: Callable[[ev.ClientEvent], Awaitable[None]]
+    connect: Callable[[], Awaitable[None]]
+    close: Callable[[], Awaitable[None]]
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
 
     async def cancel_response(self) -> bool:
         """Cancel the response in progress or asked for; False when there is none."""

@@ -7,7 +7,6 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
-from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -117,14 +116,6 @@ class AsyncWebRTCClient(AsyncRequests, ClientBase, AsyncPacedAudio):
         """Input audio not played onto the track yet."""
         track = self._track
         return (track.buffered_ms if track is not None else 0) / 1000 + self.connection.held_audio_ms / 1000
-
-    async def __aenter__(self) -> AsyncWebRTCClient:
-        await self.connect()
-        return self
-
-    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.close()
 
     async def connect(self) -> None:
         """Open the session (a call), retrying as the supervisor decides within ``connect_timeout``."""
