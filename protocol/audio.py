@@ -98,8 +98,9 @@ class Chunks:
             head = chunks.popleft()
             count -= len(head)
             self._size -= len(head)
-        for _ in self._pop(count):
-            pass
+        if count > 0:
+            for _ in self._pop(count):
+                pass
 
     def clear(self) -> None:
         self._chunks.clear()
