@@ -22,8 +22,8 @@ _CODE = struct.Struct("!H")
 _LOCAL_ONLY = frozenset({1005, 1006, 1015})
 
 
-def client_frame(opcode: Opcode, payload: bytes, keys: MaskKeys | None = None) -> bytes:
-    """One final frame, masked with a fresh key as a client must (from ``keys``, else its own read)."""
+def client_frame(opcode: Opcode, payload: bytes) -> bytes:
+    """One final frame, masked with a fresh key as a client must."""
     size = len(payload)
     first = 0x80 | int(opcode)
     if size < 126:
@@ -32,7 +32,7 @@ def client_frame(opcode: Opcode, payload: bytes, keys: MaskKeys | None = None) -
         head = _HEAD_16.pack(first, 0xFE, size)
     else:
         head = _HEAD_64.pack(first, 0xFF, size)
-    key = keys.take() if keys is not None else os.urandom(4)
+    key = os.urandom(4)
     if not size:
         return head + key
     return b"".join((head, key, mask(payload, key)))
@@ -57,24 +57,6 @@ def mask_pure(payload: bytes | bytearray, key: bytes) -> bytes:
 
 _REPEAT: dict[int, tuple[int, int]] = {}
 
-class MaskKeys:
-    """Masking keys from the OS's CSPRNG (as ``os.urandom(4)`` per frame would be), read 1 KiB at a time: one
-    system call per 256 frames. One per connection, so no key is handed out twice."""
-
-    __slots__ = ("_at", "_pool")
-
-    def __init__(self) -> None:
-        self._pool = b""
-        self._at = 0
-
-    def take(self) -> bytes:
-        at = self._at
-        if at >= len(self._pool):
-            self._pool, at = os.urandom(1024), 0
-        self._at = at + 4
-        return self._pool[at : at + 4]
-
-
 def _compiled_mask() -> Callable[[bytes | bytearray, bytes], bytes] | None:
     """The websockets package's C masker (the ``fast`` extra), if installed and it behaves as ours: about 30x
     faster than the big-integer XOR on an append. Optional: everything works without it."""
@@ -93,29 +75,29 @@ def _compiled_mask() -> Callable[[bytes | bytearray, bytes], bytes] | None:
 mask: Callable[[bytes | bytearray, bytes], bytes] = _compiled_mask() or mask_pure
 
 
-def text_frame(body: bytes, keys: MaskKeys | None = None) -> bytes:
+def text_frame(body: bytes) -> bytes:
     """A TEXT frame of UTF-8 ``body``."""
-    return client_frame(Opcode.TEXT, body, keys)
+    return client_frame(Opcode.TEXT, body)
 
 
-def close_frame(code: int, reason: str = "", keys: MaskKeys | None = None) -> bytes:
+def close_frame(code: int, reason: str = "") -> bytes:
     """A CLOSE frame; the reason is cut to fit the 125-byte control frame limit."""
     if code in _LOCAL_ONLY:
-        return client_frame(Opcode.CLOSE, b"", keys)
+        return client_frame(Opcode.CLOSE, b"")
     raw = reason.encode("utf-8")[:123].decode("utf-8", "ignore").encode("utf-8")
-    return client_frame(Opcode.CLOSE, _CODE.pack(code) + raw, keys)
+    return client_frame(Opcode.CLOSE, _CODE.pack(code) + raw)
 
 
-def ping_frame(payload: bytes = b"", keys: MaskKeys | None = None) -> bytes:
+def ping_frame(payload: bytes = b"") -> bytes:
     """A PING frame (at most 125 bytes of payload)."""
     if len(payload) > 125:
         raise LocalProtocolError("a ping payload is at most 125 bytes")
-    return client_frame(Opcode.PING, payload, keys)
+    return client_frame(Opcode.PING, payload)
 
 
-def pong_frame(payload: bytes, keys: MaskKeys | None = None) -> bytes:
+def pong_frame(payload: bytes) -> bytes:
     """The PONG that answers a PING with ``payload``."""
-    return client_frame(Opcode.PONG, payload, keys)
+    return client_frame(Opcode.PONG, payload)
 
 
 def parse_close(payload: bytes | bytearray) -> tuple[int, str]:

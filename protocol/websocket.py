@@ -7,7 +7,7 @@ from typing import Any
 
 from wsproto.frame_protocol import CloseReason, FrameDecoder, Opcode, ParseFailed
 
-from .frames import MaskKeys, client_frame, close_frame, parse_close, ping_frame, pong_frame, text_frame
+from .frames import client_frame, close_frame, parse_close, ping_frame, pong_frame, text_frame
 from .handshake import DEFAULT_MAX_HEADER_BYTES, ResponseParser, Target, build_request, new_ws_key
 
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -22,7 +22,7 @@ class ClientWebSocket:
     Violations raise wsproto's ``ParseFailed`` with the close code to fail with.
     """
 
-    __slots__ = ("_decoder", "_head", "_keys", "_kind", "_owed", "_parser", "_parts", "_pending", "_size", "close_sent",
+    __slots__ = ("_decoder", "_head", "_kind", "_owed", "_parser", "_parts", "_pending", "_size", "close_sent",
                  "max_message_bytes", "on_close", "on_message", "out")
 
     def __init__(
@@ -42,7 +42,6 @@ class ClientWebSocket:
         self._parts: list[Any] = []
         self._size = 0
         self._kind: Opcode | None = None
-        self._keys = MaskKeys()  # the masking keys of this socket's frames
         self._pending = bytearray()  # the start of a frame not yet whole
         self._owed = 0  # bytes of the current frame still to go to wsproto's decoder
         self._head: bytearray | None = None  # the header so far of a frame going to wsproto
@@ -64,21 +63,21 @@ class ClientWebSocket:
 
     def send_text(self, text: str) -> None:
         """Queue one TEXT message."""
-        self.out.append(text_frame(text.encode("utf-8"), self._keys))
+        self.out.append(text_frame(text.encode("utf-8")))
 
     def send_text_bytes(self, body: bytes) -> None:
         """Queue one TEXT message already encoded as UTF-8 (the audio hot path)."""
-        self.out.append(client_frame(Opcode.TEXT, body, self._keys))
+        self.out.append(client_frame(Opcode.TEXT, body))
 
     def ping(self, payload: bytes = b"") -> None:
         """Queue a PING."""
-        self.out.append(ping_frame(payload, self._keys))
+        self.out.append(ping_frame(payload))
 
     def close(self, code: int, reason: str = "") -> None:
         """Queue our CLOSE (once)."""
         if not self.close_sent:
             self.close_sent = True
-            self.out.append(close_frame(code, reason, self._keys))
+            self.out.append(close_frame(code, reason))
 
     def receive_frames(self, data: bytes | bytearray | memoryview) -> None:
         """Feed bytes after the upgrade; complete messages go to ``on_message``, a CLOSE to ``on_close``.
@@ -182,7 +181,7 @@ class ClientWebSocket:
                 self._kind = op
             elif op is Opcode.PING:
                 if not self.close_sent:
-                    self.out.append(pong_frame(payload, self._keys))
+                    self.out.append(pong_frame(payload))
                 continue
             elif op is Opcode.CLOSE:
                 code, reason = parse_close(payload)
