@@ -490,6 +490,11 @@ class SessionLayer:
         size = self._chunk_bytes
         if len(buf) < size:
             return False
+        if len(buf) == size:  # the usual case: frames that add up to one chunk exactly
+            chunk = bytes(buf)
+            buf.clear()
+            self._emit_audio(chunk)
+            return True
         whole = len(buf) - len(buf) % size
         view = memoryview(buf)
         try:
