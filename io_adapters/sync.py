@@ -237,7 +237,8 @@ class RealtimeClient(ClientBase):
         """
         with self._lock:
             self._wait_for_space()
-            self.connection.send_audio(pcm)
+            if not self.connection.send_audio(pcm):
+                return  # the frame only joined the next chunk: nothing to write
             sock = self._sock
             data = self.connection.data_to_send() if sock is not None else b""
             direct = (bool(data) and not self._queued and _writable(sock)
