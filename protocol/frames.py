@@ -25,7 +25,7 @@ _LOCAL_ONLY = frozenset({1005, 1006, 1015})
 def client_frame(opcode: Opcode, payload: bytes) -> bytes:
     """One final frame, masked with a fresh key as a client must."""
     size = len(payload)
-    first = 0x80 | int(opcode)
+    first = 0x80 | opcode
     if size < 126:
         head = _HEAD_SHORT.pack(first, 0x80 | size)
     elif size < 65536:
