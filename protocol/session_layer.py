@@ -539,10 +539,18 @@ class SessionLayer:
             return
         dropped = self.outbox.hold_audio(chunk, ms_to_bytes(self.max_held_audio_ms, self.input_rate))
         if dropped:
-            self.events.append(ev.AudioDropped(
-                pcm_ms(dropped, self.input_rate),
-                f"more than max_held_audio_ms={self.max_held_audio_ms} waiting for a session",
-            ))
+            self._report_dropped(pcm_ms(dropped, self.input_rate),
+                                 f"more than max_held_audio_ms={self.max_held_audio_ms} waiting for a session")
+
+    def _report_dropped(self, duration_ms: int, reason: str) -> None:
+        """One ``AudioDropped`` per stretch: while the caller has not taken the last event, a drop for the same
+        reason adds to it (an outage drops a chunk every 60 ms; the caller learns how much in all, once)."""
+        events = self.events
+        last = events[-1] if events else None
+        if isinstance(last, ev.AudioDropped) and last.reason == reason:
+            events[-1] = ev.AudioDropped(last.duration_ms + duration_ms, reason)
+        else:
+            events.append(ev.AudioDropped(duration_ms, reason))
 
     def _send_append(self, chunk: bytes) -> None:
         wire = self._encode_input(chunk) if self._encode_input else chunk
@@ -581,7 +589,7 @@ class SessionLayer:
     def _discard_held(self, reason: str) -> None:
         dropped = self.outbox.clear()
         if dropped:
-            self.events.append(ev.AudioDropped(pcm_ms(dropped, self.input_rate), reason))
+            self._report_dropped(pcm_ms(dropped, self.input_rate), reason)
 
     def _encode_b64(self, pcm: bytes) -> str:
         wire = self._encode_input(pcm) if self._encode_input else pcm

@@ -755,3 +755,14 @@ def test_send_audio_says_whether_the_socket_has_bytes_and_appends_are_type_and_a
     with pytest.raises(ConfigurationError, match="not str"):
         conn.send_audio("not audio")  # type: ignore[arg-type]
     assert conn.send_audio(bytearray(1920)) is True  # any bytes-like object
+
+
+def test_an_outage_drops_audio_in_one_event_until_the_caller_reads() -> None:
+    conn = RealtimeConnection(KEY, session_16k(), max_held_audio_ms=120)
+    conn.connect()  # no session yet: audio is held, and past 120 ms the oldest goes
+    for _ in range(100):
+        conn.send_audio(bytes(1920))  # 60 ms each: 6 s in all
+    dropped = [e for e in conn.events() if isinstance(e, ev.AudioDropped)]
+    assert [d.duration_ms for d in dropped] == [6000 - 120]  # one event, not 98
+    conn.send_audio(bytes(1920))
+    assert [e.duration_ms for e in conn.events() if isinstance(e, ev.AudioDropped)] == [60]  # read: a new one
