@@ -477,11 +477,9 @@ class SessionLayer:
     def send_audio(self, pcm: bytes | bytearray | memoryview) -> bool:
         """Keep ``pcm`` and emit every whole chunk; False when it only joined the remainder (nothing emitted).
 
-        The hot path: called per 20 ms frame, so the type check is the append itself (any bytes-like object)
-        and the state check is ``check_can_send``'s, inline.
+        The hot path, once per 20 ms frame: the type check is the append itself (any bytes-like object).
         """
-        if self.state not in _SEND_SOURCES:
-            raise LocalProtocolError(self._refusal("send"))
+        self.check_can_send()
         buf = self._pending_pcm
         try:
             buf += pcm
@@ -490,18 +488,10 @@ class SessionLayer:
         size = self._chunk_bytes
         if len(buf) < size:
             return False
-        if len(buf) == size:  # the usual case: frames that add up to one chunk exactly
-            chunk = bytes(buf)
-            buf.clear()
-            self._emit_audio(chunk)
-            return True
         whole = len(buf) - len(buf) % size
-        view = memoryview(buf)
-        try:
-            for start in range(0, whole, size):
-                self._emit_audio(bytes(view[start : start + size]))
-        finally:
-            view.release()
+        held = bytes(buf)
+        for start in range(0, whole, size):
+            self._emit_audio(held[start : start + size])  # frames adding up to one chunk: ``held`` itself, no copy
         del buf[:whole]
         return True
 
