@@ -20,7 +20,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from wsproto.frame_protocol import FrameProtocol, Opcode
 
@@ -143,7 +143,7 @@ def child_server(*module_args: str, cpus: set[int] | None = None) -> Iterator[st
         port = int(probe.getsockname()[1])
     child = subprocess.Popen([sys.executable, "-m", *module_args, "--port", str(port)],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             preexec_fn=None if cpus is None else lambda: os.sched_setaffinity(0, cpus))
+                             preexec_fn=pinned(cpus))
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -154,6 +154,13 @@ def child_server(*module_args: str, cpus: set[int] | None = None) -> Iterator[st
     finally:
         child.terminate()
         child.wait(10)
+
+
+def pinned(cpus: set[int] | None) -> Callable[[], None] | None:
+    """A child's ``preexec_fn`` that runs it on ``cpus`` (None: wherever the system puts it)."""
+    if cpus is None:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
 
 
 def running_blaster() -> contextlib.AbstractContextManager[str]:

@@ -124,11 +124,9 @@ def cold(step: Callable[[], object]) -> tuple[float, float]:
 
 
 @contextlib.contextmanager
-def undone(lever: str) -> Iterator[None]:
-    """Our path with one speed-up undone, for as long as the block runs."""
-    saved = frames.mask
-    if lever == "pure masker":
-        frames.mask = frames.mask_pure
+def masking_with(mask: Callable[[bytes | bytearray, bytes], bytes]) -> Iterator[None]:
+    """Our frames masked by ``mask`` for as long as the block runs."""
+    saved, frames.mask = frames.mask, mask
     try:
         yield
     finally:
@@ -162,13 +160,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
 def main_cold() -> dict[str, float]:
     """Each configuration in turn, REPEATS times interleaved; medians of the per-run medians."""
-    configurations: dict[str, Callable[[], Callable[[], object] | None]] = {
-        "ours": ours_step, "ours, pure masker": ours_step,
-        "pipecat 1.14": pipecat_step}
-    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in configurations}
+    configurations = [("ours", ours_step, frames.mask), ("ours, pure masker", ours_step, frames.mask_pure),
+                      ("pipecat 1.14", pipecat_step, frames.mask)]
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in configurations}
     for _ in range(REPEATS):
-        for name, make in configurations.items():
-            with undone(name.partition(", ")[2]):
+        for name, make, mask in configurations:
+            with masking_with(mask):
                 step = make()
                 if step is not None:
                     runs[name].append(cold(step))

@@ -47,7 +47,7 @@ from inworld_realtime.protocol import AudioConfiguration, AudioInput, PCMAudioFo
 from inworld_realtime.protocol import events as ev
 from tests.emulator_helpers import speech_like
 
-from .blaster import child_server
+from .blaster import child_server, pinned
 
 RATE = 16000
 FRAME = RATE * 2 // 50
@@ -394,7 +394,7 @@ def run_together(url: str, kinds: dict[str, int], window: float, rounds: int, le
         procs = {kind: subprocess.Popen(
             [sys.executable, "-m", "benchmarks.session_cost", "--child", kind, "--url", url, "--sessions",
              str(kinds[kind]), "--at", str(at), "--window", str(window)],
-            stdout=subprocess.PIPE, text=True, preexec_fn=_pin(cpus)) for kind in order}
+            stdout=subprocess.PIPE, text=True, preexec_fn=pinned(cpus)) for kind in order}
         for kind, proc in procs.items():
             out, _ = proc.communicate(timeout=lead + window + 120)
             figures = json.loads(out.strip().splitlines()[-1])
@@ -409,13 +409,6 @@ def run_together(url: str, kinds: dict[str, int], window: float, rounds: int, le
               f"answers: {statistics.median(got['answers']):.2f} s of audio a second"
               + (f"; send {statistics.median(sends):.1f} us a frame" if sends else "") + ")")
     return results
-
-
-def _pin(cpus: set[int] | None) -> Callable[[], None] | None:
-    """Run a child on ``cpus`` (None: wherever the system puts it)."""
-    if cpus is None:
-        return None
-    return lambda: os.sched_setaffinity(0, cpus)
 
 
 def spread(values: list[float]) -> dict[str, float]:
