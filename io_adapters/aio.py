@@ -188,7 +188,7 @@ class AsyncRealtimeClient(AsyncRequests, AsyncPacedAudio, ClientBase):
         self._stopped.set()
         if answer and supervisor is not None and supervisor is not asyncio.current_task():
             # The supervisor ends when the server's close frame (or EOF) ends the socket: no polling.
-            wait = supervisor if await_answer else asyncio.ensure_future(self._writes.join())
+            wait = supervisor if await_answer else asyncio.ensure_future(self._written())
             await asyncio.wait({wait}, timeout=self.options.close_timeout)
             if wait is not supervisor:
                 wait.cancel()
@@ -262,6 +262,12 @@ class AsyncRealtimeClient(AsyncRequests, AsyncPacedAudio, ClientBase):
         self.connection.create_response(**properties)
         self._flush()
 
+    async def _written(self) -> None:
+        """Until the writer task has handed every queued byte to the socket (or the socket went)."""
+        while self._queued:
+            self._drained.clear()
+            await self._drained.wait()  # the writer task and a dropped socket both set it
+
     async def _capacity(self) -> None:
         while self._sup.must_wait(self._queued):
             self._drained.clear()
@@ -293,7 +299,6 @@ class AsyncRealtimeClient(AsyncRequests, AsyncPacedAudio, ClientBase):
                 pass  # the reader sees the same failure and handles the drop
             finally:
                 self._queued -= len(data)
-                self._writes.task_done()
                 if self._queued <= self.options.max_queue_bytes:
                     self._drained.set()
 
@@ -512,7 +517,6 @@ class AsyncRealtimeClient(AsyncRequests, AsyncPacedAudio, ClientBase):
             self._timer = None
         while not self._writes.empty():
             self._queued -= len(self._writes.get_nowait())
-            self._writes.task_done()
         self._drained.set()
         if writer is not None:
             writer.close()

@@ -43,7 +43,6 @@ from .events import Reconnected, ReconnectFailed, Reconnecting
 from .transport import is_loopback
 from .transports import DEFAULT_WEBRTC_URL, TRANSPORTS, client_class
 
-FRAME_MS = 20
 TRAILING_SILENCE_MS = 1500
 NO_SPEECH_GRACE_S = 4.0
 """How long after the end of the input a server that heard no speech at all gets to start a turn (with

@@ -326,8 +326,7 @@ class AsyncPacedAudio:
 
     async def stream_wav(self, path: str | os.PathLike[str], *, realtime: bool = True) -> int:
         """Send a 16-bit mono WAV file at real-time pace (``stream_audio`` of its path)."""
-        with WavSource(path) as wav:
-            return await self.stream_audio(wav, realtime=realtime)
+        return await self.stream_audio(path, realtime=realtime)
 
 
 async def _feed(stream: PacedStream, source: AsyncIterable[bytes], loop: asyncio.AbstractEventLoop) -> None:

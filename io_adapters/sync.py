@@ -563,10 +563,7 @@ class RealtimeClient(ClientBase):
 
     def stream_wav(self, path: Any, *, realtime: bool = True, stop: threading.Event | None = None) -> int:
         """Send a 16-bit mono WAV file at real-time pace (``stream_audio`` of its path)."""
-        from .pacing import WavSource
-
-        with WavSource(path) as wav:
-            return self.stream_audio(wav, realtime=realtime, stop=stop)
+        return self.stream_audio(path, realtime=realtime, stop=stop)
 
 
 __all__ = ["RealtimeClient"]
