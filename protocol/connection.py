@@ -14,7 +14,15 @@ from . import events as ev
 from .audio import pcm_ms
 from .conversation import Conversation
 from .errors import ConfigurationError, LocalProtocolError, RemoteProtocolError
-from .handshake import DEFAULT_MAX_HEADER_BYTES, DEFAULT_URL, Target, check_header_value, check_headers, parse_target
+from .handshake import (
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_URL,
+    Target,
+    check_header_value,
+    check_headers,
+    check_url,
+    parse_target,
+)
 from .session import SessionProperties, check_session
 from .session_layer import MalformedMessage, SessionLayer
 from .states import OPEN_STATES, ConnectionState
@@ -99,7 +107,7 @@ class RealtimeConnection:
         _count("max_history_audio_ms", max_history_audio_ms)
         if session is not None:
             check_session(session)
-        parse_target(url)  # fail early on a bad URL
+        check_url(url)  # fail early on a bad URL
         self.url = url
         self.auth_type = auth_type
         self._credential = _Secret(api_key or "")
@@ -188,7 +196,7 @@ class RealtimeConnection:
 
     def _check_url(self) -> None:
         """What ``connect`` checks of the URL (a connection over another transport checks its own)."""
-        parse_target(self.url)
+        check_url(self.url)
 
     def _open_socket(self) -> ClientWebSocket:
         """The ``connect`` transition's work: a fresh socket and its upgrade request."""
@@ -218,9 +226,8 @@ class RealtimeConnection:
         """
         if max_bytes is not None:
             _count("max_bytes", max_bytes, 1)
-        layer = self._layer
-        if layer.outbox.releasing and layer.ws is not None:
-            layer.release(max_bytes)
+        if self.more_to_send:
+            self._layer.release(max_bytes)
         out = self._out
         if not out:
             return []

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import struct
 import sys
 from array import array
 
 _BIG = sys.byteorder == "big"
-#: The little-endian float32 bytes of every 16-bit sample, indexed by its unsigned value (built once, 256 KiB).
-_TO_FLOAT = [struct.pack("<f", (u - 65536 if u >= 32768 else u) / 32768.0) for u in range(65536)]
+
+
+@functools.cache
+def _to_float() -> list[bytes]:
+    """The little-endian float32 bytes of every 16-bit sample, indexed by its unsigned value: built on first use
+    (about 3 MB and 11 ms), so a session that never speaks float32 does not pay for it at import."""
+    return [struct.pack("<f", (u - 65536 if u >= 32768 else u) / 32768.0) for u in range(65536)]
 
 
 def pcm16_to_float32(pcm: bytes) -> bytes:
@@ -17,7 +23,7 @@ def pcm16_to_float32(pcm: bytes) -> bytes:
     samples.frombytes(pcm[: len(pcm) - len(pcm) % 2])
     if _BIG:  # pragma: no cover - the wire is little-endian
         samples.byteswap()
-    return b"".join(map(_TO_FLOAT.__getitem__, samples))
+    return b"".join(map(_to_float().__getitem__, samples))
 
 
 def float32_to_pcm16(wire: bytes) -> bytes:

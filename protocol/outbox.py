@@ -143,14 +143,6 @@ class Outbox:
         owed, self.owed = self.owed, None
         return owed is not None
 
-    def take(self) -> list[Held]:
-        """Everything held, in order, the owed ``response.create`` last; the outbox is left empty."""
-        out = list(self.entries)
-        if self.owed is not None:
-            out.append(self.owed)
-        self.clear()
-        return out
-
     def clear(self) -> int:
         """Forget everything held; returns the audio bytes that were dropped."""
         dropped = self.audio_bytes
