@@ -35,8 +35,6 @@ class LiveTurn:
     last_partial_ms: float = 0.0
     shown: str = ""
     """The transcript the last rolling delta carried."""
-    partials: int = 0
-    """Rolling deltas sent while the user was still speaking."""
     final: bool = False
     """The turn was committed: late partial results are dropped."""
     recognising: bool = False

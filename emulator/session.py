@@ -429,7 +429,6 @@ class RealtimeSession:
     def _live_delta(self, live: LiveTurn, text: str) -> None:
         delta = live.rolling(text)
         if delta is not None:
-            live.partials += 1
             self.emit(ev.InputAudioTranscriptionDelta(item_id=live.item_id, content_index=0, delta=delta))
 
     def _maybe_idle_timeout(self, td: TurnDetection) -> None:
@@ -594,13 +593,12 @@ class RealtimeSession:
         self.emit(ev.InputAudioTranscriptionDelta(item_id=item.id, content_index=0, delta=text))
 
     def _transcribed(self, item: ConversationItem, previous: str | None, pieces: list[str], seconds: float,
-                     done: bool = True, transcript: str | None = None, live: LiveTurn | None = None) -> None:
+                     done: bool = True, transcript: str | None = None, *, live: LiveTurn) -> None:
         """Send the words of a user audio item (deltas, then completed), then its ``item.done``.
 
         Rolling mode (the default) ends with the whole transcript as the last delta; additive sends ``pieces``.
         With ``transcription: null`` nothing is sent: the words are kept for the brain only.
         """
-        live = live or LiveTurn(item.id, 0.0, final=True)
         transcript = "".join(pieces) if transcript is None else transcript
         if self._transcription_on():
             for delta in final_deltas(self.options.transcript_deltas, live, pieces, transcript):
@@ -650,7 +648,7 @@ class RealtimeSession:
 
         def finished(heard: Recognition) -> None:
             self.record.transcribed_by.append("pocketsphinx")
-            self._transcribed(item, previous, [], heard.audio_s, done, heard.text, live)
+            self._transcribed(item, previous, [], heard.audio_s, done, heard.text, live=live)
 
         async def run() -> None:
             try:
