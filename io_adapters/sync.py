@@ -452,15 +452,15 @@ class RealtimeClient(ClientBase):
             events = list(self.connection.events())
             configuring = self.connection.state is S.CONFIGURING
             self._flush()
-        out: list[Any] = []
-        for event in events:
-            out.append(event)
-            if self._configured is None and (settled := self._sup.settle(_now(), event, configuring)) is not None:
-                self._configured = settled.outcome
-                if settled.announce is not None:
-                    out.append(settled.announce)  # right after SessionConfigured, before any later event
-        if out:
-            self._events.put(out)
+        if self._configured is None:  # the opening: the supervisor settles it, event by event
+            for index, event in enumerate(events):
+                if (settled := self._sup.settle(_now(), event, configuring)) is not None:
+                    self._configured = settled.outcome
+                    if settled.announce is not None:  # right after SessionConfigured, before any later event
+                        events.insert(index + 1, settled.announce)
+                    break
+        if events:
+            self._events.put(events)
 
     def _run(self, sock: socket.socket) -> BaseException | None:
         """Feed the core until the socket ends; the supervisor's keepalive runs between reads."""

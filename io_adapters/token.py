@@ -55,11 +55,12 @@ def mint_token_sync(key: ApiKey, workspace: str = DEFAULT_WORKSPACE, *, url: str
     scheme = urlsplit(url).scheme
     if scheme not in ("https", "http"):
         raise ConfigurationError(f"the token URL must be https:// (or http:// to this machine), not {scheme!r}")
-    if scheme == "http" and not _loopback(url):
+    local = _loopback(url)
+    if scheme == "http" and not local:
         raise ConfigurationError("refusing to send a signed request over plain http:// to another host")
     request = build_mint_request(key, workspace, url=url, engine_host=engine_host)
     http = urllib.request.Request(request.url, data=request.body, headers=request.headers, method=request.method)
-    handlers = [urllib.request.ProxyHandler({})] if _loopback(url) else []
+    handlers = [urllib.request.ProxyHandler({})] if local else []
     opener = urllib.request.build_opener(*handlers)
     try:
         with opener.open(http, timeout=timeout) as answer:
