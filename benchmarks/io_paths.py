@@ -16,7 +16,6 @@ import asyncio
 import base64
 import functools
 import json
-import statistics
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from inworld_realtime.protocol import AudioConfiguration, AudioInput, PCMAudioFo
 from inworld_realtime.protocol import events as ev
 
 from .blaster import PCM_60MS_24K, running_blaster
+from .report import spread
 
 DELTAS = 3000
 FRAMES = 6000
@@ -198,10 +198,6 @@ def _together(url: str, group: str, rounds: int) -> dict[str, list[float]]:
              for name in GROUPS[group]}
     return {name: json.loads(proc.communicate(timeout=8 + rounds * GAP[group] + 120)[0].strip().splitlines()[-1])
             for name, proc in procs.items()}
-
-
-def spread(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
 def table(title: str, unit: str, runs: dict[str, list[float]]) -> dict[str, Any]:

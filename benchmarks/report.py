@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from typing import Any
 
 
@@ -22,6 +23,11 @@ def us(value: float) -> str:
 def med(value: Any) -> float:
     """A figure's median (runs at the same moment give median and range; older runs a plain number)."""
     return float(value["median"]) if isinstance(value, dict) else float(value)
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """Median and range of per-round figures."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
 def rng(value: dict[str, float], fmt: str = "{:.2f}") -> str:

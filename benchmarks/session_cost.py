@@ -45,9 +45,11 @@ from inworld_realtime.io_adapters import AsyncRealtimeClient
 from inworld_realtime.io_adapters.wav import write_wav
 from inworld_realtime.protocol import AudioConfiguration, AudioInput, PCMAudioFormat, SessionProperties, TurnDetection
 from inworld_realtime.protocol import events as ev
+from inworld_realtime.protocol.frames import close_frame, text_frame
 from tests.emulator_helpers import speech_like
 
 from .blaster import child_server, pinned
+from .report import rng, spread
 
 RATE = 16000
 FRAME = RATE * 2 // 50
@@ -309,18 +311,9 @@ class _Bare(asyncio.Protocol):
         del buffer[:at]
 
 
-def masked(text: str) -> bytes:
-    """A client TEXT frame of ``text`` (one mask for all: the floor does no per-frame work)."""
-    body = text.encode()
-    size = len(body)
-    head = bytes([0x81, 0x80 | size]) if size < 126 else bytes([0x81, 0xFE]) + size.to_bytes(2, "big")
-    key = b"\x12\x34\x56\x78"
-    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(body))
-
-
 async def floor(url: str, seconds: float, pcm: bytes, tally: Tally) -> None:
     """The floor: a bare ``asyncio.Protocol`` client that moves the same bytes and does nothing else."""
-    frames = [masked(m) for m in appends(pcm)]
+    frames = [text_frame(m.encode()) for m in appends(pcm)]  # masked before the clock starts
     host, _, rest = url.removeprefix("ws://").partition("/")
     name, _, port = host.partition(":")
     loop = asyncio.get_running_loop()
@@ -330,7 +323,7 @@ async def floor(url: str, seconds: float, pcm: bytes, tally: Tally) -> None:
                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                      "Sec-WebSocket-Version: 13\r\nAuthorization: Basic bench\r\n\r\n").encode())
     await bare.upgraded
-    transport.write(masked(UPDATE))
+    transport.write(text_frame(UPDATE.encode()))
     count = 0
 
     async def send(frame: bytes) -> None:
@@ -340,7 +333,7 @@ async def floor(url: str, seconds: float, pcm: bytes, tally: Tally) -> None:
             transport.write(frames[count // 3 % len(frames)])
 
     await stream(send, seconds, pcm, tally)
-    transport.write(b"\x88\x80\x00\x00\x00\x00")
+    transport.write(close_frame(1005))
     transport.close()
 
 
@@ -411,15 +404,6 @@ def run_together(url: str, kinds: dict[str, int], window: float, rounds: int, le
     return results
 
 
-def spread(values: list[float]) -> dict[str, float]:
-    """Median and range of per-round figures."""
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
-
-
-def show(value: dict[str, float], digits: int = 2) -> str:
-    return f"{value['median']:.{digits}f} ({value['min']:.{digits}f}-{value['max']:.{digits}f})"
-
-
 PINNED = " (the server on one CPU, every client on another)"
 
 
@@ -472,12 +456,12 @@ def like_for_like(url: str, args: argparse.Namespace) -> dict[str, Any]:
     ratio = spread([o / p for o, p in zip(runs["ours"], pipecat, strict=True)])
     above = {kind: spread([(x - f) / p for x, f, p in zip(runs[kind], runs["pacing"], pipecat, strict=True)])
              for kind in ("ours", "ours-recv", "websockets", "floor", "pipecat")}
-    print(f"  ours/pipecat, CPU per session-minute: {show(ratio)} (median of rounds, range)")
+    print(f"  ours/pipecat, CPU per session-minute: {rng(ratio)} (median of rounds, range)")
     print("  above the pacing loop, as a share of pipecat's total: "
-          + ", ".join(f"{kind} {show(above[kind])}" for kind in above))
+          + ", ".join(f"{kind} {rng(above[kind])}" for kind in above))
     sends = {kind: spread(f["send_us"]) for kind, f in figures.items() if None not in f["send_us"]}
     print("  the caller's await send(frame), us per 20 ms frame: "
-          + ", ".join(f"{kind} {show(s, 1)}" for kind, s in sends.items() if kind != "ours-recv"))
+          + ", ".join(f"{kind} {rng(s, '{:.1f}')}" for kind, s in sends.items() if kind != "ours-recv"))
     return {"sessions": args.sessions, "cpu_s_per_session_minute": {k: spread(v) for k, v in runs.items()},
             "ratio": ratio, "above_pacing": above, "send_us_per_frame": sends}
 
@@ -493,7 +477,7 @@ def paced_sources(url: str, args: argparse.Namespace) -> dict[str, Any]:
     ratios = {kind: spread([o / p for o, p in zip(paced[kind], paced["pipecat"], strict=True)])
               for kind in kinds if kind != "pipecat"}
     for kind, ratio in ratios.items():
-        print(f"  {kind}/pipecat, CPU per session-minute: {show(ratio)}")
+        print(f"  {kind}/pipecat, CPU per session-minute: {rng(ratio)}")
     return {"sessions": args.paced_sessions, "cpu_s_per_session_minute": {k: spread(v) for k, v in paced.items()},
             "ratio": ratios["ours-paced"], "ratios": ratios}
 
