@@ -449,7 +449,7 @@ class RealtimeClient(ClientBase):
     def _dispatch(self) -> None:
         """Hand the core's events to the caller; the supervisor settles the opening and decides back-pressure."""
         with self._lock:
-            events = list(self.connection.events())
+            events: list[Any] = list(self.connection.events())  # the announcement may join them
             configuring = self.connection.state is S.CONFIGURING
             self._flush()
         if self._configured is None:  # the opening: the supervisor settles it, event by event

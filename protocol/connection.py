@@ -270,6 +270,11 @@ class RealtimeConnection:
         """Queue any client event; held until the session is configured, sent after."""
         self._layer.send(event)
 
+    def decode_append(self, audio: str) -> bytes:
+        """16-bit PCM of an ``input_audio_buffer.append``'s base64 ``audio`` (the session's input format); for a
+        transport that carries audio another way (WebRTC's track). ``ConfigurationError`` if it is not base64."""
+        return self._layer.decode_append(audio)
+
     def send_audio(self, pcm: bytes | bytearray | memoryview) -> bool:
         """Stream 16-bit PCM of any length; sent in ``chunk_ms`` chunks, the rest kept for later.
 

@@ -259,9 +259,8 @@ class Conversation:
         tracked = self.items.get(item_id)
         if tracked is None:
             tracked = self.track(ConversationItem(id=item_id, role="user"))
-        self._drop_audio(item_id)
+        self._drop_audio(item_id)  # the audio goes with its byte count
         tracked.text = transcript
-        tracked.user_audio = None
 
     def truncate(self, item_id: str, audio_end_ms: int, received_ms: int) -> None:
         """Keep the share of the transcript that was heard (an estimate by duration)."""

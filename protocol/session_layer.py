@@ -443,11 +443,7 @@ class SessionLayer:
         if not isinstance(event, ev.ClientEvent):
             raise ConfigurationError(f"send() takes a client event, not {type(event).__name__}")
         if isinstance(event, ev.InputAudioBufferAppend):
-            try:
-                pcm = self._decode_input(b64decode(event.audio))
-            except (ValueError, TypeError) as exc:
-                raise ConfigurationError(f"input_audio_buffer.append: audio is not base64 ({exc})") from None
-            self.send_audio(pcm)
+            self.send_audio(self.decode_append(event.audio))
             return
         event = _own_copy(event)
         if isinstance(event, ev.SessionUpdate):
@@ -456,6 +452,13 @@ class SessionLayer:
         if isinstance(event, ev.InputAudioBufferCommit):
             self.flush_audio()  # the commit takes every byte sent so far
         self.trigger("send", event=event)
+
+    def decode_append(self, audio: str) -> bytes:
+        """16-bit PCM of an append's base64 ``audio`` in the session's input format."""
+        try:
+            return self._decode_input(b64decode(audio))
+        except (ValueError, TypeError) as exc:
+            raise ConfigurationError(f"input_audio_buffer.append: audio is not base64 ({exc})") from None
 
     def cancel_response(self) -> bool:
         """Cancel the response in progress, or the one asked for and not created yet: a request still held is

@@ -173,7 +173,7 @@ class AsyncWebRTCClient(AsyncRequests, ClientBase, AsyncPacedAudio):
         """Send any client event over the data channel (held while the session is not configured)."""
         self._check_open()
         if isinstance(event, ev.InputAudioBufferAppend):
-            await self.send_audio(self._decode_append(event))
+            await self.send_audio(self.connection.decode_append(event.audio))
             return
         if isinstance(event, ev.OutputAudioBufferClear):
             self._played.item_id = None
@@ -239,13 +239,6 @@ class AsyncWebRTCClient(AsyncRequests, ClientBase, AsyncPacedAudio):
 
     def _max_held_bytes(self) -> int:
         return self.connection.input_rate * 2 * self._max_held_ms // 1000
-
-    def _decode_append(self, event: ev.InputAudioBufferAppend) -> bytes:
-        from inworld_realtime.protocol.audio import b64decode, decoder_for
-
-        wire = b64decode(event.audio)
-        decode = decoder_for(self.connection.session.input_format())
-        return decode(wire) if decode else wire
 
     async def _establish(self) -> None:
         loop, sup = asyncio.get_running_loop(), self._sup
