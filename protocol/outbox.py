@@ -53,16 +53,11 @@ class Outbox:
         self.entries.append(pcm)
         self.audio_bytes += len(pcm)
         dropped = 0
-        while limit is not None and self.audio_bytes > max(limit, 0):
-            index = next((i for i, e in enumerate(self.entries) if isinstance(e, bytes)), None)
-            if index is None:  # pragma: no cover - audio_bytes counts the audio entries
-                self.audio_bytes = 0
-                break
-            entry = self.entries[index]
+        while limit is not None and self.audio_bytes > limit:  # audio_bytes counts the audio entries: one is found
+            index, entry = next((i, e) for i, e in enumerate(self.entries) if isinstance(e, bytes))
             del self.entries[index]
-            size = len(entry) if isinstance(entry, bytes) else 0
-            self.audio_bytes -= size
-            dropped += size
+            self.audio_bytes -= len(entry)
+            dropped += len(entry)
         return dropped
 
     def holds_response(self) -> bool:
