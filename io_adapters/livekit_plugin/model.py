@@ -130,8 +130,7 @@ class RealtimeModel(llm.RealtimeModel):
                                        turn_detection=turn_detection, stt_model=stt_model,
                                        noise_reduction=noise_reduction, max_output_tokens=max_output_tokens)
         self._opts.change(**changes)
-        self._capabilities.turn_detection = self._opts.server_turns
-        self._capabilities.user_transcription = self._opts.stt_model is not None
+        self._opts.refresh(self._capabilities)
         for sess in self._sessions:
             sess.update_options(**changes)
 

@@ -158,6 +158,11 @@ class Options:
             update.max_output_tokens = max_output_tokens if max_output_tokens is not None else "inf"
         return update if update.model_fields_set - {"type"} else None
 
+    def refresh(self, capabilities: llm.RealtimeCapabilities) -> None:
+        """Bring up to date the two capabilities a change of options moves."""
+        capabilities.turn_detection = self.server_turns
+        capabilities.user_transcription = self.stt_model is not None
+
     def capabilities(self, *, turn_detection_given: bool) -> llm.RealtimeCapabilities:
         """What LiveKit may rely on, as far as Inworld supports it."""
         return llm.RealtimeCapabilities(

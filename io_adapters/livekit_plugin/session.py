@@ -205,8 +205,7 @@ class RealtimeSession(llm.RealtimeSession[Literal["inworld_server_event_received
                                    turn_detection=turn_detection, stt_model=stt_model,
                                    noise_reduction=noise_reduction, max_output_tokens=max_output_tokens)
         if is_given(turn_detection) or is_given(stt_model):
-            self._capabilities.turn_detection = self._opts.server_turns
-            self._capabilities.user_transcription = self._opts.stt_model is not None
+            self._opts.refresh(self._capabilities)
         if update is not None:
             self._ops.put_nowait(ev.SessionUpdate(session=update))
 
