@@ -18,10 +18,17 @@ except ImportError:  # pragma: no cover - depends on the environment
 AnyFormat = KnownAudioFormat | None
 
 
-#: Base64 of bytes, and bytes of a base64 string (pybase64's when installed: the audio path calls them per
-#: chunk, so they are bound here, not wrapped).
+#: Base64 of bytes (pybase64's when installed: the audio path calls it per chunk, so it is bound here, not wrapped).
 b64encode: Callable[[bytes | bytearray | memoryview], bytes] = _b64encode
-b64decode: Callable[[str | bytes], bytes] = _b64decode
+
+
+def b64decode(text: str | bytes) -> bytes:
+    """Bytes of base64 ``text``: strict decoding first (pybase64's fast path, half the time of its lenient one on
+    a 60 ms delta), the lenient one (characters outside the alphabet skipped) for what it refuses."""
+    try:
+        return _b64decode(text, validate=True)
+    except ValueError:
+        return _b64decode(text)
 
 
 def bytes_per_ms(rate: int) -> float:
@@ -91,16 +98,18 @@ class Chunks:
         return b"".join(self._pop(count))
 
     def drop(self, count: int) -> None:
-        """Remove the first ``count`` bytes (whole chunks without a generator: once past its bound, the turn
-        drops one chunk per chunk sent)."""
+        """Remove the first ``count`` bytes without a generator: once past its bound, the turn drops about a
+        chunk per chunk sent, and a bound that is not a whole number of chunks cuts into the oldest one."""
         chunks = self._chunks
-        while chunks and count >= len(chunks[0]):
-            head = chunks.popleft()
+        count = min(max(count, 0), self._size)
+        self._size -= count
+        while count:
+            head = chunks[0]
+            if len(head) > count:
+                chunks[0] = head[count:]
+                return
+            chunks.popleft()
             count -= len(head)
-            self._size -= len(head)
-        if count > 0:
-            for _ in self._pop(count):
-                pass
 
     def clear(self) -> None:
         self._chunks.clear()

@@ -22,8 +22,12 @@ _CODE = struct.Struct("!H")
 _LOCAL_ONLY = frozenset({1005, 1006, 1015})
 
 
-def client_frame(opcode: Opcode, payload: bytes) -> bytes:
-    """One final frame, masked with a fresh key as a client must."""
+#: The first byte of a final TEXT frame (the audio path frames one per chunk: no enum arithmetic per frame).
+FINAL_TEXT = 0x80 | Opcode.TEXT
+
+
+def client_frame(opcode: Opcode | int, payload: bytes) -> bytes:
+    """One final frame, masked with a fresh key as a client must (``opcode`` may carry the FIN bit already)."""
     size = len(payload)
     first = 0x80 | opcode
     if size < 126:
@@ -77,7 +81,7 @@ mask: Callable[[bytes | bytearray, bytes], bytes] = _compiled_mask() or mask_pur
 
 def text_frame(body: bytes) -> bytes:
     """A TEXT frame of UTF-8 ``body``."""
-    return client_frame(Opcode.TEXT, body)
+    return client_frame(FINAL_TEXT, body)
 
 
 def close_frame(code: int, reason: str = "") -> bytes:

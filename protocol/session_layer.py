@@ -306,7 +306,7 @@ class SessionLayer:
         A BINARY message that holds a valid event is taken as one (liberal); any other is reported, not fatal.
         """
         try:
-            event = ev.server_event_adapter.validate_json(payload)
+            event = ev.parse_server_event(payload)
         except ValidationError as exc:
             if binary:
                 self.events.append(ev.InvalidServerEvent(None, repr(payload[:200]), "unexpected binary message"))
@@ -493,9 +493,10 @@ class SessionLayer:
             return False
         whole = len(buf) - len(buf) % size
         held = bytes(buf)
-        for start in range(0, whole, size):
-            self._emit_audio(held[start : start + size])  # frames adding up to one chunk: ``held`` itself, no copy
         del buf[:whole]
+        emit = self._send_append if self.state in SENDING_STATES and not self.outbox.releasing else self._emit_audio
+        for start in range(0, whole, size):
+            emit(held[start : start + size])  # frames adding up to one chunk: ``held`` itself, no copy
         return True
 
     def flush_audio(self) -> None:
@@ -524,6 +525,7 @@ class SessionLayer:
         self.outbox.wrote(event)
 
     def _emit_audio(self, chunk: bytes) -> None:
+        """Send ``chunk`` now, or behind what a release still writes, or hold it for the next session."""
         if self.state in SENDING_STATES:
             if not self.outbox.releasing:
                 self._send_append(chunk)
@@ -557,7 +559,7 @@ class SessionLayer:
         if excess > 0:
             turn.drop(excess)
             self._turn_start += excess
-            if not self._turn_trimmed and (self.turn is T.SPEAKING or self.session.manual_turns()):
+            if not self._turn_trimmed and (self.turn is T.SPEAKING or self._manual_turns):
                 self._turn_trimmed = True  # once per turn, however long it goes on
                 self.events.append(ev.ReplayTrimmed(
                     None, "turn_audio",
@@ -589,7 +591,9 @@ class SessionLayer:
         return b64encode(wire).decode("ascii")
 
     def apply_formats(self) -> None:
-        """Cache rates and codecs from the configured session (the wire formats we asked for)."""
+        """Cache rates and codecs from the configured session (the wire formats we asked for), and whether the
+        caller commits turns (the audio path asks per chunk)."""
+        self._manual_turns = self.session.manual_turns()
         in_fmt, out_fmt = self.session.input_format(), self.session.output_format()
         self.input_rate = format_rate(in_fmt)
         self.output_rate = format_rate(out_fmt)

@@ -7,7 +7,7 @@ from typing import Any
 
 from wsproto.frame_protocol import CloseReason, FrameDecoder, Opcode, ParseFailed
 
-from .frames import client_frame, close_frame, parse_close, ping_frame, pong_frame, text_frame
+from .frames import FINAL_TEXT, client_frame, close_frame, parse_close, ping_frame, pong_frame, text_frame
 from .handshake import DEFAULT_MAX_HEADER_BYTES, ResponseParser, Target, build_request, new_ws_key
 
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -67,7 +67,7 @@ class ClientWebSocket:
 
     def send_text_bytes(self, body: bytes) -> None:
         """Queue one TEXT message already encoded as UTF-8 (the audio hot path)."""
-        self.out.append(client_frame(Opcode.TEXT, body))
+        self.out.append(client_frame(FINAL_TEXT, body))
 
     def ping(self, payload: bytes = b"") -> None:
         """Queue a PING."""

@@ -364,6 +364,27 @@ def test_beta_event_names_arrive_as_their_ga_events() -> None:
     assert got[0].type == "response.output_audio.delta" and got[0].pcm == pcm
 
 
+def test_events_parse_alike_whatever_the_order_of_their_keys_and_the_form_of_their_base64() -> None:
+    """The one-pass parse (known types told apart inside pydantic-core) and strict base64 first: a delta with
+    ``type`` last, one whose base64 is wrapped in lines and one with JSON-escaped slashes all give the same PCM;
+    an invalid known event still goes through the full parse (salvage keeps what it can)."""
+    conn = RealtimeConnection(KEY)
+    server = configured(conn)
+    pcm = bytes(range(256)) * 3
+    text = base64.b64encode(pcm).decode()
+    assert "/" in text
+    wrapped = "\n".join(text[i : i + 76] for i in range(0, len(text), 76))
+    escaped = json.dumps({"type": "response.output_audio.delta", "item_id": "a", "delta": text}).replace("/", "\\/")
+    got = deliver(conn, server,
+                  json.dumps({"item_id": "a", "delta": text, "event_id": "e1", "type": "response.output_audio.delta"}),
+                  json.dumps({"type": "response.output_audio.delta", "item_id": "a", "delta": wrapped}),
+                  escaped,
+                  json.dumps({"type": "response.created", "response": {"id": "r1", "status": 7}}))
+    assert [type(e) for e in got[:3]] == [ev.ResponseOutputAudioDelta] * 3
+    assert [e.pcm for e in got[:3]] == [pcm] * 3 and got[0].event_id == "e1"
+    assert isinstance(got[3], ev.ResponseCreated) and got[3].response.id == "r1"  # salvaged: the bad status left out
+
+
 # ---------------------------------------------------------------- audio
 
 
