@@ -548,25 +548,29 @@ class SessionLayer:
             events.append(ev.AudioDropped(duration_ms, reason))
 
     def _send_append(self, chunk: bytes) -> None:
-        wire = self._encode_input(chunk) if self._encode_input else chunk
+        encode = self._encode_input
         # The hot path: JSON built as bytes, framed as TEXT without a str round trip or a pydantic model.
-        body = b"".join((_APPEND_HEAD, b64encode(wire), b'"}'))
+        body = b"".join((_APPEND_HEAD, b64encode(encode(chunk) if encode is not None else chunk), b'"}'))
         ws = self.ws
         assert ws is not None  # SENDING_STATES have a socket
         ws.send_text_bytes(body)
-        turn = self._turn
-        excess = turn.append(chunk) - self._max_turn_bytes
-        if excess > 0:
-            turn.drop(excess)
-            self._turn_start += excess
-            if not self._turn_trimmed and (self.turn is T.SPEAKING or self._manual_turns):
-                self._turn_trimmed = True  # once per turn, however long it goes on
-                self.events.append(ev.ReplayTrimmed(
-                    None, "turn_audio",
-                    f"the user turn in progress is longer than max_replay_audio_ms={self.max_replay_audio_ms}: "
-                    "a reconnect would replay only its last "
-                    f"{self.max_replay_audio_ms / 1000:g} s (the server has heard all of it)",
-                ))
+        if self._turn.append(chunk) > self._max_turn_bytes:
+            self._trim_turn()
+
+    def _trim_turn(self) -> None:
+        """Keep the turn's last ``max_replay_audio_ms`` (what a reconnect replays); say so once per turn when
+        what goes held speech (silence before it goes unsaid)."""
+        excess = len(self._turn) - self._max_turn_bytes
+        self._turn.drop(excess)
+        self._turn_start += excess
+        if not self._turn_trimmed and (self.turn is T.SPEAKING or self._manual_turns):
+            self._turn_trimmed = True  # once per turn, however long it goes on
+            self.events.append(ev.ReplayTrimmed(
+                None, "turn_audio",
+                f"the user turn in progress is longer than max_replay_audio_ms={self.max_replay_audio_ms}: "
+                "a reconnect would replay only its last "
+                f"{self.max_replay_audio_ms / 1000:g} s (the server has heard all of it)",
+            ))
 
     def _report_trim(self, item_id: str, what: str) -> None:
         """The conversation let go of something a reconnect would have replayed: one event per item."""
