@@ -53,6 +53,10 @@ def render_cost(d: dict[str, Any]) -> str:
                      f"itself with a 20 ms sleep loop (the loop alone: {rng(cpu['pacing'], '{:.3f}')})",
                      rng(cpu["ours"], "{:.3f}"), rng(cpu["pipecat"], "{:.3f}"), rng(like["ratio"]), ""))
     recv = f"; ours receiving only (its loop sends nothing) {rng(above['ours-recv'])}" if "ours-recv" in above else ""
+    if "essential" in above:
+        recv += (f"; our core on a bare transport (no client around it) {rng(above['core'])}; the essential work "
+                 "alone (every message parsed, every append built, on the floor's transport) "
+                 f"{rng(above['essential'])}")
     lines.append(row("above the pacing loop, as a share of pipecat's total: websockets alone "
                      f"{rng(above['websockets'])}, a bare asyncio.Protocol floor {rng(above['floor'])}{recv}",
                      rng(above["ours"]), rng(above["pipecat"]), "", "≤ 0.18"))

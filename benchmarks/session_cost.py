@@ -16,7 +16,10 @@ server CPU that 40 sessions measure the clients; ``--server emulator`` for VAD a
 model_dump + json.dumps per append), ``ours`` (our asyncio client), ``ours-recv`` (our client receiving only:
 its pacing loop sends nothing), ``websockets`` (websockets moving pre-built
 appends, no parsing), ``floor`` (a bare asyncio.Protocol: hand-made upgrade, a parser that only finds frame
-ends, pre-built masked frames), ``pacing`` (the pacing loop alone, no client). These pace every session with
+ends, pre-built masked frames), ``essential`` (the floor's transport doing what any client must: every message
+parsed and its audio decoded, every append built; no state machine, replay, supervisor or queue), ``core`` (our
+sans-IO core on a bare transport, without the asyncio client), ``pacing`` (the pacing loop alone, no
+client). These pace every session with
 its own 20 ms sleep loop, as pipecat is driven today. ``ours-paced`` streams a WAV file with the client's own
 pacing (``stream_wav``: one clock for every session on the loop); ``+uvloop`` runs a kind on uvloop.
 Run: python -m benchmarks.session_cost [--sessions 6] [--paced-sessions 20] [--window 10] [--rounds 6]
@@ -43,8 +46,16 @@ from typing import Any
 
 from inworld_realtime.io_adapters import AsyncRealtimeClient
 from inworld_realtime.io_adapters.wav import write_wav
-from inworld_realtime.protocol import AudioConfiguration, AudioInput, PCMAudioFormat, SessionProperties, TurnDetection
+from inworld_realtime.protocol import (
+    AudioConfiguration,
+    AudioInput,
+    PCMAudioFormat,
+    RealtimeConnection,
+    SessionProperties,
+    TurnDetection,
+)
 from inworld_realtime.protocol import events as ev
+from inworld_realtime.protocol.audio import b64decode, b64encode
 from inworld_realtime.protocol.frames import close_frame, text_frame
 from tests.emulator_helpers import speech_like
 
@@ -305,25 +316,20 @@ class _Bare(asyncio.Protocol):
                 size, head = int.from_bytes(buffer[at + 2 : at + 10], "big"), 10
             if len(buffer) - at < head + size:
                 break
-            if size > 1000:
-                self.tally.audio_bytes += size * 3 // 4
+            self.message(buffer, at + head, size)
             at += head + size
         del buffer[:at]
+
+    def message(self, buffer: bytearray, start: int, size: int) -> None:
+        """One whole server message: the floor only counts what an audio delta would hold."""
+        if size > 1000:
+            self.tally.audio_bytes += size * 3 // 4
 
 
 async def floor(url: str, seconds: float, pcm: bytes, tally: Tally) -> None:
     """The floor: a bare ``asyncio.Protocol`` client that moves the same bytes and does nothing else."""
     frames = [text_frame(m.encode()) for m in appends(pcm)]  # masked before the clock starts
-    host, _, rest = url.removeprefix("ws://").partition("/")
-    name, _, port = host.partition(":")
-    loop = asyncio.get_running_loop()
-    transport, bare = await loop.create_connection(lambda: _Bare(tally), name, int(port))
-    query = f"{'&' if '?' in rest else '?'}key=bench&protocol=realtime"
-    transport.write((f"GET /{rest}{query} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                     "Sec-WebSocket-Version: 13\r\nAuthorization: Basic bench\r\n\r\n").encode())
-    await bare.upgraded
-    transport.write(text_frame(UPDATE.encode()))
+    transport, _ = await _bare_session(url, lambda: _Bare(tally))
     count = 0
 
     async def send(frame: bytes) -> None:
@@ -337,6 +343,94 @@ async def floor(url: str, seconds: float, pcm: bytes, tally: Tally) -> None:
     transport.close()
 
 
+class _Essential(_Bare):
+    """The floor's transport doing the protocol's essential work: each message parsed into our typed event (one
+    pydantic pass), a delta's PCM decoded, the event handed to the consumer by a call (no queue, no task)."""
+
+    def message(self, buffer: bytearray, start: int, size: int) -> None:
+        event = ev.parse_server_event(bytes(buffer[start : start + size]))
+        if isinstance(event, ev.ResponseOutputAudioDelta):
+            self.tally.delta(event.event_id, len(b64decode(event.delta)))
+
+
+async def _bare_session(url: str, protocol: Callable[[], _Bare]) -> tuple[asyncio.Transport, _Bare]:
+    """A bare Protocol's connection, hand-made upgrade and ``session.update`` sent."""
+    host, _, rest = url.removeprefix("ws://").partition("/")
+    name, _, port = host.partition(":")
+    transport, bare = await asyncio.get_running_loop().create_connection(protocol, name, int(port))
+    query = f"{'&' if '?' in rest else '?'}key=bench&protocol=realtime"
+    transport.write((f"GET /{rest}{query} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\nAuthorization: Basic bench\r\n\r\n").encode())
+    await bare.upgraded
+    transport.write(text_frame(UPDATE.encode()))
+    return transport, bare
+
+
+async def essential(url: str, seconds: float, pcm: bytes, tally: Tally) -> None:
+    """What any client must do, and nothing more: every message parsed and its audio decoded, every 60 ms append
+    built (base64, JSON, a masked frame) and written, on the floor's transport; no state machine, no replay,
+    no supervisor, no queue. Where a Python client's own cost can go at best."""
+    transport, _ = await _bare_session(url, lambda: _Essential(tally))
+    buffer, chunk, write = bytearray(), RATE * 2 * 60 // 1000, transport.write
+
+    async def send(frame: bytes) -> None:
+        nonlocal buffer
+        buffer += frame
+        if len(buffer) >= chunk:
+            piece = bytes(buffer[:chunk])
+            del buffer[:chunk]
+            write(text_frame(b"".join((b'{"type":"input_audio_buffer.append","audio":"', b64encode(piece), b'"}'))))
+
+    await stream(send, seconds, pcm, tally)
+    transport.write(close_frame(1005))
+    transport.close()
+
+
+class _Core(asyncio.Protocol):
+    """Our sans-IO core on a bare Protocol: bytes in, events to the consumer by a call, bytes out."""
+
+    def __init__(self, conn: RealtimeConnection, tally: Tally) -> None:
+        self.conn, self.tally = conn, tally
+        self.ready = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.transport.write(self.conn.data_to_send())
+
+    def data_received(self, data: bytes) -> None:
+        conn = self.conn
+        conn.receive_data(data)
+        for event in conn.events():
+            if isinstance(event, ev.ResponseOutputAudioDelta):
+                self.tally.delta(event.event_id, len(event.pcm))
+            elif isinstance(event, ev.SessionConfigured) and not self.ready.done():
+                self.ready.set_result(None)
+        out = conn.data_to_send()
+        if out and self.transport is not None:
+            self.transport.write(out)
+
+
+async def core(url: str, seconds: float, pcm: bytes, tally: Tally) -> None:
+    """Our core (``RealtimeConnection``) on a bare transport, without the client around it: no supervisor, no
+    keepalive, no queue, no reader task. Splits ours' cost between the core and the asyncio client."""
+    host, _, _ = url.removeprefix("ws://").partition("/")
+    name, _, port = host.partition(":")
+    conn = RealtimeConnection("bench", SESSION, url)
+    conn.connect()
+    transport, bare = await asyncio.get_running_loop().create_connection(lambda: _Core(conn, tally), name, int(port))
+    await bare.ready
+    write = transport.write
+
+    async def send(frame: bytes) -> None:
+        if conn.send_audio(frame):
+            write(conn.data_to_send())
+
+    await stream(send, seconds, pcm, tally)
+    transport.close()
+
+
 def preload(kind: str) -> None:
     """Import a path's libraries before the clock starts: importing pipecat costs seconds of CPU."""
     if kind == "pipecat":
@@ -347,7 +441,7 @@ def preload(kind: str) -> None:
 
 KINDS: dict[str, Callable[[str, float, bytes, Tally], Awaitable[None]]] = {
     "pipecat": pipecat_path, "ours": ours, "websockets": websockets_alone, "floor": floor, "pacing": pacing,
-    "ours-paced": ours_paced, "ours-recv": ours_recv}
+    "ours-paced": ours_paced, "ours-recv": ours_recv, "essential": essential, "core": core}
 
 
 async def child(kind: str, url: str, sessions: int, at: float, window: float) -> dict[str, Any]:
@@ -449,13 +543,14 @@ def like_for_like(url: str, args: argparse.Namespace) -> dict[str, Any]:
     """Every kind paced by a sleep loop per session: the client's own cost against websockets and the floor."""
     print(f"like for like: {args.sessions} sessions of each kind at once, every session pacing itself, "
           f"{args.rounds} rounds of {args.window:.0f} s, fresh processes each{PINNED if args.cpus else ''}")
-    figures = run_together(url, {k: args.sessions for k in ("pipecat", "ours", "ours-recv", "websockets", "floor",
-                                                            "pacing")}, args.window, args.rounds, args.lead, args.cpus)
+    figures = run_together(url, {k: args.sessions for k in ("pipecat", "ours", "ours-recv", "core", "essential",
+                                                            "websockets", "floor", "pacing")},
+                           args.window, args.rounds, args.lead, args.cpus)
     runs = {kind: f["cost"] for kind, f in figures.items()}
     pipecat = runs["pipecat"]
     ratio = spread([o / p for o, p in zip(runs["ours"], pipecat, strict=True)])
     above = {kind: spread([(x - f) / p for x, f, p in zip(runs[kind], runs["pacing"], pipecat, strict=True)])
-             for kind in ("ours", "ours-recv", "websockets", "floor", "pipecat")}
+             for kind in ("ours", "ours-recv", "core", "essential", "websockets", "floor", "pipecat")}
     print(f"  ours/pipecat, CPU per session-minute: {rng(ratio)} (median of rounds, range)")
     print("  above the pacing loop, as a share of pipecat's total: "
           + ", ".join(f"{kind} {rng(above[kind])}" for kind in above))
