@@ -64,7 +64,9 @@ def render_cost(d: dict[str, Any]) -> str:
     if sends:
         lines.append(row("the caller's `await send(frame)` in those sessions, wall µs per 20 ms frame, live (the "
                          f"loop's own no-op send: {rng(sends['pacing'], '{:.1f}')}; websockets alone "
-                         f"{rng(sends['websockets'], '{:.1f}')}; the floor {rng(sends['floor'], '{:.1f}')})",
+                         f"{rng(sends['websockets'], '{:.1f}')}; the floor {rng(sends['floor'], '{:.1f}')}"
+                         + (f"; our core alone {rng(sends['core'], '{:.1f}')}; the essential work "
+                            f"{rng(sends['essential'], '{:.1f}')}" if "essential" in sends else "") + ")",
                          rng(sends["ours"], "{:.1f}"), rng(sends["pipecat"], "{:.1f}"),
                          rng(spread_ratio(sends["ours"], sends["pipecat"])), ""))
     pcpu = paced["cpu_s_per_session_minute"]
