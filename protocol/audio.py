@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from . import float32, g711
 from .session import Float32AudioFormat, KnownAudioFormat, PCMAAudioFormat, PCMUAudioFormat, format_rate
@@ -95,40 +95,35 @@ class Chunks:
 
     def take(self, count: int) -> bytes:
         """Remove the first ``count`` bytes and return them."""
-        return b"".join(self._pop(count))
+        kept: list[bytes] = []
+        self._remove(count, kept)
+        return b"".join(kept)
 
     def drop(self, count: int) -> None:
-        """Remove the first ``count`` bytes without a generator: once past its bound, the turn drops about a
-        chunk per chunk sent, and a bound that is not a whole number of chunks cuts into the oldest one."""
-        chunks = self._chunks
-        count = min(max(count, 0), self._size)
-        self._size -= count
-        while count:
-            head = chunks[0]
-            if len(head) > count:
-                chunks[0] = head[count:]
-                return
-            chunks.popleft()
-            count -= len(head)
+        """Remove the first ``count`` bytes (once past its bound, the turn drops about a chunk per chunk sent)."""
+        self._remove(count, None)
 
     def clear(self) -> None:
         self._chunks.clear()
         self._size = 0
 
-    def _pop(self, count: int) -> Iterator[bytes]:
-        need = min(max(count, 0), self._size)
-        self._size -= need
+    def _remove(self, count: int, kept: list[bytes] | None) -> None:
+        """Remove the first ``count`` bytes, whole chunks as they are and the oldest cut where it must be; what is
+        removed goes to ``kept`` when given (no copy of what is only dropped)."""
+        count = min(max(count, 0), self._size)
+        self._size -= count
         chunks = self._chunks
-        while need:
+        while count:
             head = chunks[0]
-            if len(head) <= need:
-                chunks.popleft()
-                need -= len(head)
-                yield head
-            else:
-                chunks[0] = head[need:]
-                yield head[:need]
-                need = 0
+            if len(head) > count:
+                chunks[0] = head[count:]
+                if kept is not None:
+                    kept.append(head[:count])
+                return
+            chunks.popleft()
+            count -= len(head)
+            if kept is not None:
+                kept.append(head)
 
 
 __all__ = ["Chunks", "b64decode", "b64encode", "bytes_per_ms", "decoder_for", "encoder_for", "format_rate",
