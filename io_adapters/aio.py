@@ -245,8 +245,8 @@ class AsyncRealtimeClient(AsyncRequests, AsyncPacedAudio, ClientBase):
 
     async def send_audio(self, pcm: bytes | bytearray | memoryview) -> None:
         """Stream 16-bit PCM; waits while the write queue is full (back-pressure)."""
-        if self._queued or self._sup.closing:  # the hot path (nothing queued, not closing) asks nothing more
-            await self._capacity()  # the supervisor decides: wait for room, or raise once closing
+        if self._sup.must_wait(self._queued):
+            await self._capacity()  # the hot path skips this coroutine: once per 20 ms frame per session
         if self.connection.send_audio(pcm):  # False for a frame that only joined the next chunk
             self._flush()
 

@@ -215,9 +215,6 @@ class RealtimeConnection:
         ``max_bytes`` bounds how much of that one call produces (about; whole messages), and
         ``more_to_send`` says whether more waits. Without it, everything is produced at once.
         """
-        out = self._out
-        if len(out) == 1 and max_bytes is None and not self.more_to_send:  # the audio path: one append's frame
-            return bytes(out.pop())  # the frame itself (bytes of bytes is no copy)
         writes = self._take_writes(max_bytes)
         return b"".join(writes) if writes else b""
 

@@ -494,9 +494,8 @@ class SessionLayer:
         whole = len(buf) - len(buf) % size
         held = bytes(buf)
         del buf[:whole]
-        emit = self._send_append if self.state in SENDING_STATES and not self.outbox.releasing else self._emit_audio
         for start in range(0, whole, size):
-            emit(held[start : start + size])  # frames adding up to one chunk: ``held`` itself, no copy
+            self._emit_audio(held[start : start + size])  # frames adding up to one chunk: ``held`` itself, no copy
         return True
 
     def flush_audio(self) -> None:
